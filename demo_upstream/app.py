@@ -1,0 +1,78 @@
+"""The demo upstream's application: the REST routes, the knobs, and a runner."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from aiohttp import web
+
+from . import http, knobs, routes_experiment, routes_workspace
+from .world import World
+
+VERSION = "3.58.0"  # what `clientlib/isAlive/ver` reports; the SDK wants at least 1.2.78
+
+
+async def is_alive(request: web.Request) -> web.Response:
+    return http.ok({"version": VERSION})
+
+
+async def not_found(request: web.Request) -> web.Response:
+    raise http.Fail(404, f"No endpoint {request.path}")
+
+
+def make_app(scale: int = 1, latency_ms: float = 0.0,
+             faults: list[knobs.Fault] | None = None) -> web.Application:
+    """The demo as an aiohttp application (run it with `serve`, or in tests)."""
+    state = knobs.Knobs(latency_ms=latency_ms)
+    for fault in faults or []:
+        state.add(fault)
+    # The knobs run outside the error mapping, so an injected fault replaces the real answer.
+    app = web.Application(middlewares=[knobs.middleware(state), http.errors])
+    app[http.WORLD] = World(scale=scale)
+    app.router.add_get("/clientlib/isAlive/ver", is_alive)
+    app.router.add_routes(routes_workspace.routes)
+    app.router.add_routes(routes_experiment.routes)
+    app.router.add_routes(knobs.admin_routes(state))
+    app.router.add_route("*", "/api/rest/v2/{tail:.*}", not_found)
+    return app
+
+
+def keys(app: web.Application) -> dict[str, str]:
+    """The demo's API keys by user name."""
+    return {u.name: u.api_key for u in app[http.WORLD].users.values()}
+
+
+async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+def main(host: str, port: int, scale: int, latency_ms: float, print_keys: bool) -> None:
+    app = make_app(scale=scale, latency_ms=latency_ms)
+    if print_keys:
+        json.dump(keys(app), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+
+    async def run() -> None:
+        runner = await serve(app, host, port)
+        world = app[http.WORLD]
+        print(f"demo upstream on http://{host}:{port}/ ({len(world.experiment_index)} "
+              f"experiments, scale {scale})", flush=True)
+        for name, key in keys(app).items():
+            print(f"  API key of {name}: {key}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+
+

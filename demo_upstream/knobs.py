@@ -1,0 +1,196 @@
+"""Test and benchmark knobs that only the demo has: latency, fault injection, a request log.
+
+Set at start (`make_app(latency_ms=..., faults=[...])`) or at run time through the admin routes
+under `/_demo/`:
+
+    GET    /_demo/requests            the request log and counts per endpoint
+    DELETE /_demo/requests            clear the log
+    PUT    /_demo/latency             {"ms": 25}
+    POST   /_demo/faults              one Fault as JSON (below); answers {"id": ...}
+    DELETE /_demo/faults              remove every fault
+
+A fault applies to requests whose path (after `/api/rest/v2/`) matches `path` (exactly, or as a
+prefix when it ends with `*`), for the next `count` matching requests (forever when null), or to
+a `fraction` of them drawn from a seeded generator, so that runs repeat.
+
+    kind      what the client sees
+    status    `status` with Comet's error body, and `Retry-After: retry_after` when given
+    delay     the real answer, `delay` seconds late (set it past the client's timeout)
+    reset     the connection closed before any byte of the answer
+    truncate  a 200 whose body stops halfway (Content-Length promises more)
+    garbage   a 200 `application/json` whose body is not JSON
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+REST_PREFIX = "/api/rest/v2/"
+KINDS = {"status", "delay", "reset", "truncate", "garbage"}
+
+
+@dataclass
+class Fault:
+    path: str
+    kind: str
+    status: int = 500
+    retry_after: str | None = None
+    delay: float = 0.0
+    count: int | None = None
+    fraction: float | None = None
+    method: str | None = None
+    id: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method:
+            return False
+        if self.path.endswith("*"):
+            return path.startswith(self.path[:-1])
+        return path == self.path
+
+
+@dataclass
+class Logged:
+    method: str
+    endpoint: str
+    params: dict[str, str]
+    status: int
+    at: float
+    fault: str | None = None
+
+
+@dataclass
+class Knobs:
+    latency_ms: float = 0.0
+    faults: list[Fault] = field(default_factory=list)
+    log: list[Logged] = field(default_factory=list)
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+    next_id: int = 1
+
+    def add(self, fault: Fault) -> Fault:
+        if fault.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {fault.kind!r}; one of {sorted(KINDS)}")
+        fault.id = self.next_id
+        self.next_id += 1
+        self.faults.append(fault)
+        return fault
+
+    def pick(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if not fault.matches(method, path):
+                continue
+            if fault.fraction is not None and self.rng.random() >= fault.fraction:
+                continue
+            if fault.count is not None:
+                fault.count -= 1
+                if fault.count <= 0:
+                    self.faults.remove(fault)
+            return fault
+        return None
+
+    def counts(self) -> dict[str, int]:
+        return dict(Counter(f"{e.method} {e.endpoint}" for e in self.log))
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_body(status: int, msg: str, sdk_error_code: int = 0) -> bytes:
+    return json.dumps({"msg": msg, "code": status, "sdk_error_code": sdk_error_code}).encode()
+
+
+async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+    if fault.kind == "status":
+        headers = {"Content-Type": "application/json"}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = fault.retry_after
+        return web.Response(status=fault.status, headers=headers,
+                            body=error_body(fault.status, f"injected {fault.status}"))
+    if fault.kind == "delay":
+        await asyncio.sleep(fault.delay)
+        return await handler(request)
+    transport = request.transport
+    if fault.kind == "reset":
+        if transport is not None:
+            transport.abort()
+        raise asyncio.CancelledError  # nothing more is sent on an aborted connection
+    if fault.kind == "truncate":
+        response = web.StreamResponse(status=200, headers={
+            "Content-Type": "application/json", "Content-Length": "2000"})
+        await response.prepare(request)
+        await response.write(b'{"values": [{"name": "loss", "valueCur')
+        if transport is not None:
+            await asyncio.sleep(0.01)
+            transport.abort()
+        raise asyncio.CancelledError
+    return web.Response(status=200, headers={"Content-Type": "application/json"},
+                        body=b"<html><body>502 Bad Gateway</body></html>")
+
+
+def middleware(knobs: Knobs) -> Any:
+    @web.middleware
+    async def knobs_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path
+        if not path.startswith(REST_PREFIX):
+            return await handler(request)
+        endpoint = path[len(REST_PREFIX):]
+        entry = Logged(request.method, endpoint, dict(request.query), 0, time.time())
+        knobs.log.append(entry)
+        if knobs.latency_ms:
+            await asyncio.sleep(knobs.latency_ms / 1000)
+        fault = knobs.pick(request.method, endpoint)
+        entry.fault = fault.kind if fault else None
+        try:
+            response = await (_apply(fault, request, handler) if fault else handler(request))
+        except web.HTTPException as exc:
+            entry.status = exc.status
+            raise
+        except asyncio.CancelledError:
+            entry.status = -1
+            raise
+        entry.status = response.status
+        return response
+
+    return knobs_middleware
+
+
+def admin_routes(knobs: Knobs) -> list[web.RouteDef]:
+    async def get_requests(request: web.Request) -> web.Response:
+        return web.json_response({"counts": knobs.counts(), "total": len(knobs.log),
+                                  "requests": [asdict(e) for e in knobs.log]})
+
+    async def clear_requests(request: web.Request) -> web.Response:
+        knobs.log.clear()
+        return web.json_response({"ok": True})
+
+    async def set_latency(request: web.Request) -> web.Response:
+        knobs.latency_ms = float((await request.json())["ms"])
+        return web.json_response({"ms": knobs.latency_ms})
+
+    async def add_fault(request: web.Request) -> web.Response:
+        try:
+            fault = knobs.add(Fault(**await request.json()))
+        except (TypeError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"id": fault.id})
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        knobs.faults.clear()
+        return web.json_response({"ok": True})
+
+    return [
+        web.get("/_demo/requests", get_requests),
+        web.delete("/_demo/requests", clear_requests),
+        web.put("/_demo/latency", set_latency),
+        web.post("/_demo/faults", add_fault),
+        web.delete("/_demo/faults", clear_faults),
+    ]

@@ -1,0 +1,75 @@
+"""The demo upstream on a real loopback port, in a thread of its own, for the tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+import demo_upstream
+
+
+@dataclass
+class DemoServer:
+    """A running demo upstream and its admin knobs, driven over HTTP like any client would."""
+
+    url: str
+    keys: dict[str, str]
+    loop: asyncio.AbstractEventLoop
+    runner: web.AppRunner
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/_demo/{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def fault(self, path: str, kind: str, **options: Any) -> int:
+        return int(self._admin("POST", "faults", {"path": path, "kind": kind, **options})["id"])
+
+    def clear_faults(self) -> None:
+        self._admin("DELETE", "faults")
+
+    def latency(self, ms: float) -> None:
+        self._admin("PUT", "latency", {"ms": ms})
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(self._admin("GET", "requests")["requests"])
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._admin("GET", "requests")["counts"])
+
+    def clear_log(self) -> None:
+        self._admin("DELETE", "requests")
+
+    def reset(self) -> None:
+        self.clear_faults()
+        self.clear_log()
+        self.latency(0)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(scale: int = 1) -> DemoServer:
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True, name="demo-upstream").start()
+    app = demo_upstream.make_app(scale=scale)
+    port = free_port()
+    runner = asyncio.run_coroutine_threadsafe(
+        demo_upstream.serve(app, "127.0.0.1", port), loop).result(10)
+    return DemoServer(f"http://127.0.0.1:{port}", demo_upstream.keys(app), loop, runner)
