@@ -8,6 +8,7 @@ key. That is what lets `--scale` reach tens of thousands of experiments without 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import random
@@ -158,7 +159,7 @@ def _assets(rng: random.Random, key: str, start: int, steps: int) -> list[Asset]
     out = []
     for j, step in enumerate(range(steps // 4, steps + 1, steps // 4)):
         seed = f"{key}/img/{j}"
-        out.append(asset(j, f"sample-step-{step}.png", "image", lambda s=seed: blobs.png(s),
+        out.append(asset(j, f"sample-step-{step}.png", "image", functools.partial(blobs.png, seed),
                          step=step, metadata='{"width": 32, "height": 32}'))
     n = len(out)
     cm = {"version": 1, "title": "Confusion Matrix", "labels": ["cat", "dog", "bird"],
@@ -177,9 +178,10 @@ def _assets(rng: random.Random, key: str, start: int, steps: int) -> list[Asset]
               lambda: blobs.json_bytes({"experiment": key, "steps": steps})),
     ]
     if rng.random() < 0.5:
-        out.append(asset(n + 4, "prediction.wav", "audio", lambda s=key: blobs.wav(s)))
+        out.append(asset(n + 4, "prediction.wav", "audio", functools.partial(blobs.wav, key)))
     if rng.random() < 0.25:
-        out.append(asset(n + 5, "rollout.mp4", "video", lambda s=key: blobs.weights(s, 2048)))
+        video = functools.partial(blobs.weights, key, 2048)
+        out.append(asset(n + 5, "rollout.mp4", "video", video))
     return out
 
 

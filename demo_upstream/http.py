@@ -59,9 +59,9 @@ def user(request: web.Request) -> User:
 
 def param(request: web.Request, name: str) -> str:
     value = request.query.get(name)
-    if value in (None, ""):
+    if not value:
         raise Fail(400, f"Missing required parameter: {name}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def flag(value: str | None, default: bool = False) -> bool:
@@ -77,10 +77,10 @@ def flag(value: str | None, default: bool = False) -> bool:
 
 def integer(request: web.Request, name: str, default: int | None = None) -> int | None:
     value = request.query.get(name)
-    if value in (None, ""):
+    if not value:
         return default
     try:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     except ValueError:
         raise Fail(400, f"Invalid integer for {name}: {value}") from None
 

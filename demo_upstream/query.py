@@ -8,11 +8,14 @@ carry its own `source` (the SDK's "nested" predicates do).
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from .experiments import Experiment
 
 NUMERIC = {"double", "datetime", "timenumber", "boolean"}
+ORDER = {"equal": operator.eq, "not_equal": operator.ne, "less": operator.lt,
+         "less_or_equal": operator.le, "greater": operator.gt, "greater_or_equal": operator.ge}
 
 
 class PredicateError(ValueError):
@@ -87,15 +90,15 @@ def _compare(actual: Any, op: str, expected: Any, kind: str) -> bool:
     base = op[4:] if op.startswith("not_") and op[4:] in text_ops else op
     if base in text_ops:
         return text_ops[base](str(actual), str(expected)) != (base != op)
+    a: float | str
+    b: float | str
     if kind in NUMERIC and _is_number(actual) and _is_number(expected):
         a, b = float(actual), float(expected)
     else:
         a, b = str(actual), str(expected)
-    try:
-        return {"equal": a == b, "not_equal": a != b, "less": a < b, "less_or_equal": a <= b,
-                "greater": a > b, "greater_or_equal": a >= b}[op]
-    except KeyError:
-        raise PredicateError(f"unknown operator {op!r}") from None
+    if op not in ORDER:
+        raise PredicateError(f"unknown operator {op!r}")
+    return bool(ORDER[op](a, b))
 
 
 def _group(e: Experiment, group: dict[str, Any], source: str) -> bool:

@@ -212,7 +212,7 @@ class World:
                     digest(ws, model_name, version), version, stage_sets[min(v, 2)],
                     f"{model_name} {version}: trained by experiment {index}", project.owner,
                     created + (len(versions) - v) * DAY, key, digest(key, "model"), "classifier"))
-            hooks = ({"url": f"https://hooks.example.com/{ws}/{model_name}",
+            hooks: tuple[dict[str, object], ...] = ({"url": f"https://hooks.example.com/{ws}/{model_name}",
                       "header": {"Authorization": "demo-webhook-token"}},) if n != 1 else ()
             self.registry[(ws, model_name)] = RegistryModel(
                 digest(ws, "registry", model_name), ws, model_name,

@@ -1,0 +1,66 @@
+"""The upstream's exception tree: every failure of a call to the Comet REST API is one of these.
+
+    UpstreamError                     any failed call; .endpoint, .status, .msg, .sdk_error_code
+    ├── Unauthenticated               401: no key, or a key Comet does not know
+    ├── Forbidden                     403: the key may not see this
+    ├── NotFound                      404, and Comet's 400 for an unknown key or id
+    ├── RateLimited                   429 that could not be waited out; .retry_after (seconds)
+    ├── Unavailable                   5xx after the retries, connection refused or reset
+    │   └── Timeout                   no answer within the call's timeout or deadline
+    ├── BadResponse                   an answer that is not what the endpoint promises:
+    │                                 non-JSON where JSON is due, a body of the wrong shape
+    └── BadRequest                    any other 4xx: the request itself was wrong; not retried
+
+aiohttp's own exceptions never leave the transport: `transport.map_transport_errors` is the one
+place where they are translated. No message ever holds the caller's API key.
+"""
+
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """A call to the Comet REST API failed."""
+
+    def __init__(self, message: str, *, endpoint: str = "", status: int | None = None,
+                 msg: str | None = None, sdk_error_code: int | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.status = status
+        self.msg = msg  # Comet's own `msg`, when it sent one
+        self.sdk_error_code = sdk_error_code
+
+
+class Unauthenticated(UpstreamError):
+    """401: the API key is missing or unknown."""
+
+
+class Forbidden(UpstreamError):
+    """403: the API key may not read this resource."""
+
+
+class NotFound(UpstreamError):
+    """404, or Comet's 400 for an unknown experiment key, asset id or name."""
+
+
+class RateLimited(UpstreamError):
+    """429 whose `Retry-After` did not fit the call's deadline (or was absent)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class Unavailable(UpstreamError):
+    """The upstream did not answer usefully: 5xx after retries, refused or reset connections."""
+
+
+class Timeout(Unavailable):
+    """No answer within the per-call timeout or the overall deadline."""
+
+
+class BadResponse(UpstreamError):
+    """The answer is not what the endpoint promises (not JSON, or not the documented shape)."""
+
+
+class BadRequest(UpstreamError):
+    """Any other 4xx: the request was wrong. Never retried."""
