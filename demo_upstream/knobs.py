@@ -14,7 +14,8 @@ prefix when it ends with `*`), for the next `count` matching requests (forever w
 a `fraction` of them drawn from a seeded generator, so that runs repeat.
 
     kind      what the client sees
-    status    `status` with Comet's error body, and `Retry-After: retry_after` when given
+    status    `status` with Comet's error body (or `body`, verbatim), and
+              `Retry-After: retry_after` when given
     delay     the real answer, `delay` seconds late (set it past the client's timeout)
     reset     the connection closed before any byte of the answer
     truncate  a 200 whose body stops halfway (Content-Length promises more)
@@ -44,6 +45,7 @@ class Fault:
     kind: str
     status: int = 500
     retry_after: str | None = None
+    body: str | None = None
     delay: float = 0.0
     count: int | None = None
     fraction: float | None = None
@@ -65,6 +67,7 @@ class Logged:
     params: dict[str, str]
     status: int
     at: float
+    ended: float | None = None
     fault: str | None = None
 
 
@@ -113,8 +116,9 @@ async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.St
         headers = {"Content-Type": "application/json"}
         if fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after
-        return web.Response(status=fault.status, headers=headers,
-                            body=error_body(fault.status, f"injected {fault.status}"))
+        body = (fault.body.encode() if fault.body is not None
+                else error_body(fault.status, f"injected {fault.status}"))
+        return web.Response(status=fault.status, headers=headers, body=body)
     if fault.kind == "delay":
         await asyncio.sleep(fault.delay)
         return await handler(request)
@@ -157,6 +161,8 @@ def middleware(knobs: Knobs) -> Any:
         except asyncio.CancelledError:
             entry.status = -1
             raise
+        finally:
+            entry.ended = time.time()
         entry.status = response.status
         return response
 

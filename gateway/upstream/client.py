@@ -234,11 +234,11 @@ class CometClient:
     def get_asset(self, key: str, asset_id: str, *, follow_redirects: bool = True,
                   artifact_version_id: str | None = None
                   ) -> contextlib.AbstractAsyncContextManager[Download | Redirect]:
-        """The asset's bytes; with `follow_redirects=False`, where storage holds them, if it
-        redirects (`allow301`)."""
+        """The asset's bytes. Comet may redirect to its storage (`allow301`): the redirect is
+        followed (aiohttp drops the key on a cross-origin hop), or with
+        `follow_redirects=False` handed back as a `Redirect`."""
         params = {"experimentKey": key, "assetId": asset_id,
-                  "artifactVersionId": artifact_version_id,
-                  "allow301": None if follow_redirects else True}
+                  "artifactVersionId": artifact_version_id, "allow301": True}
         return self._transport.stream(ep.ASSET, self._key, params=params,
                                       follow_redirects=follow_redirects)
 

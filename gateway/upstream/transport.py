@@ -47,7 +47,7 @@ def map_transport_errors(endpoint: str) -> Iterator[None]:
                                  endpoint=endpoint) from exc
     except aiohttp.ClientResponseError as exc:  # includes ContentTypeError
         raise errors.BadResponse(f"{endpoint}: malformed answer ({type(exc).__name__})",
-                                 endpoint=endpoint, status=exc.status) from exc
+                                 endpoint=endpoint, status=getattr(exc, "status", None)) from exc
     except aiohttp.InvalidURL as exc:
         raise errors.BadRequest(f"{endpoint}: invalid upstream URL", endpoint=endpoint) from exc
     except (aiohttp.ClientError, ConnectionError, OSError) as exc:
@@ -168,6 +168,11 @@ class Transport:
             self._session = aiohttp.ClientSession(
                 connector=connector, raise_for_status=False,
                 headers={"User-Agent": "comet-graphql-gateway"})
+            # aiohttp silently repeats an idempotent request once when a pooled connection
+            # was closed under it; our retry policy must be the only one, so that the retry
+            # count and the deadline hold. There is no public switch for it (tests pin this).
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
 
     async def close(self) -> None:
         if self._session is not None:

@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11+, pip, make):
+#   make demo   the gateway on the demo upstream, GraphiQL at http://127.0.0.1:8000/graphql
+#   make test   the whole test suite (lint, types, tests)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: demo demo-upstream test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/comet-gateway demo
+
+demo-upstream: $(VENV)/.installed
+	$(VENV)/bin/comet-gateway demo-upstream
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check gateway demo_upstream tests
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,269 @@
+"""Every fault mode, injected into the demo upstream: retries, waits, deadlines, what is final."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import time
+
+import aiohttp
+import pytest
+
+from gateway.upstream import ApiKey, CometClient, Transport, errors
+from gateway.upstream.transport import map_transport_errors
+from tests.demo_server import DemoServer
+from tests.upstream.conftest import config_for
+
+TAGS = "experiment/tags"
+
+
+async def some_key(client: CometClient) -> str:
+    return (await client.get_experiments("vision-lab", "image-classifier", page=1, size=1))[0] \
+        .experiment_key
+
+
+def calls(demo: DemoServer, endpoint: str = TAGS) -> list[dict[str, object]]:
+    return [r for r in demo.requests() if r["endpoint"] == endpoint]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_5xx_is_retried_until_it_passes(alice: CometClient, demo: DemoServer,
+                                              status: int) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, "status", status=status, count=2)
+    assert isinstance(await alice.get_tags(key), tuple)
+    assert [r["status"] for r in calls(demo)] == [status, status, 200]
+
+
+async def test_a_500_storm_gives_up_after_three_retries(alice: CometClient,
+                                                        demo: DemoServer) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, "status", status=503)
+    with pytest.raises(errors.Unavailable) as caught:
+        await alice.get_tags(key)
+    assert caught.value.status == 503 and caught.value.endpoint == "tags"
+    assert len(calls(demo)) == 4  # the first attempt and three retries
+
+
+@pytest.mark.parametrize(("status", "error"), [
+    (501, errors.Unavailable), (401, errors.Unauthenticated), (403, errors.Forbidden),
+    (404, errors.NotFound), (400, errors.NotFound), (402, errors.BadRequest),
+    (429, errors.RateLimited)])
+async def test_what_is_never_retried(alice: CometClient, demo: DemoServer, status: int,
+                                     error: type[errors.UpstreamError]) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, "status", status=status)
+    with pytest.raises(error) as caught:
+        await alice.get_tags(key)
+    assert type(caught.value) is error and caught.value.status == status
+    assert caught.value.msg == f"injected {status}" and caught.value.sdk_error_code == 0
+    assert len(calls(demo)) == 1
+
+
+async def test_400_on_a_non_lookup_is_a_bad_request(alice: CometClient,
+                                                    demo: DemoServer) -> None:
+    with pytest.raises(errors.BadRequest) as caught:
+        await alice.get_projects_page("vision-lab", sort="nonsense")
+    assert caught.value.status == 400 and "sort" in (caught.value.msg or "")
+
+
+async def test_429_retry_after_seconds_is_honoured(alice: CometClient, demo: DemoServer) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, "status", status=429, retry_after="1", count=1)
+    started = time.monotonic()
+    await alice.get_tags(key)
+    assert time.monotonic() - started >= 0.95
+    assert [r["status"] for r in calls(demo)] == [429, 200]
+
+
+async def test_429_retry_after_http_date_is_honoured(alice: CometClient,
+                                                     demo: DemoServer) -> None:
+    key = await some_key(alice)
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    demo.fault(TAGS, "status", status=429, retry_after=when, count=1)
+    started = time.monotonic()
+    await alice.get_tags(key)
+    assert 0.9 <= time.monotonic() - started < 3.5
+    assert [r["status"] for r in calls(demo)] == [429, 200]
+
+
+async def test_429_past_the_deadline_fails_at_once(alice: CometClient, demo: DemoServer) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, "status", status=429, retry_after="60")
+    started = time.monotonic()
+    with pytest.raises(errors.RateLimited) as caught:
+        await alice.get_tags(key)
+    assert time.monotonic() - started < 1 and caught.value.retry_after == 60
+    assert len(calls(demo)) == 1
+
+
+async def test_a_hang_past_the_timeout_is_retried(demo: DemoServer) -> None:
+    async with Transport(config_for(demo, timeout=0.3)) as transport:
+        client = CometClient(transport, ApiKey(demo.keys["alice"]))
+        key = await some_key(client)
+        demo.fault(TAGS, "delay", delay=2, count=1)
+        assert isinstance(await client.get_tags(key), tuple)
+    assert len(calls(demo)) == 2
+
+
+async def test_the_deadline_is_kept(demo: DemoServer) -> None:
+    async with Transport(config_for(demo, timeout=0.4, deadline=1.0)) as transport:
+        client = CometClient(transport, ApiKey(demo.keys["alice"]))
+        key = await some_key(client)
+        demo.fault(TAGS, "delay", delay=5)
+        started = time.monotonic()
+        with pytest.raises(errors.Timeout):
+            await client.get_tags(key)
+        assert time.monotonic() - started < 1.3
+    assert 2 <= len(calls(demo)) <= 4
+
+
+async def test_backoff_never_sleeps_past_the_deadline(demo: DemoServer) -> None:
+    config = config_for(demo, deadline=1.0, backoff_base=5.0, backoff_max=5.0)
+    async with Transport(config) as transport:
+        client = CometClient(transport, ApiKey(demo.keys["alice"]))
+        key = await some_key(client)
+        demo.fault(TAGS, "status", status=503)
+        started = time.monotonic()
+        with pytest.raises(errors.Unavailable):
+            await client.get_tags(key)
+        assert time.monotonic() - started < 1.2
+
+
+@pytest.mark.parametrize("kind", ["reset", "truncate"])
+async def test_cut_connections_are_retried(alice: CometClient, demo: DemoServer,
+                                           kind: str) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, kind, count=2)
+    assert isinstance(await alice.get_tags(key), tuple)
+    assert len(calls(demo)) == 3
+
+
+@pytest.mark.parametrize("kind", ["reset", "truncate"])
+async def test_cut_connections_give_up_as_unavailable(alice: CometClient, demo: DemoServer,
+                                                      kind: str) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, kind)
+    with pytest.raises(errors.Unavailable) as caught:
+        await alice.get_tags(key)
+    assert type(caught.value) is errors.Unavailable and len(calls(demo)) == 4
+
+
+async def test_non_json_is_a_bad_response_and_not_retried(alice: CometClient,
+                                                          demo: DemoServer) -> None:
+    key = await some_key(alice)
+    demo.fault(TAGS, "garbage")
+    with pytest.raises(errors.BadResponse):
+        await alice.get_tags(key)
+    assert len(calls(demo)) == 1
+
+
+async def test_a_body_of_the_wrong_shape_is_a_bad_response(alice: CometClient,
+                                                           demo: DemoServer) -> None:
+    demo.fault("project", "status", status=200, body=json.dumps({"projectName": 7}))
+    with pytest.raises(errors.BadResponse) as caught:
+        await alice.get_project(workspace="vision-lab", project_name="image-classifier")
+    assert "projectId" in str(caught.value)
+
+
+async def test_a_fraction_of_failures_is_absorbed(alice: CometClient, demo: DemoServer) -> None:
+    keys = [e.experiment_key for e in await alice.get_experiments("vision-lab",
+                                                                  "image-classifier")][:20]
+    demo.fault(TAGS, "status", status=500, fraction=0.3)
+    results = await asyncio.gather(*(alice.get_tags(k) for k in keys))
+    assert len(results) == 20
+    statuses = [r["status"] for r in calls(demo)]
+    assert statuses.count(200) == 20 and statuses.count(500) > 0
+
+
+async def test_connection_refused_is_unavailable(demo: DemoServer) -> None:
+    from tests.demo_server import free_port
+
+    config = config_for(demo, deadline=2.0)
+    dead = type(config)(**{**config.__dict__, "base_url": f"http://127.0.0.1:{free_port()}"})
+    async with Transport(dead) as transport:
+        with pytest.raises(errors.Unavailable):
+            await CometClient(transport, ApiKey("k")).get_workspaces()
+
+
+async def test_concurrency_is_capped_per_key(demo: DemoServer) -> None:
+    demo.latency(100)
+    async with Transport(config_for(demo, max_concurrency_per_key=2)) as transport:
+        client = CometClient(transport, ApiKey(demo.keys["alice"]))
+        other = CometClient(transport, ApiKey(demo.keys["bob"]))
+        await asyncio.gather(*(client.get_workspaces() for _ in range(6)),
+                             *(other.get_workspaces() for _ in range(2)))
+    spans = [(r["at"], r["ended"], r) for r in demo.requests()]
+
+    def most_at_once(entries: list[tuple[float, float, object]]) -> int:
+        return max(sum(1 for a, b, _ in entries if a <= t < b) for t, _, _ in entries)
+
+    assert most_at_once(spans) >= 3  # the two keys overlap: the cap is per key
+    assert len(spans) == 8
+
+
+async def test_concurrency_is_capped_globally(demo: DemoServer) -> None:
+    demo.latency(100)
+    async with Transport(config_for(demo, max_concurrency=3)) as transport:
+        client = CometClient(transport, ApiKey(demo.keys["alice"]))
+        await asyncio.gather(*(client.get_workspaces() for _ in range(9)))
+    spans = [(r["at"], r["ended"]) for r in demo.requests()]
+    assert max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans) == 3
+
+
+async def test_the_key_never_appears_in_errors_or_logs(demo: DemoServer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    secret = demo.keys["alice"]
+    caplog.set_level(logging.DEBUG)
+    async with Transport(config_for(demo)) as transport:
+        client = CometClient(transport, ApiKey(secret))
+        key = await some_key(client)
+        demo.fault(TAGS, "status", status=401,
+                   body=json.dumps({"msg": f"key {secret} is revoked", "code": 401}), count=1)
+        with pytest.raises(errors.Unauthenticated) as caught:
+            await client.get_tags(key)
+        demo.fault(TAGS, "status", status=503)
+        with pytest.raises(errors.Unavailable) as unavailable:
+            await client.get_tags(key)
+    for exc in (caught.value, unavailable.value):
+        assert secret not in str(exc) and secret not in repr(exc)
+        assert secret not in repr(vars(exc))
+    assert caught.value.msg == "key *** is revoked"
+    assert "retrying tags" in caplog.text and secret not in caplog.text
+    assert secret not in repr(client) and secret not in repr(ApiKey(secret))
+
+
+def test_every_aiohttp_error_is_mapped() -> None:
+    def subclasses(cls: type) -> set[type]:
+        out = {cls}
+        for sub in cls.__subclasses__():
+            out |= subclasses(sub)
+        return out
+
+    lower = {c for c in subclasses(aiohttp.ClientError) if c.__module__.startswith("aiohttp")}
+    assert len(lower) > 15
+    for cls in lower | {TimeoutError, ConnectionResetError}:
+        exc = cls.__new__(cls)
+        with pytest.raises(errors.UpstreamError):
+            with map_transport_errors("x"):
+                raise exc
+
+
+async def test_a_download_is_retried_before_its_first_byte(alice: CometClient,
+                                                           demo: DemoServer) -> None:
+    key = await some_key(alice)
+    demo.fault("experiment/model/download", "status", status=502, count=1)
+    async with alice.download_experiment_model(key, "classifier") as answer:
+        assert (await answer.read()).startswith(b"PK")
+    assert [r["status"] for r in calls(demo, "experiment/model/download")] == [502, 200]
+
+
+async def test_a_download_cut_midway_fails_as_unavailable(alice: CometClient,
+                                                          demo: DemoServer) -> None:
+    key = await some_key(alice)
+    demo.fault("experiment/model/download", "truncate")
+    with pytest.raises(errors.Unavailable):
+        async with alice.download_experiment_model(key, "classifier") as answer:
+            await answer.read()
