@@ -1,30 +1,108 @@
-"""The `comet-gateway` command line."""
+"""The `comet-gateway` command line: serve, demo, schema, demo-upstream."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import sys
 from collections.abc import Sequence
+
+DEMO_USER = "alice"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="comet-gateway", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="comet-gateway", description="A GraphQL gateway over the Comet REST API.")
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser(
-        "demo-upstream", help="run the Comet-compatible demo REST server alone")
+
+    serve = commands.add_parser("serve", help="serve the gateway (settings from COMET_GATEWAY_*)")
+    serve.add_argument("--upstream", help="Comet's root URL (COMET_GATEWAY_UPSTREAM_URL; "
+                                          "default https://www.comet.com)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+
+    demo = commands.add_parser("demo", help="the demo upstream and the gateway on it, together")
     demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=5001)
-    demo.add_argument("--scale", type=int, default=1,
-                      help="multiply the experiments per project (100 gives 26,000+)")
-    demo.add_argument("--latency-ms", type=float, default=0.0,
-                      help="added latency per REST request")
-    demo.add_argument("--print-keys", action="store_true",
-                      help="print the demo's API keys as JSON and exit")
+    demo.add_argument("--port", type=int, default=8000, help="the gateway's port")
+    demo.add_argument("--upstream-port", type=int, default=0,
+                      help="the demo upstream's port (default: any free one)")
+    demo.add_argument("--scale", type=int, default=1)
+
+    commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+
+    upstream = commands.add_parser(
+        "demo-upstream", help="run the Comet-compatible demo REST server alone")
+    upstream.add_argument("--host", default="127.0.0.1")
+    upstream.add_argument("--port", type=int, default=5001)
+    upstream.add_argument("--scale", type=int, default=1,
+                          help="multiply the experiments per project (100 gives 26,000+)")
+    upstream.add_argument("--latency-ms", type=float, default=0.0,
+                          help="added latency per REST request")
+    upstream.add_argument("--print-keys", action="store_true",
+                          help="print the demo's API keys as JSON and exit")
     return parser
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from .settings import Settings
+
+    # Flags become the environment, so that every uvicorn worker reads the same settings.
+    for flag, env in (("upstream", "COMET_GATEWAY_UPSTREAM_URL"), ("host", "COMET_GATEWAY_HOST"),
+                      ("port", "COMET_GATEWAY_PORT"), ("workers", "COMET_GATEWAY_WORKERS")):
+        if getattr(args, flag) is not None:
+            os.environ[env] = str(getattr(args, flag))
+    settings = Settings.from_env()
+    uvicorn.run("gateway.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level="info")
+
+
+async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
+    import uvicorn
+
+    import demo_upstream
+
+    from .app import create_app
+    from .settings import Settings
+
+    demo_app = demo_upstream.make_app(scale=scale)
+    keys = demo_upstream.keys(demo_app)
+    runner = await demo_upstream.serve(demo_app, "127.0.0.1", upstream_port)
+    upstream_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    settings = Settings.from_env(upstream_url=upstream_url, host=host, port=port,
+                                 graphiql_api_key=keys[DEMO_USER])
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
+                                           log_level="warning"))
+    print(f"Demo upstream (Comet-compatible REST): {upstream_url}", flush=True)
+    print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
+    print(f"Demo API key ({DEMO_USER}): {keys[DEMO_USER]}  (already in GraphiQL's headers)",
+          flush=True)
+    for name, key in keys.items():
+        if name != DEMO_USER:
+            print(f"  other demo keys: {name}: {key}", flush=True)
+    try:
+        await server.serve()
+    finally:
+        await runner.cleanup()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    if args.command == "demo-upstream":
-        from demo_upstream.app import main as demo_main  # only this command needs the demo
+    if args.command == "serve":
+        _serve(args)
+    elif args.command == "demo":
+        try:
+            asyncio.run(_demo(args.host, args.port, args.upstream_port, args.scale))
+        except KeyboardInterrupt:
+            pass
+    elif args.command == "schema":
+        from .schema import sdl
+
+        sys.stdout.write(sdl())
+    elif args.command == "demo-upstream":
+        from demo_upstream.app import main as demo_main  # only these commands need the demo
 
         demo_main(args.host, args.port, args.scale, args.latency_ms, args.print_keys)

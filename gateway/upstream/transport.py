@@ -233,6 +233,28 @@ class Transport:
             log.info("retrying %s in %.2fs (retry %d)", endpoint.name, wait, retries)
             await asyncio.sleep(wait)
 
+    async def probe(self) -> str:
+        """Comet's version probe (`clientlib/isAlive/ver`, no key needed): is it up?"""
+        session = self._session_or_fail()
+        scheme, _, rest = self.config.base_url.partition("://")
+        url = f"{scheme}://{rest.split('/', 1)[0]}/clientlib/isAlive/ver"
+        with map_transport_errors("is_alive"):
+            async with session.get(url, timeout=aiohttp.ClientTimeout(
+                    total=self.config.timeout)) as resp:
+                if resp.status != 200:
+                    raise errors.Unavailable(f"is_alive: HTTP {resp.status}",
+                                             endpoint="is_alive", status=resp.status)
+                data = await resp.json(content_type=None)
+        return str(data.get("version", "")) if isinstance(data, dict) else ""
+
+    @staticmethod
+    def _check_key(endpoint: Endpoint, key: ApiKey) -> None:
+        # Without a key every call would be a 401: say so without asking the upstream.
+        if not key.reveal():
+            raise errors.Unauthenticated(
+                f"{endpoint.name}: no API key; send the header `Authorization: <Comet API key>`",
+                endpoint=endpoint.name)
+
     def _session_or_fail(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("the upstream transport is not open")
@@ -241,6 +263,7 @@ class Transport:
     async def call(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
                    body: Any = None, path_params: Mapping[str, str] | None = None) -> bytes:
         """A REST call whose whole answer is read: the raw bytes of a 200."""
+        self._check_key(endpoint, key)
         session = self._session_or_fail()
         url, query = self._url(endpoint, path_params), self._query(params)
         headers = {"Authorization": key.reveal()}
@@ -276,6 +299,7 @@ class Transport:
                      path_params: Mapping[str, str] | None = None,
                      follow_redirects: bool = True) -> AsyncIterator[Download | Redirect]:
         """A binary answer, streamed. Retries happen only before the first byte is handed out."""
+        self._check_key(endpoint, key)
         session = self._session_or_fail()
         url, query = self._url(endpoint, path_params), self._query(params)
         headers = {"Authorization": key.reveal()}

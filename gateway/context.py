@@ -1,0 +1,33 @@
+"""What every resolver gets: the request's client, its loaders, the settings, a request id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from strawberry.types import Info as _Info
+
+from .loaders import Loaders
+from .settings import Settings
+from .upstream import CometClient
+
+
+@dataclass
+class Context:
+    client: CometClient
+    loaders: Loaders
+    settings: Settings
+    request_id: str
+    base_url: str  # the gateway's own URL, for the download links it hands out
+    request: Any = None
+    response: Any = None
+
+    def link(self, path: str, **params: str | None) -> str:
+        """An absolute URL of one of the gateway's own routes."""
+        from urllib.parse import urlencode
+
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        return f"{self.base_url.rstrip('/')}{path}" + (f"?{query}" if query else "")
+
+
+Info = _Info[Context, None]

@@ -1,0 +1,72 @@
+"""The schema edge: every error leaves with an `extensions.code`, mapped here and only here.
+
+Upstream failures keep their meaning (`UPSTREAM_UNAVAILABLE`, `RATE_LIMITED`, ...) and say
+which endpoint answered what in `extensions.upstream`; the gateway's own expected errors carry
+their code; anything else is masked as `INTERNAL` with the request id, and logged with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from ..errors import GatewayError
+from ..upstream import errors as up
+
+log = logging.getLogger("gateway.errors")
+
+UPSTREAM_CODES: tuple[tuple[type[up.UpstreamError], str], ...] = (
+    (up.Unauthenticated, "UNAUTHENTICATED"),
+    (up.Forbidden, "FORBIDDEN"),
+    (up.RateLimited, "RATE_LIMITED"),
+    (up.Unavailable, "UPSTREAM_UNAVAILABLE"),
+    (up.BadResponse, "UPSTREAM_BAD_RESPONSE"),
+    (up.NotFound, "BAD_USER_INPUT"),
+    (up.BadRequest, "BAD_USER_INPUT"),
+)
+
+
+def code_for(error: BaseException | None) -> str:
+    if error is None:
+        return "BAD_USER_INPUT"  # parse and validation errors: the query itself is wrong
+    if isinstance(error, GatewayError):
+        return error.code
+    for cls, code in UPSTREAM_CODES:
+        if isinstance(error, cls):
+            return code
+    return "INTERNAL"
+
+
+class ErrorCodes(SchemaExtension):
+    """Give every error its code; mask the unexpected ones."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "-")
+        result.errors = [self._map(e, request_id) for e in result.errors]
+
+    def _map(self, error: GraphQLError, request_id: str) -> GraphQLError:
+        original = error.original_error
+        code = code_for(original)
+        extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
+        message = error.message
+        if isinstance(original, up.UpstreamError):
+            extensions["upstream"] = {"status": original.status, "endpoint": original.endpoint}
+            if isinstance(original, up.RateLimited) and original.retry_after is not None:
+                extensions["retryAfter"] = original.retry_after
+        elif code == "INTERNAL":
+            log.error("internal error in request %s at %s", request_id, error.path,
+                      exc_info=original)
+            message = f"Internal error (request id {request_id})."
+            extensions["requestId"] = request_id
+        return GraphQLError(message, nodes=error.nodes, source=error.source,
+                            positions=error.positions, path=error.path, original_error=None,
+                            extensions=extensions)

@@ -1,0 +1,183 @@
+"""Projects: their experiments (a connection), columns, charts, notes and dashboards."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from ..context import Info
+from ..upstream import models
+from ..upstream.models import ExperimentMetadata
+from ._doc import d
+from .experiment import Experiment
+from .filters import ExperimentFilter, ExperimentOrder, predicates_key
+from .metrics import KeyValue, MetricSeries
+from .pagination import PageInfo, decode_cursor, edges, page_info, page_size
+from .scalars import Long, from_millis
+from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .panel import DashboardTemplate
+
+
+@strawberry.type(description="A column of a project: something its experiments can be "
+                             "filtered on.")
+class ProjectColumn:
+    id: str | None = d("The column's id.")
+    name: str = d("What it is called (a metric, parameter, tag, ... name).")
+    source: str = d("Where it comes from: metrics, params, log_other, metadata, tag or "
+                    "env_details.")
+    type: str | None = d("Its type: double, string, datetime, boolean or timenumber.")
+
+
+@strawberry.type(description="An experiment in a page of experiments.")
+class ExperimentEdge:
+    cursor: str = d("Opaque position of this experiment.")
+    node: Experiment = d("The experiment.")
+
+
+@strawberry.type(description="A page of a project's experiments.")
+class ExperimentConnection:
+    edges: list[ExperimentEdge] = d("The experiments of this page.")
+    page_info: PageInfo = d("Where this page stands.")
+    total_count: int = d("How many experiments match, across all pages.")
+
+
+@strawberry.type(description="One experiment's part of a multi-metric chart.")
+class MetricChartEntry:
+    experiment_key: strawberry.ID = d("The experiment's key.")
+    metrics: list[MetricSeries] = d("Its series, one per metric asked for.")
+    params: list[KeyValue] = d("The parameters asked for, with its values.")
+    steps: list[Long | None] | None = d("Every step that has a value.")
+
+    @strawberry.field(description="The experiment.")
+    def experiment(self) -> Experiment:
+        return Experiment(key=self.experiment_key)
+
+
+@strawberry.type(description="A Comet project: a set of experiments in a workspace.")
+class Project:
+    id: strawberry.ID = d("Comet's projectId.")
+    name: str = d("The project's name.")
+    description: str | None = d("Its description.")
+    owner: str | None = d("Its owner's user name.")
+    is_public: bool = d("Whether anyone can see it.")
+    number_of_experiments: int | None = d("How many experiments it has (not archived).")
+    last_updated: dt.datetime | None = d("When it last changed.")
+    workspace_name: strawberry.Private[str]
+
+    @classmethod
+    def of(cls, p: models.Project) -> Project:
+        return cls(id=strawberry.ID(p.project_id), name=p.project_name,
+                   description=p.project_description, owner=p.owner_user_name,
+                   is_public=bool(p.is_public), number_of_experiments=p.number_of_experiments,
+                   last_updated=from_millis(p.last_updated),
+                   workspace_name=p.workspace_name or "")
+
+    @strawberry.field(description="The workspace it belongs to.")
+    def workspace(self) -> Workspace:
+        return Workspace(name=self.workspace_name)
+
+    @strawberry.field(description="Its notes (Markdown).")
+    async def notes(self, info: Info) -> str | None:
+        return await info.context.loaders.project_notes.get(str(self.id))
+
+    @strawberry.field(description="Its share codes.")
+    async def share_links(self, info: Info) -> list[str] | None:
+        found = await info.context.loaders.share_links.get(str(self.id))
+        return None if found is None else list(found)
+
+    @strawberry.field(description="What its experiments can be filtered on.")
+    async def columns(self, info: Info) -> list[ProjectColumn] | None:
+        found = await info.context.loaders.columns.get(str(self.id))
+        return None if found is None else [
+            ProjectColumn(id=c.id, name=c.name, source=c.source, type=c.type) for c in found]
+
+    async def _listing(self, info: Info, archived: bool, order: ExperimentOrder | None,
+                       page: int | None = None, size: int | None = None
+                       ) -> tuple[ExperimentMetadata, ...]:
+        ref = (str(self.id), archived, order.field.value if order else None,
+               order.direction.value if order else None, page, size)
+        return await info.context.loaders.experiments.get(ref) or ()
+
+    @strawberry.field(description="Its experiments, a page at a time. `first`/`after` and "
+                                  "`orderBy` map onto Comet's page/size/sortBy; `where` runs "
+                                  "as a project query upstream.")
+    async def experiments(self, info: Info, first: int | None = None, after: str | None = None,
+                          archived: bool = False, where: ExperimentFilter | None = None,
+                          order_by: ExperimentOrder | None = None) -> ExperimentConnection | None:
+        size, offset = page_size(first), decode_cursor(after)
+        loaders = info.context.loaders
+        if where is not None:
+            query, listing = await asyncio.gather(
+                loaders.project_query.get((str(self.id), predicates_key(where), archived)),
+                self._listing(info, archived, order_by))
+            keep = set(query.experiment_keys if query else ())
+            chosen = [e for e in listing if e.experiment_key in keep]
+            total, page = len(chosen), chosen[offset:offset + size]
+        elif (size and offset % size == 0 and not archived
+              and self.number_of_experiments is not None):
+            # A page Comet can serve as is; the project already told us the total.
+            total = self.number_of_experiments
+            page = list(await self._listing(info, archived, order_by, offset // size + 1, size)
+                        ) if offset < total else []
+        else:
+            listing = await self._listing(info, archived, order_by)
+            total, page = len(listing), list(listing[offset:offset + size])
+        nodes = [Experiment.of(m, parent=self) for m in page]
+        return ExperimentConnection(
+            edges=[ExperimentEdge(cursor=e.cursor, node=e.node) for e in edges(nodes, offset)],
+            page_info=page_info(offset, len(nodes), total), total_count=total)
+
+    @strawberry.field(description="A multi-metric chart of its experiments (all of them, or "
+                                  "`experimentKeys`): one series per metric and experiment.")
+    async def metric_chart(self, info: Info, metrics: list[str],
+                           params: list[str] | None = None,
+                           experiment_keys: list[strawberry.ID] | None = None,
+                           full: bool = False, independent: bool = True
+                           ) -> list[MetricChartEntry] | None:
+        if experiment_keys is None:
+            keys = [e.experiment_key for e in await self._listing(info, False, None)]
+        else:
+            keys = [str(k) for k in experiment_keys]
+        chart = await info.context.loaders.chart.get(
+            (tuple(keys), tuple(metrics), tuple(params or ()), full, independent))
+        if chart is None:
+            return None
+        out = []
+        for key in keys:
+            entry = chart.get(key)
+            if entry is None:
+                continue
+            out.append(MetricChartEntry(
+                experiment_key=strawberry.ID(key),
+                metrics=[MetricSeries.of(m) for m in entry.metrics],
+                params=[KeyValue(key=k, value=None if v is None else str(v))
+                        for k, v in (entry.params or {}).items()],
+                steps=list(entry.steps)))
+        return out
+
+    @strawberry.field(description="Its dashboard templates.")
+    async def dashboards(self, info: Info
+                         ) -> list[Annotated[DashboardTemplate, strawberry.lazy(".panel")]] | None:
+        from .panel import DashboardTemplate
+
+        found = await info.context.loaders.dashboards.get((self.workspace_name, str(self.id)))
+        return None if found is None else [
+            DashboardTemplate.of(t, self.workspace_name, parent=self) for t in found]
+
+
+@strawberry.type(description="A project in a page of projects.")
+class ProjectEdge:
+    cursor: str = d("Opaque position of this project.")
+    node: Project = d("The project.")
+
+
+@strawberry.type(description="A page of a workspace's projects.")
+class ProjectConnection:
+    edges: list[ProjectEdge] = d("The projects of this page.")
+    page_info: PageInfo = d("Where this page stands.")
+    total_count: int = d("How many projects match, across all pages.")
