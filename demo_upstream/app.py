@@ -51,8 +51,10 @@ async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
     return runner
 
 
-def main(host: str, port: int, scale: int, latency_ms: float, print_keys: bool) -> None:
-    app = make_app(scale=scale, latency_ms=latency_ms)
+def main(host: str, port: int, scale: int, latency_ms: float, print_keys: bool,
+         faults: list[str] | None = None) -> None:
+    injected = [knobs.Fault(**json.loads(text)) for text in faults or []]
+    app = make_app(scale=scale, latency_ms=latency_ms, faults=injected)
     if print_keys:
         json.dump(keys(app), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -176,6 +176,10 @@ def _assets(rng: random.Random, key: str, start: int, steps: int) -> list[Asset]
               lambda: f"# training script for {key}\nprint('training')\n".encode()),
         asset(n + 3, "results.json", "unknown",
               lambda: blobs.json_bytes({"experiment": key, "steps": steps})),
+        asset(n + 6, "activations-combined.json", "histogram_combined_3d",
+              lambda: blobs.json_bytes({"combined": True, **hist})),
+        asset(n + 7, "predictions.zip", "unknown", lambda: blobs.zip_of(
+            {"predictions.csv": f"id,label\n1,cat\n2,dog\n# {key}\n".encode()})),
     ]
     if rng.random() < 0.5:
         out.append(asset(n + 4, "prediction.wav", "audio", functools.partial(blobs.wav, key)))

@@ -138,10 +138,10 @@ def dashboard_row(d: Dashboard) -> dict[str, Any]:
 
 def dashboard(d: Dashboard) -> dict[str, Any]:
     return {
-        "codePanelTemplateIds": [], "created_by": d.owner, "current": False,
+        "codePanelTemplateIds": list(d.panel_ids), "created_by": d.owner, "current": False,
         "dashboardChartState": '{"downsample_size":1000,"entire_row_charts":false}',
         "experimentQueryState": '{"filters":[],"activeSegment":{}}',
-        "isAutoRefreshEnabled": True, "pinnedExperiments": [], "project_default": False,
+        "isAutoRefreshEnabled": True, "pinnedExperiments": list(d.pinned), "project_default": False,
         "project_id": d.project_id,
         "reactGridTableState": '{"selection":[],"pageSize":25,"pageNumber":0}',
         "source": "", "template_id": d.template_id, "template_name": d.name,

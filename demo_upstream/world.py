@@ -103,6 +103,8 @@ class Dashboard:
     project_name: str
     name: str
     owner: str
+    panel_ids: tuple[str, ...] = ()
+    pinned: tuple[str, ...] = ()
 
 
 # (workspace, project, experiments at scale 1, family, optimizer, public)
@@ -238,8 +240,14 @@ class World:
         for project in self.projects.values():
             for view in ("Training overview", "Hyperparameter sweep")[: 1 + project.optimizer]:
                 tid = digest(project.project_id, "dashboard", view, length=25)
+                overview = view == "Training overview"
+                panels = tuple(p.template_id for p in self.panels.values()
+                               if p.workspace == project.workspace) if overview else ()
+                pinned = tuple(digest(project.project_id, i)
+                               for i in range(min(2, project.size))) if overview else ()
                 self.dashboards[tid] = Dashboard(tid, project.workspace, project.project_id,
-                                                 project.name, view, project.owner)
+                                                 project.name, view, project.owner, panels,
+                                                 pinned)
 
     def panel_zip(self, panel: Panel) -> bytes:
         return blobs.zip_of({"panel.json": blobs.json_bytes(panel.code)})

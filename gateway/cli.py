@@ -40,6 +40,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="multiply the experiments per project (100 gives 26,000+)")
     upstream.add_argument("--latency-ms", type=float, default=0.0,
                           help="added latency per REST request")
+    upstream.add_argument("--fault", action="append", default=[], metavar="JSON",
+                          help='a fault to inject from the start, e.g. '
+                               '\'{"path": "experiment/tags", "kind": "status", "status": 503}\' '
+                               "(repeatable; see demo_upstream/knobs.py)")
     upstream.add_argument("--print-keys", action="store_true",
                           help="print the demo's API keys as JSON and exit")
     return parser
@@ -105,4 +109,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "demo-upstream":
         from demo_upstream.app import main as demo_main  # only these commands need the demo
 
-        demo_main(args.host, args.port, args.scale, args.latency_ms, args.print_keys)
+        demo_main(args.host, args.port, args.scale, args.latency_ms, args.print_keys, args.fault)

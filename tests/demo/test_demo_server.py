@@ -97,7 +97,8 @@ def test_experiments_are_realistic() -> None:
     assert len(loss) >= 120 and loss[-1] < loss[0] / 2 and accuracy[-1] > accuracy[0] + 0.3
     assert len(set(loss)) > len(loss) * 0.9  # noisy, not a formula's straight line
     kinds = {a.type for a in e.assets}
-    assert {"image", "confusion-matrix", "histogram3d", "source_code", "unknown"} <= kinds
+    assert {"image", "confusion-matrix", "histogram3d", "histogram_combined_3d", "source_code",
+            "unknown"} <= kinds
     assert all(a.make() for a in e.assets)
 
 
@@ -105,3 +106,24 @@ def test_print_keys() -> None:
     out = subprocess.run([sys.executable, "-m", "gateway", "demo-upstream", "--print-keys"],
                          capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(out.stdout) == demo_upstream.keys(demo_upstream.make_app())
+
+
+def test_faults_and_latency_can_be_set_at_start() -> None:
+    from tests.demo_server import free_port
+
+    port = free_port()
+    fault = json.dumps({"path": "workspaces", "kind": "status", "status": 503})
+    with subprocess.Popen([sys.executable, "-m", "gateway", "demo-upstream", "--port", str(port),
+                           "--fault", fault, "--latency-ms", "50"],
+                          stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            assert "demo upstream on" in process.stdout.readline()
+            keys = [process.stdout.readline() for _ in range(3)]
+            assert all("API key of" in line for line in keys)
+            key = keys[0].split(": ")[1].strip()
+            server = DemoServer(f"http://127.0.0.1:{port}", {}, None, None)  # type: ignore
+            assert get(server, "workspaces", key)[0] == 503
+            assert get(server, "account-details", key)[0] == 200
+        finally:
+            process.terminate()

@@ -64,11 +64,15 @@ def test_project_side_fields(gateway: GatewayServer) -> None:
     assert {"name": "loss", "source": "metrics", "type": "double"} in data["columns"]
     names = sorted(d["name"] for d in data["dashboards"])
     assert names == ["Hyperparameter sweep", "Training overview"]
-    first = data["dashboards"][0]
-    assert first["project"] == {"name": PROJECT} and first["createdBy"] == "alice"
-    assert first["isAutoRefreshEnabled"] is True and first["projectDefault"] is False
-    assert first["codePanels"] == [] and first["pinnedExperiments"] == []
-    assert first["definition"]["v2"]["toggles"]["DASHBOARD_TOGGLE"]["isVisible"] is True
+    views = {d["name"]: d for d in data["dashboards"]}
+    overview = views["Training overview"]
+    assert overview["project"] == {"name": PROJECT} and overview["createdBy"] == "alice"
+    assert overview["isAutoRefreshEnabled"] is True and overview["projectDefault"] is False
+    assert sorted(p["name"] for p in overview["codePanels"]) == ["Confusion Explorer",
+                                                                  "Loss Curves"]
+    assert overview["pinnedExperiments"] == [{"key": k} for k in keys()[:2]]
+    assert overview["definition"]["v2"]["toggles"]["DASHBOARD_TOGGLE"]["isVisible"] is True
+    assert views["Hyperparameter sweep"]["codePanels"] == []
 
 
 def test_workspace_links(gateway: GatewayServer) -> None:
