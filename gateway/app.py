@@ -77,7 +77,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return Context(client=client, loaders=Loaders(client, self.settings.chart_batch_size),
                        settings=self.settings,
                        request_id=getattr(request.state, "request_id", "-"),
-                       base_url=str(request.base_url), request=request, response=response)
+                       base_url=self.settings.public_url or str(request.base_url),
+                       request=request, response=response)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html(self.settings.graphiql_api_key))

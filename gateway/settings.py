@@ -55,6 +55,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chart_batch_size", "COMET_GATEWAY_CHART_BATCH_SIZE", int,
             "Experiments per experiments/multi-metric-chart call."),
     Setting("graphiql", "COMET_GATEWAY_GRAPHIQL", _bool, "Serve GraphiQL on a browser GET."),
+    Setting("public_url", "COMET_GATEWAY_PUBLIC_URL", str,
+            "The gateway's URL as callers reach it (behind a proxy), for `downloadUrl` links; "
+            "by default the URL of each request."),
     Setting("use_env_api_key", "COMET_GATEWAY_USE_ENV_API_KEY", _bool,
             "Let COMET_API_KEY serve callers that send no Authorization header. "
             "Off by default: for trusted networks only."),
@@ -77,6 +80,7 @@ class Settings:
     max_concurrency_per_key: int = 16
     chart_batch_size: int = 100
     graphiql: bool = True
+    public_url: str | None = None
     use_env_api_key: bool = False
     env_api_key: str | None = field(default=None, repr=False)
     # Not from the environment: `comet-gateway demo` puts its demo key in GraphiQL's headers.
@@ -107,6 +111,17 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+    @staticmethod
+    def markdown_table() -> str:
+        """The configuration reference as a Markdown table (README and docs embed it)."""
+        defaults = Settings()
+        rows = ["| variable | default | meaning |", "|---|---|---|"]
+        for s in SETTINGS:
+            value = getattr(defaults, s.name)
+            shown = "unset" if value is None or s.secret else f"`{value}`"
+            rows.append(f"| `{s.env}` | {shown} | {s.help} |")
+        return "\n".join(rows) + "\n"
 
     def upstream(self) -> UpstreamConfig:
         return UpstreamConfig(
