@@ -50,17 +50,9 @@ class PanelRank:
 
 
 @model
-class Panel:
-    """`code-panel/download`: a panel with its code."""
+class Panel(PanelSummary):
+    """`code-panel/download`: a panel's row, with its code."""
 
-    template_id: str
-    template_name: str | None = None
-    owner: str | None = None
-    scope_type: str | None = None
-    team_id: str | None = None
-    query_builder_id: str | None = None
-    revision_id: int | None = None
-    created_at: int | None = None
     code: PanelCode | None = None
     editable: bool | None = None
     rank: PanelRank | None = None
