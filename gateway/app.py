@@ -3,6 +3,7 @@ request gets its own client (the caller's key) and loaders."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -11,7 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -22,10 +25,12 @@ from strawberry.asgi import GraphQL
 from . import downloads
 from .context import Context
 from .graphiql import graphiql_html
+from .limits import BodyLimit, RateLimit, schema_limits, send_errors
 from .loaders import Loaders
-from .schema import schema
+from .schema import build_schema
 from .settings import Settings
-from .upstream import ApiKey, CometClient, Transport, errors
+from .upstream import ApiKey, Budget, CometClient, Transport, errors
+from .upstream.cache import MemoryCache, RedisCache, ResponseCache
 
 log = logging.getLogger("gateway")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -67,13 +72,27 @@ class RequestIdMiddleware:
 
 class GatewayGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, transport: Transport) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(build_schema(schema_limits(settings), settings.max_operations),
+                         graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.transport = transport
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as exc:  # strawberry's own refusals, as GraphQL errors
+            await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.detail)
+            return
+        await response(scope, receive, send)
+
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket) -> Context:
-        client = CometClient(self.transport, api_key(request.headers, self.settings))
+        deadline = asyncio.get_running_loop().time() + self.settings.operation_deadline
+        client = CometClient(self.transport, api_key(request.headers, self.settings),
+                             deadline=deadline, budget=Budget(self.settings.upstream_budget))
         return Context(client=client, loaders=Loaders(client, self.settings.chart_batch_size),
                        settings=self.settings,
                        request_id=getattr(request.state, "request_id", "-"),
@@ -84,10 +103,28 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return HTMLResponse(graphiql_html(self.settings.graphiql_api_key))
 
 
+def middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: request ids, CORS, then the door's limits."""
+    stack = [Middleware(RequestIdMiddleware)]
+    if settings.origins():
+        stack.append(Middleware(
+            CORSMiddleware, allow_origins=settings.origins(),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
+            expose_headers=["X-Request-Id", "Retry-After"]))
+    stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
+    stack.append(Middleware(RateLimit, settings=settings, paths=("/graphql", "/download")))
+    return stack
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The gateway as an ASGI app (uvicorn: `gateway.app:create_app`, factory)."""
     settings = settings or Settings.from_env()
-    transport = Transport(settings.upstream())
+    cache: ResponseCache | None = None
+    if settings.cache:
+        cache = (RedisCache(settings.redis_url) if settings.redis_url
+                 else MemoryCache(settings.cache_max_entries))
+    transport = Transport(settings.upstream(), cache, settings.ttls())
     view = GatewayGraphQL(settings, transport)
 
     @contextlib.asynccontextmanager
@@ -116,7 +153,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 WebSocketRoute("/graphql", view),
                 Route("/healthz", healthz), Route("/readyz", readyz),
                 *downloads.routes(client_for)],
-        middleware=[Middleware(RequestIdMiddleware)], lifespan=lifespan)
+        middleware=middleware(settings), lifespan=lifespan)
     app.state.settings = settings
     app.state.transport = transport
     return app

@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", type=int, default=1)
 
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser("settings", help="print the configuration reference (Markdown)")
 
     upstream = commands.add_parser(
         "demo-upstream", help="run the Comet-compatible demo REST server alone")
@@ -106,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from .schema import sdl
 
         sys.stdout.write(sdl())
+    elif args.command == "settings":
+        from .settings import Settings
+
+        sys.stdout.write(Settings.markdown_table())
     elif args.command == "demo-upstream":
         from demo_upstream.app import main as demo_main  # only these commands need the demo
 

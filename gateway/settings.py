@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .upstream.config import DEFAULT_UPSTREAM_URL, UpstreamConfig
+from .upstream.endpoints import FAMILIES
 
 
 def _bool(value: str) -> bool:
@@ -55,6 +56,36 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chart_batch_size", "COMET_GATEWAY_CHART_BATCH_SIZE", int,
             "Experiments per experiments/multi-metric-chart call."),
     Setting("graphiql", "COMET_GATEWAY_GRAPHIQL", _bool, "Serve GraphiQL on a browser GET."),
+    Setting("introspection", "COMET_GATEWAY_INTROSPECTION", _bool,
+            "Answer introspection queries (GraphiQL needs them)."),
+    Setting("cors_origins", "COMET_GATEWAY_CORS_ORIGINS", str,
+            "Comma-separated origins allowed by CORS (`*` for any); none by default."),
+    Setting("max_depth", "COMET_GATEWAY_MAX_DEPTH", int, "Deepest selection nesting allowed."),
+    Setting("max_aliases", "COMET_GATEWAY_MAX_ALIASES", int, "Aliases allowed in one document."),
+    Setting("max_tokens", "COMET_GATEWAY_MAX_TOKENS", int, "Tokens allowed in one document."),
+    Setting("max_body_bytes", "COMET_GATEWAY_MAX_BODY_BYTES", int,
+            "Largest request body accepted, in bytes."),
+    Setting("max_operations", "COMET_GATEWAY_MAX_OPERATIONS", int,
+            "Operations allowed in one batched HTTP request."),
+    Setting("operation_deadline", "COMET_GATEWAY_OPERATION_DEADLINE", float,
+            "Seconds one operation may spend on upstream calls; fields still waiting then "
+            "fail with QUERY_TOO_COMPLEX, and the rest of the answer is sent."),
+    Setting("upstream_budget", "COMET_GATEWAY_UPSTREAM_BUDGET", int,
+            "Upstream calls one operation may make; past it, fields fail with "
+            "QUERY_TOO_COMPLEX and the data fetched so far is returned."),
+    Setting("rate_limit_per_second", "COMET_GATEWAY_RATE_LIMIT_PER_SECOND", float,
+            "Requests per second allowed per API key (a token bucket); 0 turns it off."),
+    Setting("rate_limit_burst", "COMET_GATEWAY_RATE_LIMIT_BURST", int,
+            "Requests an API key may make at once before the rate applies."),
+    Setting("cache", "COMET_GATEWAY_CACHE", _bool,
+            "Cache upstream answers (JSON only, never downloads), per API key."),
+    Setting("redis_url", "COMET_GATEWAY_REDIS_URL", str,
+            "Keep the cache in this Redis (redis://host:port/db) instead of in process.",
+            secret=True),
+    Setting("cache_ttls", "COMET_GATEWAY_CACHE_TTLS", str,
+            "Seconds answers stay cached, per endpoint family."),
+    Setting("cache_max_entries", "COMET_GATEWAY_CACHE_MAX_ENTRIES", int,
+            "Entries the in-process cache holds (least recently used go first)."),
     Setting("public_url", "COMET_GATEWAY_PUBLIC_URL", str,
             "The gateway's URL as callers reach it (behind a proxy), for `downloadUrl` links; "
             "by default the URL of each request."),
@@ -81,6 +112,21 @@ class Settings:
     chart_batch_size: int = 100
     graphiql: bool = True
     public_url: str | None = None
+    introspection: bool = True
+    cors_origins: str = ""
+    max_depth: int = 15
+    max_aliases: int = 30
+    max_tokens: int = 10_000
+    max_body_bytes: int = 1_000_000
+    max_operations: int = 10
+    operation_deadline: float = 60.0
+    upstream_budget: int = 2000
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 40
+    cache: bool = False
+    redis_url: str | None = field(default=None, repr=False)
+    cache_ttls: str = "workspace=60,project=60,registry=60,panel=300,experiment=30,metrics=10"
+    cache_max_entries: int = 10_000
     use_env_api_key: bool = False
     env_api_key: str | None = field(default=None, repr=False)
     # Not from the environment: `comet-gateway demo` puts its demo key in GraphiQL's headers.
@@ -88,9 +134,29 @@ class Settings:
     backoff_base: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.chart_batch_size < 1:
-            raise ValueError("chart_batch_size must be at least 1")
+        for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
+                     "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
+                     "cache_max_entries"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.operation_deadline <= 0 or self.rate_limit_per_second < 0:
+            raise ValueError("operation_deadline must be positive, the rate not negative")
+        self.ttls()  # validates the cache TTLs
         self.upstream()  # validates the upstream numbers
+
+    def ttls(self) -> dict[str, float]:
+        """`cache_ttls` parsed: seconds per endpoint family."""
+        out: dict[str, float] = {}
+        for part in filter(None, (p.strip() for p in self.cache_ttls.split(","))):
+            family, sep, seconds = part.partition("=")
+            if not sep or family.strip() not in FAMILIES:
+                raise ValueError(f"cache_ttls: {part!r} is not family=seconds with a family "
+                                 f"of {', '.join(FAMILIES)}")
+            out[family.strip()] = float(seconds)
+        return out
+
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from .errors import ErrorCodes
 from .query import Query
 from .scalars import SCALARS
 
-schema = strawberry.Schema(query=Query, extensions=[ErrorCodes],
-                           config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS))
+
+def build_schema(limits: Sequence[Callable[[], SchemaExtension]] = (),
+                 max_operations: int = 10) -> strawberry.Schema:
+    """The schema with the given limits (errors are mapped after them, so last)."""
+    return strawberry.Schema(
+        query=Query, extensions=[*limits, ErrorCodes],
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
+                                batching_config={"max_operations": max_operations}))
+
+
+schema = build_schema()
 
 
 def sdl() -> str:

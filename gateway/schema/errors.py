@@ -8,6 +8,7 @@ their code; anything else is masked as `INTERNAL` with the request id, and logge
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,8 @@ from ..upstream import errors as up
 log = logging.getLogger("gateway.errors")
 
 UPSTREAM_CODES: tuple[tuple[type[up.UpstreamError], str], ...] = (
+    (up.BudgetExceeded, "QUERY_TOO_COMPLEX"),
+    (up.DeadlineExceeded, "QUERY_TOO_COMPLEX"),
     (up.Unauthenticated, "UNAUTHENTICATED"),
     (up.Forbidden, "FORBIDDEN"),
     (up.RateLimited, "RATE_LIMITED"),
@@ -30,9 +33,14 @@ UPSTREAM_CODES: tuple[tuple[type[up.UpstreamError], str], ...] = (
 )
 
 
-def code_for(error: BaseException | None) -> str:
-    if error is None:
-        return "BAD_USER_INPUT"  # parse and validation errors: the query itself is wrong
+# What strawberry's limiters (depth, aliases, tokens) say: the only errors known by message.
+TOO_COMPLEX = re.compile(r"exceeds maximum operation depth|aliases found\. Allowed|"
+                         r"Document contains more than \d+ tokens")
+
+
+def code_for(error: BaseException | None, message: str = "") -> str:
+    if error is None:  # parse and validation errors: the query itself is wrong
+        return "QUERY_TOO_COMPLEX" if TOO_COMPLEX.search(message) else "BAD_USER_INPUT"
     if isinstance(error, GatewayError):
         return error.code
     for cls, code in UPSTREAM_CODES:
@@ -55,7 +63,7 @@ class ErrorCodes(SchemaExtension):
 
     def _map(self, error: GraphQLError, request_id: str) -> GraphQLError:
         original = error.original_error
-        code = code_for(original)
+        code = (error.extensions or {}).get("code") or code_for(original, error.message)
         extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
         message = error.message
         if isinstance(original, up.UpstreamError):

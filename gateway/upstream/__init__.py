@@ -5,9 +5,9 @@ key and offers one typed method per endpoint; `errors` is the exception tree.
 """
 
 from . import errors
-from .client import CometClient
+from .client import Budget, CometClient
 from .config import ApiKey, UpstreamConfig
 from .transport import Download, Redirect, Transport
 
-__all__ = ["ApiKey", "CometClient", "Download", "Redirect", "Transport", "UpstreamConfig",
+__all__ = ["ApiKey", "Budget", "CometClient", "Download", "Redirect", "Transport", "UpstreamConfig",
            "errors"]

@@ -44,17 +44,41 @@ from .transport import Download, Params, Redirect, Transport
 T = TypeVar("T")
 
 
+class Budget:
+    """How many upstream calls one caller (a GraphQL operation) may still make."""
+
+    def __init__(self, calls: int) -> None:
+        self.limit = calls
+        self.spent = 0
+
+    def spend(self, endpoint: Endpoint) -> None:
+        if self.spent >= self.limit:
+            raise errors.BudgetExceeded(
+                f"{endpoint.name}: not sent; this operation has made its {self.limit} "
+                "upstream calls", endpoint=endpoint.name)
+        self.spent += 1
+
+
 class CometClient:
-    def __init__(self, transport: Transport, api_key: ApiKey) -> None:
+    def __init__(self, transport: Transport, api_key: ApiKey, *, deadline: float | None = None,
+                 budget: Budget | None = None) -> None:
         self._transport = transport
         self._key = api_key
+        self._deadline = deadline  # event-loop time, for every call of this client
+        self._budget = budget
 
     def __repr__(self) -> str:
         return "CometClient(key=***)"
 
+    def _spend(self, endpoint: Endpoint) -> None:
+        if self._budget is not None:
+            self._budget.spend(endpoint)
+
     async def _get(self, endpoint: Endpoint, shape: Callable[[Any], T],
                    params: Params | None = None, body: Any = None) -> T:
-        data = await self._transport.call_json(endpoint, self._key, params=params, body=body)
+        self._spend(endpoint)
+        data = await self._transport.call_json(endpoint, self._key, params=params, body=body,
+                                               deadline=self._deadline)
         try:
             return shape(data)
         except ShapeError as exc:
@@ -172,8 +196,10 @@ class CometClient:
 
     async def get_git_patch(self, key: str) -> str | None:
         """The patch text, or None when the experiment has none (Comet answers `{"msg": ...}`)."""
+        self._spend(ep.GIT_PATCH)
         content = await self._transport.call(ep.GIT_PATCH, self._key,
-                                             params={"experimentKey": key})
+                                             params={"experimentKey": key},
+                                             deadline=self._deadline)
         if content.lstrip().startswith(b'{"msg"'):
             return None
         return content.decode("utf-8", errors="replace")
@@ -239,6 +265,7 @@ class CometClient:
         `follow_redirects=False` handed back as a `Redirect`."""
         params = {"experimentKey": key, "assetId": asset_id,
                   "artifactVersionId": artifact_version_id, "allow301": True}
+        self._spend(ep.ASSET)
         return self._transport.stream(ep.ASSET, self._key, params=params,
                                       follow_redirects=follow_redirects)
 
@@ -253,6 +280,7 @@ class CometClient:
     @contextlib.asynccontextmanager
     async def _download(self, endpoint: Endpoint, params: Params,
                         path_params: dict[str, str] | None = None) -> AsyncIterator[Download]:
+        self._spend(endpoint)
         async with self._transport.stream(endpoint, self._key, params=params,
                                           path_params=path_params) as answer:
             assert isinstance(answer, Download)  # redirects are followed here

@@ -26,8 +26,25 @@ class Endpoint:
     unknown_is_400: bool = False
     provisional: bool = False
 
+    @property
+    def family(self) -> str:
+        """What the answer is about, for cache lifetimes: one of FAMILIES."""
+        for prefix, family in _FAMILY_OF_PREFIX:
+            if self.path.startswith(prefix):
+                return family
+        return "workspace"
+
     def url_path(self, **path_params: str) -> str:
         return self.path.format(**path_params)
+
+
+FAMILIES = ("workspace", "project", "registry", "panel", "experiment", "metrics")
+_FAMILY_OF_PREFIX = (
+    ("experiment/metrics", "metrics"), ("experiments/multi-metric-chart", "metrics"),
+    ("experiment", "experiment"), ("artifacts", "experiment"), ("optimizer", "experiment"),
+    ("project", "project"), ("dashboard", "project"), ("registry-model", "registry"),
+    ("webhooks", "registry"), ("code-panel", "panel"), ("template", "panel"),
+)
 
 
 def _get(name: str, path: str, answer: Answer = Answer.JSON, *, lookup: bool = False,

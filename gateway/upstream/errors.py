@@ -7,9 +7,11 @@
     ├── RateLimited                   429 that could not be waited out; .retry_after (seconds)
     ├── Unavailable                   5xx after the retries, connection refused or reset
     │   └── Timeout                   no answer within the call's timeout or deadline
+    │       └── DeadlineExceeded      the caller's own deadline (its operation's) passed first
     ├── BadResponse                   an answer that is not what the endpoint promises:
     │                                 non-JSON where JSON is due, a body of the wrong shape
-    └── BadRequest                    any other 4xx: the request itself was wrong; not retried
+    ├── BadRequest                    any other 4xx: the request itself was wrong; not retried
+    └── BudgetExceeded                not sent: the caller's budget of calls is spent
 
 aiohttp's own exceptions never leave the transport: `transport.map_transport_errors` is the one
 place where they are translated. No message ever holds the caller's API key.
@@ -56,6 +58,14 @@ class Unavailable(UpstreamError):
 
 class Timeout(Unavailable):
     """No answer within the per-call timeout or the overall deadline."""
+
+
+class DeadlineExceeded(Timeout):
+    """The caller's deadline (its whole operation's) passed before the answer came."""
+
+
+class BudgetExceeded(UpstreamError):
+    """Not sent: the caller (one GraphQL operation) has spent its budget of upstream calls."""
 
 
 class BadResponse(UpstreamError):

@@ -23,6 +23,7 @@ import aiohttp
 from yarl import URL
 
 from . import errors
+from .cache import ResponseCache, SingleFlight, cache_key
 from .config import ApiKey, UpstreamConfig
 from .endpoints import Endpoint
 
@@ -155,8 +156,12 @@ class Download:
 class Transport:
     """One `aiohttp.ClientSession` for the application's life; open it in the lifespan."""
 
-    def __init__(self, config: UpstreamConfig) -> None:
+    def __init__(self, config: UpstreamConfig, cache: ResponseCache | None = None,
+                 ttls: Mapping[str, float] | None = None) -> None:
         self.config = config
+        self.cache = cache
+        self._ttls = dict(ttls or {})
+        self._flights = SingleFlight()
         self._session: aiohttp.ClientSession | None = None
         self._all = asyncio.Semaphore(config.max_concurrency)
         self._per_key = _KeySlots(config.max_concurrency_per_key)
@@ -178,6 +183,8 @@ class Transport:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self.cache is not None:
+            await self.cache.close()
 
     async def __aenter__(self) -> Transport:
         await self.open()
@@ -261,11 +268,41 @@ class Transport:
         return self._session
 
     async def call(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
-                   body: Any = None, path_params: Mapping[str, str] | None = None) -> bytes:
-        """A REST call whose whole answer is read: the raw bytes of a 200."""
+                   body: Any = None, path_params: Mapping[str, str] | None = None,
+                   deadline: float | None = None) -> bytes:
+        """A REST call whose whole answer is read: the raw bytes of a 200.
+
+        Served from the cache when it holds a fresh answer for this key and request; identical
+        calls in flight at once (any requests of the same key) share one upstream call.
+        `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded.
+        """
         self._check_key(endpoint, key)
-        session = self._session_or_fail()
         url, query = self._url(endpoint, path_params), self._query(params)
+        shared = cache_key(key, endpoint, {**query, "_url": url}, body)
+        ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
+        if ttl and self.cache is not None:
+            hit = await self.cache.get(shared)
+            if hit is not None:
+                return hit
+        timeout = None
+        if deadline is not None:
+            timeout = deadline - asyncio.get_running_loop().time()
+            if timeout <= 0:
+                raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline "
+                                              "passed", endpoint=endpoint.name)
+        try:
+            content = await self._flights.run(
+                shared, lambda: self._fetch(endpoint, key, url, query, body), timeout)
+        except TimeoutError:
+            raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline passed",
+                                          endpoint=endpoint.name) from None
+        if ttl and self.cache is not None:
+            await self.cache.set(shared, content, ttl)
+        return content
+
+    async def _fetch(self, endpoint: Endpoint, key: ApiKey, url: str, query: dict[str, str],
+                     body: Any) -> bytes:
+        session = self._session_or_fail()
         headers = {"Authorization": key.reveal()}
         if body is not None:
             headers["Content-Type"] = "application/json;charset=utf-8"

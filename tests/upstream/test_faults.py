@@ -188,14 +188,24 @@ async def test_connection_refused_is_unavailable(demo: DemoServer) -> None:
             await CometClient(transport, ApiKey("k")).get_workspaces()
 
 
+async def distinct_calls(client: CometClient, n: int) -> list[object]:
+    """n concurrent calls for n different resources (identical ones would share a flight)."""
+    projects = await client.get_projects((await client.get_workspaces())[-1])
+    keys = [e.experiment_key for e in await client.get_experiments(
+        project_id=projects[0].project_id)][:n]
+    return list(await asyncio.gather(*(client.get_tags(k) for k in keys)))
+
+
 async def test_concurrency_is_capped_per_key(demo: DemoServer) -> None:
-    demo.latency(100)
     async with Transport(config_for(demo, max_concurrency_per_key=2)) as transport:
         client = CometClient(transport, ApiKey(demo.keys["alice"]))
         other = CometClient(transport, ApiKey(demo.keys["bob"]))
-        await asyncio.gather(*(client.get_workspaces() for _ in range(6)),
-                             *(other.get_workspaces() for _ in range(2)))
-    spans = [(r["at"], r["ended"], r) for r in demo.requests()]
+        await asyncio.gather(distinct_calls(client, 1), distinct_calls(other, 1))
+        demo.clear_log()
+        demo.latency(100)
+        await asyncio.gather(distinct_calls(client, 6), distinct_calls(other, 2))
+    spans = [(r["at"], r["ended"], r) for r in demo.requests()
+             if r["endpoint"] == "experiment/tags"]
 
     def most_at_once(entries: list[tuple[float, float, object]]) -> int:
         return max(sum(1 for a, b, _ in entries if a <= t < b) for t, _, _ in entries)
@@ -205,12 +215,27 @@ async def test_concurrency_is_capped_per_key(demo: DemoServer) -> None:
 
 
 async def test_concurrency_is_capped_globally(demo: DemoServer) -> None:
-    demo.latency(100)
     async with Transport(config_for(demo, max_concurrency=3)) as transport:
         client = CometClient(transport, ApiKey(demo.keys["alice"]))
-        await asyncio.gather(*(client.get_workspaces() for _ in range(9)))
-    spans = [(r["at"], r["ended"]) for r in demo.requests()]
+        await distinct_calls(client, 1)
+        demo.clear_log()
+        demo.latency(100)
+        await distinct_calls(client, 9)
+    spans = [(r["at"], r["ended"]) for r in demo.requests() if r["endpoint"] == "experiment/tags"]
+    assert len(spans) == 9
     assert max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans) == 3
+
+
+async def test_identical_concurrent_calls_share_one_flight(demo: DemoServer) -> None:
+    demo.latency(100)
+    async with Transport(config_for(demo)) as transport:
+        alice = CometClient(transport, ApiKey(demo.keys["alice"]))
+        bob = CometClient(transport, ApiKey(demo.keys["bob"]))
+        answers = await asyncio.gather(*(alice.get_workspaces() for _ in range(5)),
+                                       *(bob.get_workspaces() for _ in range(5)))
+    assert answers[:5] == [("alice", "vision-lab")] * 5
+    assert answers[5:] == [("bob", "nlp-research")] * 5
+    assert demo.counts() == {"GET workspaces": 2}  # one flight per key, never shared across
 
 
 async def test_the_key_never_appears_in_errors_or_logs(demo: DemoServer,
