@@ -11,8 +11,8 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -84,7 +84,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             response = await self.run(Request(scope, receive))
         except HTTPException as exc:  # strawberry's own refusals, as GraphQL errors
-            await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.detail)
+            await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.reason)
             return
         await response(scope, receive, send)
 
