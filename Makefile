@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo demo-upstream test lint bench clean
+.PHONY: demo demo-upstream test lint bench clean redis-server
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,14 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gateway demo_upstream tests
 	$(VENV)/bin/mypy
 
-test: lint
+# The cache tests start a real Redis; Debian's redis-server is installed when missing.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "installing Debian's redis-server (needs root)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+test: lint redis-server
 	$(PY) -m pytest
 
 clean:

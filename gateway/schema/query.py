@@ -42,7 +42,7 @@ class Query:
         loaders = info.context.loaders
         if id is not None:
             found = await loaders.project.get(str(id))
-        elif workspace and name:
+        elif workspace is not None and name is not None:
             found = await loaders.project_by_name.get((workspace, name))
         else:
             raise BadUserInput("project needs `id`, or `workspace` and `name`")

@@ -132,9 +132,9 @@ class CometClient:
     @staticmethod
     def _project_ref(project_id: str | None, workspace: str | None,
                      project_name: str | None) -> dict[str, str]:
-        if project_id:
+        if project_id is not None:
             return {"projectId": project_id}
-        if workspace and project_name:
+        if workspace is not None and project_name is not None:
             return {"workspaceName": workspace, "projectName": project_name}
         raise ValueError("name a project by id, or by workspace and name")
 
