@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 from strawberry.schema.config import StrawberryConfig
 
 from .errors import ErrorCodes
@@ -13,10 +15,19 @@ from .query import Query
 from .scalars import SCALARS
 
 
+class GatewaySchema(strawberry.Schema):
+    """Strawberry logs every error with its traceback; `ErrorCodes` logs them instead, one
+    line each, without tracebacks or keys."""
+
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        return None
+
+
 def build_schema(limits: Sequence[Callable[[], SchemaExtension]] = (),
                  max_operations: int = 10) -> strawberry.Schema:
     """The schema with the given limits (errors are mapped after them, so last)."""
-    return strawberry.Schema(
+    return GatewaySchema(
         query=Query, extensions=[*limits, ErrorCodes],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
                                 batching_config={"max_operations": max_operations}))

@@ -68,11 +68,16 @@ class ErrorCodes(SchemaExtension):
         message = error.message
         if isinstance(original, up.UpstreamError):
             extensions["upstream"] = {"status": original.status, "endpoint": original.endpoint}
+            log.info("request %s: %s at %s (upstream %s: %s)", request_id, code, error.path,
+                     original.endpoint, original.status)
             if isinstance(original, up.RateLimited) and original.retry_after is not None:
                 extensions["retryAfter"] = original.retry_after
         elif code == "INTERNAL":
-            log.error("internal error in request %s at %s", request_id, error.path,
-                      exc_info=original)
+            # The cause goes to the log under the request id; the traceback only at DEBUG,
+            # so that logs stay free of stack traces in normal operation.
+            log.error("internal error in request %s at %s: %s", request_id, error.path,
+                      type(original).__name__ if original else error.message)
+            log.debug("internal error in request %s", request_id, exc_info=original)
             message = f"Internal error (request id {request_id})."
             extensions["requestId"] = request_id
         return GraphQLError(message, nodes=error.nodes, source=error.source,

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import strawberry
 
+from gateway.schema import GatewaySchema
 from gateway.schema.errors import ErrorCodes
 from tests.demo_server import DemoServer
 from tests.gateway_server import GatewayServer
@@ -107,16 +108,17 @@ def test_unexpected_errors_are_masked_with_a_request_id(
         def boom(self) -> str | None:
             raise RuntimeError("secret detail")
 
-    schema = strawberry.Schema(query=Query, extensions=[ErrorCodes])
+    schema = GatewaySchema(query=Query, extensions=[ErrorCodes])
     context = SimpleNamespace(request_id="req-42")
-    caplog.set_level(logging.ERROR, logger="gateway.errors")
+    caplog.set_level(logging.INFO, logger="gateway.errors")
     result = schema.execute_sync("{ boom }", context_value=context)
     assert result.errors is not None and len(result.errors) == 1
     error = result.errors[0]
     assert error.message == "Internal error (request id req-42)."
     assert error.extensions == {"code": "INTERNAL", "requestId": "req-42"}
     assert "secret detail" not in error.message
-    assert "req-42" in caplog.text and "secret detail" in caplog.text  # the log has the cause
+    assert "req-42" in caplog.text and "RuntimeError" in caplog.text  # the log has the cause
+    assert "Traceback" not in caplog.text
 
 
 def test_the_request_id_is_echoed(gateway: GatewayServer) -> None:
@@ -126,3 +128,22 @@ def test_the_request_id_is_echoed(gateway: GatewayServer) -> None:
     other = gateway.http("POST", "/graphql", b'{"query": "{ __typename }"}',
                          {"Content-Type": "application/json", "X-Request-Id": "bad id!"})
     assert re.fullmatch(r"[0-9a-f]{16}", other.headers["x-request-id"])
+
+
+def test_logs_hold_no_key_and_no_traceback(gateway: GatewayServer, demo: DemoServer,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    key = first_key(gateway)
+    demo.fault("experiment/tags", "status", status=503)
+    demo.fault("experiment/parameters", "reset")
+    demo.fault("experiment/others", "garbage")
+    demo.fault("experiment/git/metadata", "status", status=401)
+    for secret in (demo.keys["alice"], "not-a-real-key-123456"):
+        gateway.post(f'{{ experiment(key: "{key}") {{ tags parameters {{ name }} '
+                     f'others {{ name }} git {{ branch }} }} }}', key=secret)
+        gateway.http("GET", f"/download/asset?experimentKey={key}&assetId=x",
+                     headers={"Authorization": secret})
+    assert "retrying" in caplog.text  # the gateway did log
+    for secret in (demo.keys["alice"], "not-a-real-key-123456"):
+        assert secret not in caplog.text
+    assert "Traceback" not in caplog.text
