@@ -19,6 +19,16 @@ def _number(value: str | None) -> float | None:
         return None
 
 
+def _when_and_where(s: models.ValueSummary) -> dict[str, Any]:
+    """The steps, times and run contexts of a summary's current, lowest and highest values."""
+    return {"step_current": s.step_current, "step_min": s.step_min, "step_max": s.step_max,
+            "timestamp_current": from_millis(s.timestamp_current),
+            "timestamp_min": from_millis(s.timestamp_min),
+            "timestamp_max": from_millis(s.timestamp_max),
+            "run_context_current": s.run_context_current, "run_context_min": s.run_context_min,
+            "run_context_max": s.run_context_max}
+
+
 @strawberry.type(description="A metric's summary: its last, lowest and highest logged values.")
 class MetricSummary:
     name: str = d("The metric's name.")
@@ -37,14 +47,9 @@ class MetricSummary:
 
     @classmethod
     def of(cls, s: models.ValueSummary) -> MetricSummary:
-        return cls(
-            name=s.name, value_current=_number(s.value_current), value_min=_number(s.value_min),
-            value_max=_number(s.value_max), step_current=s.step_current, step_min=s.step_min,
-            step_max=s.step_max, timestamp_current=from_millis(s.timestamp_current),
-            timestamp_min=from_millis(s.timestamp_min),
-            timestamp_max=from_millis(s.timestamp_max),
-            run_context_current=s.run_context_current, run_context_min=s.run_context_min,
-            run_context_max=s.run_context_max)
+        return cls(name=s.name, value_current=_number(s.value_current),
+                   value_min=_number(s.value_min), value_max=_number(s.value_max),
+                   **_when_and_where(s))
 
 
 @strawberry.interface(description="A logged value's summary, kept as Comet's text.")
@@ -65,14 +70,8 @@ class ValueSummary:
 
     @classmethod
     def of(cls, s: models.ValueSummary) -> Any:
-        return cls(
-            name=s.name, value_current=s.value_current, value_min=s.value_min,
-            value_max=s.value_max, step_current=s.step_current, step_min=s.step_min,
-            step_max=s.step_max, timestamp_current=from_millis(s.timestamp_current),
-            timestamp_min=from_millis(s.timestamp_min),
-            timestamp_max=from_millis(s.timestamp_max),
-            run_context_current=s.run_context_current, run_context_min=s.run_context_min,
-            run_context_max=s.run_context_max)
+        return cls(name=s.name, value_current=s.value_current, value_min=s.value_min,
+                   value_max=s.value_max, **_when_and_where(s))
 
 
 @strawberry.type(description="A hyperparameter's summary (logged with log_parameter).")
