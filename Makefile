@@ -30,7 +30,12 @@ redis-server:
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
-test: lint redis-server
+# Real JavaScript clients (graphql-http's audit, ...) that the tests drive with node.
+tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --silent
+	touch $@
+
+test: lint redis-server tests/js/node_modules/.installed
 	$(PY) -m pytest
 
 clean:

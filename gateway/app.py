@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import re
 import uuid
@@ -21,12 +22,14 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from . import downloads
 from .context import Context
 from .graphiql import graphiql_html
 from .limits import BodyLimit, RateLimit, schema_limits, send_errors
 from .loaders import Loaders
+from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
 from .schema import build_schema
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport, errors
@@ -44,6 +47,20 @@ def api_key(headers: Any, settings: Settings) -> ApiKey:
     if not raw and settings.use_env_api_key and settings.env_api_key:
         raw = settings.env_api_key
     return ApiKey(raw)
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
+_WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "wants_graphql_response", default=False)
+
+
+def wants_graphql_response(headers: Any) -> bool:
+    """Whether the Accept header takes `application/graphql-response+json` (q > 0)."""
+    for part in (headers.get("accept") or "").split(","):
+        media, *options = (p.strip() for p in part.split(";"))
+        if media.lower() == "application/graphql-response+json":
+            return not any(o.replace(" ", "") in ("q=0", "q=0.0") for o in options)
+    return False
 
 
 class RequestIdMiddleware:
@@ -71,22 +88,62 @@ class RequestIdMiddleware:
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, transport: Transport) -> None:
+    def __init__(self, settings: Settings, transport: Transport,
+                 persisted: PersistedQueries) -> None:
         super().__init__(build_schema(schema_limits(settings), settings.max_operations),
                          graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.transport = transport
+        self.persisted = persisted
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A hashed persisted query comes as a GET without `query`: it is not a browser.
+        return bool(super().should_render_graphql_ide(request)
+                    and request.query_params.get("extensions") is None)
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[
+            GraphQLRequestData]:
+        parsed = await super().parse_http_body(request)
+        if isinstance(parsed, list):
+            return [await self.persisted.resolve(item) for item in parsed]
+        return await self.persisted.resolve(parsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
+        token = _WANTS_GRAPHQL_RESPONSE.set(wants_graphql_response(request.headers))
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except HTTPException as exc:  # strawberry's own refusals, as GraphQL errors
             await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.reason)
             return
+        except PersistedQueryNotFound:  # Apollo's clients retry with the query on this
+            await send_errors(send, 200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+            return
+        except PersistedQueryMismatch as exc:
+            await send_errors(send, 400, "BAD_USER_INPUT", str(exc))
+            return
+        finally:
+            _WANTS_GRAPHQL_RESPONSE.reset(token)
         await response(scope, receive, send)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """GraphQL over HTTP: `application/graphql-response+json` when the client accepts it,
+        and then a request that never reached execution is a 400 without `data`."""
+        if not _WANTS_GRAPHQL_RESPONSE.get():
+            return super().create_response(response_data, sub_response)
+        status = 200
+        if isinstance(response_data, dict) and response_data.get("data") is None \
+                and response_data.get("errors"):
+            response_data = {k: v for k, v in response_data.items() if k != "data"}
+            status = 400
+        response = super().create_response(response_data, sub_response)
+        response.headers["content-type"] = GRAPHQL_RESPONSE
+        if sub_response.status_code is None:
+            response.status_code = status
+        return response
 
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket) -> Context:
@@ -125,7 +182,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         cache = (RedisCache(settings.redis_url) if settings.redis_url
                  else MemoryCache(settings.cache_max_entries))
     transport = Transport(settings.upstream(), cache, settings.ttls())
-    view = GatewayGraphQL(settings, transport)
+    persisted = PersistedQueries(RedisCache(settings.redis_url) if settings.redis_url
+                                 else MemoryCache(settings.cache_max_entries))
+    view = GatewayGraphQL(settings, transport, persisted)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -134,6 +193,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await transport.close()
+            await persisted.close()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

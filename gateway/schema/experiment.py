@@ -40,6 +40,11 @@ class Experiment:
         meta = await self._meta(info)
         return None if meta is None else pick(meta)
 
+    @strawberry.field(description="The same as `key`: a stable id for normalized client "
+                                  "caches.")
+    def id(self) -> strawberry.ID:
+        return self.key
+
     @classmethod
     def of(cls, meta: ExperimentMetadata, parent: Any = None) -> Experiment:
         return cls(key=strawberry.ID(meta.experiment_key), known=meta, parent=parent)

@@ -63,6 +63,11 @@ class Panel:
     created_at: dt.datetime | None = d("When it was made.")
     known: strawberry.Private[models.Panel | None] = None
 
+    @strawberry.field(description="The same as `templateId`: a stable id for normalized "
+                                  "client caches.")
+    def id(self) -> strawberry.ID:
+        return self.template_id
+
     @classmethod
     def of_summary(cls, p: models.PanelSummary | models.Panel) -> Panel:
         return cls(template_id=strawberry.ID(p.template_id), name=p.template_name or "",
@@ -114,6 +119,11 @@ class DashboardTemplate:
     project_id: strawberry.Private[str | None]
     workspace_name: strawberry.Private[str]
     parent: strawberry.Private[Any] = None
+
+    @strawberry.field(description="The same as `templateId`: a stable id for normalized "
+                                  "client caches.")
+    def id(self) -> strawberry.ID:
+        return self.template_id
 
     @classmethod
     def of(cls, t: models.DashboardTemplateSummary, workspace: str,

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 class Workspace:
     name: str = strawberry.field(description="The workspace's name.")
 
+    @strawberry.field(description="The same as `name` (unique in Comet): a stable id for "
+                                  "normalized client caches.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.name)
+
     @strawberry.field(description="Its projects, a page at a time; `search` keeps those whose "
                                   "name or description contains it (any case).")
     async def projects(self, info: Info, first: int | None = None, after: str | None = None,
@@ -89,6 +94,11 @@ class Workspace:
 class Account:
     user_name: str = strawberry.field(description="The user's name.")
     default_workspace_name: strawberry.Private[str | None]
+
+    @strawberry.field(description="The same as `userName`: a stable id for normalized client "
+                                  "caches.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.user_name)
 
     @strawberry.field(description="The user's default workspace.")
     def default_workspace(self) -> Workspace | None:

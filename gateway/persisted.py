@@ -1,0 +1,56 @@
+"""Automatic persisted queries, Apollo's protocol: a client sends a query's SHA-256 instead of
+its text; the first time, the gateway answers PERSISTED_QUERY_NOT_FOUND and the client sends
+both, which the gateway checks and keeps. Works over GET, so a CDN can cache the answers."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from strawberry.http import GraphQLRequestData
+
+from .upstream.cache import ResponseCache
+
+TTL = 7 * 24 * 3600.0  # seconds a query stays known after it was last sent in full
+
+
+class PersistedQueryNotFound(Exception):
+    """The hash is unknown here: the client should send the query with it."""
+
+
+class PersistedQueryMismatch(ValueError):
+    """The query sent does not hash to the hash sent with it."""
+
+
+class PersistedQueries:
+    def __init__(self, store: ResponseCache) -> None:
+        self._store = store
+
+    @staticmethod
+    def _hash_of(extensions: dict[str, Any] | None) -> str | None:
+        persisted = (extensions or {}).get("persistedQuery")
+        if not isinstance(persisted, dict):
+            return None
+        if persisted.get("version") != 1 or not isinstance(persisted.get("sha256Hash"), str):
+            raise PersistedQueryMismatch("persistedQuery needs version 1 and a sha256Hash")
+        return str(persisted["sha256Hash"]).lower()
+
+    async def resolve(self, data: GraphQLRequestData) -> GraphQLRequestData:
+        """The request with its query filled in from the store, or kept there."""
+        digest = self._hash_of(data.extensions)
+        if digest is None:
+            return data
+        key = f"cgw:apq:{digest}"
+        if data.query:
+            if hashlib.sha256(data.query.encode()).hexdigest() != digest:
+                raise PersistedQueryMismatch("provided sha does not match query")
+            await self._store.set(key, data.query.encode(), TTL)
+            return data
+        stored = await self._store.get(key)
+        if stored is None:
+            raise PersistedQueryNotFound
+        data.query = stored.decode()
+        return data
+
+    async def close(self) -> None:
+        await self._store.close()
