@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo demo-upstream test lint bench clean redis-server
+.PHONY: demo demo-upstream test lint bench clean redis-server regen
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ demo-upstream: $(VENV)/.installed
 	$(VENV)/bin/comet-gateway demo-upstream
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check gateway demo_upstream tests
+	$(VENV)/bin/ruff check gateway demo_upstream tests tools
 	$(VENV)/bin/mypy
 
 # The cache tests start a real Redis; Debian's redis-server is installed when missing.
@@ -37,6 +37,10 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 
 test: lint redis-server tests/js/node_modules/.installed
 	$(PY) -m pytest
+
+# schema.graphql and the README's settings table, from the code (tests check both).
+regen: $(VENV)/.installed
+	$(PY) tools/regen.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -50,5 +50,5 @@ def test_the_readme_configuration_table_is_generated_from_the_settings() -> None
     readme = (ROOT / "README.md").read_text()
     table = readme.split("<!-- settings:begin", 1)[1].split("-->", 1)[1].split(
         "<!-- settings:end -->")[0]
-    assert table.strip() == Settings.markdown_table().strip(), "run: comet-gateway settings"
+    assert table.strip() == Settings.markdown_table().strip(), "run: make regen"
     assert all(f"`{s.env}`" in table for s in SETTINGS)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_schema_graphql_is_in_sync() -> None:
     assert (ROOT / "schema.graphql").read_text() == sdl(), \
-        "schema.graphql is stale: run `comet-gateway schema > schema.graphql`"
+        "schema.graphql is stale: run `make regen`"
 
 
 def test_post_and_get(gateway: GatewayServer) -> None:

@@ -1,0 +1,28 @@
+"""Regenerate what is generated from the code: schema.graphql and the README's settings table.
+
+Run `make regen` after changing the schema or the settings; the tests fail until you do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.schema import sdl
+from gateway.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- settings:begin", "<!-- settings:end -->"
+
+
+def main() -> None:
+    (ROOT / "schema.graphql").write_text(sdl())
+    readme = (ROOT / "README.md").read_text()
+    head, rest = readme.split(BEGIN, 1)
+    marker, rest = rest.split("-->", 1)
+    _, tail = rest.split(END, 1)
+    table = Settings.markdown_table()
+    (ROOT / "README.md").write_text(f"{head}{BEGIN}{marker}-->\n{table}{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()
