@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -22,9 +23,42 @@ async def not_found(request: web.Request) -> web.Response:
     raise http.Fail(404, f"No endpoint {request.path}")
 
 
+async def log_metric(request: web.Request) -> web.Response:
+    """Admin: log values of a metric, as a running experiment would (`/_demo/...`)."""
+    world = request.app[http.WORLD]
+    key = request.match_info["key"]
+    data = await request.json()
+    if key not in world.experiment_index or not isinstance(data.get("values"), list):
+        return web.json_response({"error": "unknown experiment, or no values"}, status=400)
+    added = world.log_metric(key, str(data["metric"]), [float(v) for v in data["values"]])
+    return web.json_response({"steps": [p.step for p in added]})
+
+
+def running_experiments(world: World) -> list[str]:
+    """The newest experiment of each project: what the live ticker keeps logging to."""
+    return [world.headers(p)[-1].key for p in world.projects.values() if p.size]
+
+
+async def tick(world: World, every: float) -> None:
+    """Keep the running experiments running: a new loss and accuracy every `every` s."""
+    keys = running_experiments(world)
+    while True:
+        await asyncio.sleep(every)
+        for key in keys:
+            e = world.experiment(key)
+            if e is None:
+                continue
+            loss = world.metrics(e)["loss"].points[-1].value
+            accuracy = world.metrics(e)["accuracy"].points[-1].value
+            world.log_metric(key, "loss", [round(loss * 0.995, 6)])
+            world.log_metric(key, "accuracy", [round(min(1.0, accuracy + 0.001), 6)])
+
+
 def make_app(scale: int = 1, latency_ms: float = 0.0,
-             faults: list[knobs.Fault] | None = None) -> web.Application:
-    """The demo as an aiohttp application (run it with `serve`, or in tests)."""
+             faults: list[knobs.Fault] | None = None,
+             live_every: float | None = None) -> web.Application:
+    """The demo as an aiohttp application (run it with `serve`, or in tests). With
+    `live_every`, the newest experiment of each project keeps logging metrics."""
     state = knobs.Knobs(latency_ms=latency_ms)
     for fault in faults or []:
         state.add(fault)
@@ -35,6 +69,14 @@ def make_app(scale: int = 1, latency_ms: float = 0.0,
     app.router.add_routes(routes_workspace.routes)
     app.router.add_routes(routes_experiment.routes)
     app.router.add_routes(knobs.admin_routes(state))
+    app.router.add_post("/_demo/experiments/{key}/metrics", log_metric)
+    if live_every:
+        async def ticker(app: web.Application) -> AsyncIterator[None]:
+            task = asyncio.ensure_future(tick(app[http.WORLD], live_every))
+            yield
+            task.cancel()
+
+        app.cleanup_ctx.append(ticker)
     app.router.add_route("*", "/api/rest/v2/{tail:.*}", not_found)
     return app
 

@@ -8,6 +8,8 @@ under `/_demo/`:
     PUT    /_demo/latency             {"ms": 25}
     POST   /_demo/faults              one Fault as JSON (below); answers {"id": ...}
     DELETE /_demo/faults              remove every fault
+    POST   /_demo/experiments/KEY/metrics   {"metric": "loss", "values": [0.1, 0.09]}:
+                                      log values after the last step, as a running experiment
 
 A fault applies to requests whose path (after `/api/rest/v2/`) matches `path` (exactly, or as a
 prefix when it ends with `*`), for the next `count` matching requests (forever when null), or to

@@ -113,7 +113,8 @@ async def store(request: web.Request) -> web.Response:
 @routes.get("/api/rest/v2/experiment/metrics/summary")
 async def metrics_summary(request: web.Request) -> web.Response:
     e = experiment(request)
-    return ok({"values": [payloads.summary(n, s) for n, s in sorted(e.metrics.items())]})
+    series = world(request).metrics(e)
+    return ok({"values": [payloads.summary(n, s) for n, s in sorted(series.items())]})
 
 
 @routes.get("/api/rest/v2/experiment/parameters")
@@ -133,14 +134,15 @@ async def others(request: web.Request) -> web.Response:
 @routes.get("/api/rest/v2/experiment/metrics/get-metric")
 async def get_metric(request: web.Request) -> web.Response:
     e = experiment(request)
-    series = e.metrics.get(param(request, "metricName"))
+    series = world(request).metrics(e).get(param(request, "metricName"))
     return ok({"metrics": payloads.metric_points(series) if series else []})
 
 
 @routes.get("/api/rest/v2/experiment/metrics/get-all")
 async def get_all_metrics(request: web.Request) -> web.Response:
     e = experiment(request)
-    return ok({"metrics": [p for s in e.metrics.values() for p in payloads.metric_points(s)]})
+    series = world(request).metrics(e).values()
+    return ok({"metrics": [p for s in series for p in payloads.metric_points(s)]})
 
 
 def _chart_series(series: Series, steps: set[int] | None, limit: int) -> dict[str, Any]:
@@ -171,7 +173,8 @@ async def multi_metric_chart(request: web.Request) -> web.Response:
             continue
         e = w.experiment(str(key))
         assert e is not None
-        chosen = [e.metrics[n] for n in names if n in e.metrics]
+        logged = w.metrics(e)
+        chosen = [logged[n] for n in names if n in logged]
         common = None
         if not independent and chosen:
             common = set.intersection(*({p.step for p in s.points} for s in chosen))

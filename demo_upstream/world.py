@@ -8,10 +8,20 @@ at start.
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass, field
 
 from . import blobs
-from .experiments import Experiment, Header, digest, generate, header, is_archived
+from .experiments import (
+    Experiment,
+    Header,
+    MetricPoint,
+    Series,
+    digest,
+    generate,
+    header,
+    is_archived,
+)
 
 DAY = 86_400_000
 EPOCH = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -135,6 +145,8 @@ class World:
     registry: dict[tuple[str, str], RegistryModel] = field(default_factory=dict)
     panels: dict[str, Panel] = field(default_factory=dict)
     dashboards: dict[str, Dashboard] = field(default_factory=dict)
+    # Values logged while the demo runs (a running experiment), on top of the seeded ones.
+    live: dict[tuple[str, str], list[MetricPoint]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.users = {u.api_key: u for u in USERS}
@@ -178,6 +190,31 @@ class World:
         pid, _ = self.experiment_index[key]
         project = self.projects[pid]
         return generate(self.header(key), project, project.owner)
+
+    def metrics(self, e: Experiment) -> dict[str, Series]:
+        """The experiment's metric series, with the values logged live appended."""
+        if not any(k == e.key for k, _ in self.live):
+            return e.metrics
+        out = dict(e.metrics)
+        for (key, name), points in self.live.items():
+            if key == e.key and points:
+                base = out.get(name)
+                out[name] = Series(name, base.context if base else None,
+                                   (base.points if base else ()) + tuple(points))
+        return out
+
+    def log_metric(self, key: str, name: str, values: list[float]) -> list[MetricPoint]:
+        """Log values after the last step of `name`, one step each, timed now."""
+        e = self.experiment(key)
+        assert e is not None
+        series = self.metrics(e).get(name)
+        last = series.points[-1] if series and series.points else None
+        step, offset = (last.step, last.offset) if last else (0, 0)
+        now = int(time.time() * 1000)
+        added = [MetricPoint(step + i + 1, last.epoch if last else 0, float(v), now,
+                             offset + i + 1) for i, v in enumerate(values)]
+        self.live.setdefault((key, name), []).extend(added)
+        return added
 
     def workspace_of_experiment(self, key: str) -> str | None:
         found = self.experiment_index.get(key)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -28,6 +29,7 @@ from . import downloads
 from .context import Context
 from .graphiql import graphiql_html
 from .limits import BodyLimit, RateLimit, schema_limits, send_errors
+from .live import LiveHub
 from .loaders import Loaders
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
 from .schema import build_schema
@@ -63,6 +65,18 @@ def wants_graphql_response(headers: Any) -> bool:
     return False
 
 
+def is_subscription(data: GraphQLRequestData) -> bool:
+    """Whether the operation that would run is a subscription (which HTTP cannot carry)."""
+    try:
+        document = parse(data.query or "")
+    except GraphQLError:
+        return False  # the executor reports the syntax error
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [o for o in operations if data.operation_name is None
+              or (o.name and o.name.value == data.operation_name)]
+    return any(o.operation == OperationType.SUBSCRIPTION for o in chosen[:1])
+
+
 class RequestIdMiddleware:
     """Every request gets an id (the caller's `X-Request-Id` when sane), echoed back."""
 
@@ -89,12 +103,13 @@ class RequestIdMiddleware:
 
 class GatewayGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, transport: Transport,
-                 persisted: PersistedQueries) -> None:
+                 persisted: PersistedQueries, live: LiveHub) -> None:
         super().__init__(build_schema(schema_limits(settings), settings.max_operations),
                          graphql_ide="graphiql" if settings.graphiql else None)
         self.settings = settings
         self.transport = transport
         self.persisted = persisted
+        self.live = live
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A hashed persisted query comes as a GET without `query`: it is not a browser.
@@ -104,9 +119,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[
             GraphQLRequestData]:
         parsed = await super().parse_http_body(request)
-        if isinstance(parsed, list):
-            return [await self.persisted.resolve(item) for item in parsed]
-        return await self.persisted.resolve(parsed)
+        items = parsed if isinstance(parsed, list) else [parsed]
+        resolved = [await self.persisted.resolve(item) for item in items]
+        for item in resolved:
+            if item.query and "subscription" in item.query and is_subscription(item):
+                raise HTTPException(400, "subscriptions run over a websocket "
+                                         "(graphql-transport-ws) at /graphql")
+        return resolved if isinstance(parsed, list) else resolved[0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -147,14 +166,32 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket) -> Context:
-        deadline = asyncio.get_running_loop().time() + self.settings.operation_deadline
-        client = CometClient(self.transport, api_key(request.headers, self.settings),
-                             deadline=deadline, budget=Budget(self.settings.upstream_budget))
+        key = api_key(request.headers, self.settings)
+        client = self._client(key, request)
         return Context(client=client, loaders=Loaders(client, self.settings.chart_batch_size),
                        settings=self.settings,
                        request_id=getattr(request.state, "request_id", "-"),
                        base_url=self.settings.public_url or str(request.base_url),
-                       request=request, response=response)
+                       request=request, response=response, api_key=key, live=self.live)
+
+    def _client(self, key: ApiKey, request: Request | WebSocket) -> CometClient:
+        # Over a websocket the connection lasts; the deadline is per HTTP operation only.
+        deadline = None if isinstance(request, WebSocket) else (
+            asyncio.get_running_loop().time() + self.settings.operation_deadline)
+        return CometClient(self.transport, key, deadline=deadline,
+                           budget=Budget(self.settings.upstream_budget))
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """Browsers cannot set headers on a websocket: take the key from connection_init."""
+        params = context.connection_params or {}
+        raw = params.get("Authorization") or params.get("authorization")
+        if isinstance(raw, str) and raw.strip() and not (context.api_key and
+                                                         context.api_key.reveal()):
+            key = api_key({"authorization": raw}, self.settings)
+            context.api_key = key
+            context.client = self._client(key, context.request)
+            context.loaders = Loaders(context.client, self.settings.chart_batch_size)
+        return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html(self.settings.graphiql_api_key))
@@ -184,7 +221,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     transport = Transport(settings.upstream(), cache, settings.ttls())
     persisted = PersistedQueries(RedisCache(settings.redis_url) if settings.redis_url
                                  else MemoryCache(settings.cache_max_entries))
-    view = GatewayGraphQL(settings, transport, persisted)
+    live = LiveHub(transport, settings.chart_batch_size)
+    view = GatewayGraphQL(settings, transport, persisted, live)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -192,6 +230,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await live.close()
             await transport.close()
             await persisted.close()
 

@@ -73,7 +73,7 @@ async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
     from .app import create_app
     from .settings import Settings
 
-    demo_app = demo_upstream.make_app(scale=scale)
+    demo_app = demo_upstream.make_app(scale=scale, live_every=2.0)
     keys = demo_upstream.keys(demo_app)
     runner = await demo_upstream.serve(demo_app, "127.0.0.1", upstream_port)
     upstream_url = f"http://127.0.0.1:{runner.addresses[0][1]}"

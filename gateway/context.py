@@ -7,9 +7,10 @@ from typing import Any
 
 from strawberry.types import Info as _Info
 
+from .live import LiveHub
 from .loaders import Loaders
 from .settings import Settings
-from .upstream import CometClient
+from .upstream import ApiKey, CometClient
 
 
 @dataclass
@@ -21,6 +22,9 @@ class Context:
     base_url: str  # the gateway's own URL, for the download links it hands out
     request: Any = None
     response: Any = None
+    api_key: ApiKey | None = None
+    live: LiveHub | None = None
+    connection_params: dict[str, Any] | None = None  # graphql-ws's connection_init payload
 
     def link(self, path: str, **params: str | None) -> str:
         """An absolute URL of one of the gateway's own routes."""

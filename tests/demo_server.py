@@ -49,6 +49,11 @@ class DemoServer:
     def clear_log(self) -> None:
         self._admin("DELETE", "requests")
 
+    def log_metric(self, key: str, metric: str, values: list[float]) -> list[int]:
+        answer = self._admin("POST", f"experiments/{key}/metrics",
+                             {"metric": metric, "values": values})
+        return list(answer["steps"])
+
     def reset(self) -> None:
         self.clear_faults()
         self.clear_log()

@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from .errors import ErrorCodes
 from .query import Query
 from .scalars import SCALARS
+from .subscription import Subscription
 
 
 class GatewaySchema(strawberry.Schema):
@@ -28,7 +29,7 @@ def build_schema(limits: Sequence[Callable[[], SchemaExtension]] = (),
                  max_operations: int = 10) -> strawberry.Schema:
     """The schema with the given limits (errors are mapped after them, so last)."""
     return GatewaySchema(
-        query=Query, extensions=[*limits, ErrorCodes],
+        query=Query, subscription=Subscription, extensions=[*limits, ErrorCodes],
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
                                 batching_config={"max_operations": max_operations}))
 

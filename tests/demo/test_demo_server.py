@@ -127,3 +127,24 @@ def test_faults_and_latency_can_be_set_at_start() -> None:
             assert get(server, "account-details", key)[0] == 200
         finally:
             process.terminate()
+
+
+async def test_the_live_ticker_keeps_the_newest_experiments_running() -> None:
+    import asyncio
+
+    app = demo_upstream.make_app(live_every=0.05)
+    runner = await demo_upstream.serve(app, "127.0.0.1", 0)
+    try:
+        from demo_upstream.app import running_experiments
+        from demo_upstream.http import WORLD
+
+        world = app[WORLD]
+        key = running_experiments(world)[0]
+        e = world.experiment(key)
+        assert e is not None
+        seeded = len(e.metrics["loss"].points)
+        await asyncio.sleep(0.3)
+        grown = world.metrics(e)["loss"].points
+        assert len(grown) > seeded and grown[-1].step == grown[-2].step + 1
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,61 @@
+"""Live metrics over graphql-transport-ws, with the graphql-ws npm client: only new points,
+and one upstream chart call per interval for every subscriber of the same feed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from demo_upstream.world import World
+from tests.demo_server import DemoServer
+from tests.gateway_server import GatewayServer
+
+JS = Path(__file__).resolve().parents[1] / "js"
+WORLD = World()
+PROJECT = WORLD.project_by_name("alice", "sandbox")
+assert PROJECT is not None
+KEYS = [h.key for h in WORLD.headers(PROJECT)][:2]
+
+
+def test_two_subscribers_share_one_poll_and_get_only_new_points(
+        gateway: GatewayServer, demo: DemoServer) -> None:
+    if shutil.which("node") is None:
+        pytest.fail("node is needed for the graphql-ws client")
+    before = {k: len(WORLD.experiment(k).metrics["loss"].points) for k in KEYS}  # type: ignore
+    with subprocess.Popen(
+            ["node", str(JS / "subscribe.mjs"), f"{gateway.url}/graphql",
+             gateway.default_key or "", json.dumps(KEYS), "loss", "2", "6000", "1"],
+            cwd=JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as node:
+        assert node.stdout is not None
+        assert node.stdout.readline().strip() == "connected 2"
+        time.sleep(1.5)  # the first poll sets the baseline
+        started = time.monotonic()
+        first = demo.log_metric(KEYS[0], "loss", [0.05, 0.04, 0.03])
+        time.sleep(1.6)
+        second = demo.log_metric(KEYS[1], "loss", [0.5])
+        time.sleep(1.6)
+        polled = time.monotonic() - started
+        charts = demo.counts().get("POST experiments/multi-metric-chart", 0)
+        out, err = node.communicate(timeout=30)
+    clients = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(clients) == 2, err
+    for client in clients:
+        assert client["errors"] == []
+        got = {(u["experimentKey"], s) for u in client["updates"] for s in u["steps"]}
+        assert got == {(KEYS[0], s) for s in first} | {(KEYS[1], s) for s in second}
+        assert all(u["metricName"] == "loss" and u["experiment"]["id"] == u["experimentKey"]
+                   for u in client["updates"])
+    assert first[0] == before[KEYS[0]] + 1  # new steps follow the logged ones
+    # one poll a second for both subscribers together (two separate feeds would double it)
+    assert charts <= polled / 1.0 + 3, charts
+
+
+def test_bad_subscription_arguments(gateway: GatewayServer) -> None:
+    result = gateway.post("subscription { metricUpdates(experimentKeys: [], metrics: [\"x\"]) "
+                          "{ metricName } }")
+    assert result["errors"][0]["extensions"]["code"] in {"BAD_USER_INPUT"}
