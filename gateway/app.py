@@ -14,6 +14,7 @@ from typing import Any
 
 from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -31,6 +32,8 @@ from .graphiql import graphiql_html
 from .limits import BodyLimit, RateLimit, schema_limits, send_errors
 from .live import LiveHub
 from .loaders import Loaders
+from .logs import REQUEST_ID
+from .observability import Metrics, OperationMetrics
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
 from .schema import build_schema
 from .settings import Settings
@@ -38,7 +41,7 @@ from .upstream import ApiKey, Budget, CometClient, Transport, errors
 from .upstream.cache import MemoryCache, RedisCache, ResponseCache
 
 log = logging.getLogger("gateway")
-REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def api_key(headers: Any, settings: Settings) -> ApiKey:
@@ -88,8 +91,9 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        request_id = given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
+        token = REQUEST_ID.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -98,14 +102,19 @@ class RequestIdMiddleware:
                                       (b"x-request-id", request_id.encode())]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, transport: Transport,
-                 persisted: PersistedQueries, live: LiveHub) -> None:
-        super().__init__(build_schema(schema_limits(settings), settings.max_operations),
+                 persisted: PersistedQueries, live: LiveHub, metrics: Metrics) -> None:
+        extensions = [*schema_limits(settings), lambda: OperationMetrics(metrics)]
+        super().__init__(build_schema(extensions, settings.max_operations),
                          graphql_ide="graphiql" if settings.graphiql else None)
+        self.metrics = metrics
         self.settings = settings
         self.transport = transport
         self.persisted = persisted
@@ -168,11 +177,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
                           response: Response | WebSocket) -> Context:
         key = api_key(request.headers, self.settings)
         client = self._client(key, request)
-        return Context(client=client, loaders=Loaders(client, self.settings.chart_batch_size),
+        return Context(client=client, loaders=self._loaders(client),
                        settings=self.settings,
                        request_id=getattr(request.state, "request_id", "-"),
                        base_url=self.settings.public_url or str(request.base_url),
                        request=request, response=response, api_key=key, live=self.live)
+
+    def _loaders(self, client: CometClient) -> Loaders:
+        return Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
 
     def _client(self, key: ApiKey, request: Request | WebSocket) -> CometClient:
         # Over a websocket the connection lasts; the deadline is per HTTP operation only.
@@ -190,14 +202,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
             key = api_key({"authorization": raw}, self.settings)
             context.api_key = key
             context.client = self._client(key, context.request)
-            context.loaders = Loaders(context.client, self.settings.chart_batch_size)
+            context.loaders = self._loaders(context.client)
         return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html(self.settings.graphiql_api_key))
 
 
-def middleware(settings: Settings) -> list[Middleware]:
+def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
     """Outermost first: request ids, CORS, then the door's limits."""
     stack = [Middleware(RequestIdMiddleware)]
     if settings.origins():
@@ -207,7 +219,8 @@ def middleware(settings: Settings) -> list[Middleware]:
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"]))
     stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
-    stack.append(Middleware(RateLimit, settings=settings, paths=("/graphql", "/download")))
+    stack.append(Middleware(RateLimit, settings=settings, paths=("/graphql", "/download"),
+                            on_limited=metrics.rate_limited.inc))
     return stack
 
 
@@ -218,11 +231,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.cache:
         cache = (RedisCache(settings.redis_url) if settings.redis_url
                  else MemoryCache(settings.cache_max_entries))
-    transport = Transport(settings.upstream(), cache, settings.ttls())
+    metrics = Metrics()
+    transport = Transport(settings.upstream(), cache, settings.ttls(), metrics)
     persisted = PersistedQueries(RedisCache(settings.redis_url) if settings.redis_url
                                  else MemoryCache(settings.cache_max_entries))
     live = LiveHub(transport, settings.chart_batch_size)
-    view = GatewayGraphQL(settings, transport, persisted, live)
+    view = GatewayGraphQL(settings, transport, persisted, live, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -244,6 +258,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "upstreamVersion": version})
 
+    async def prometheus(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     def client_for(request: Request) -> CometClient:
         return CometClient(transport, api_key(request.headers, settings))
 
@@ -251,8 +268,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[Route("/graphql", view, methods=["GET", "POST"]),
                 WebSocketRoute("/graphql", view),
                 Route("/healthz", healthz), Route("/readyz", readyz),
+                *([Route("/metrics", prometheus)] if settings.metrics else []),
                 *downloads.routes(client_for)],
-        middleware=middleware(settings), lifespan=lifespan)
+        middleware=middleware(settings, metrics), lifespan=lifespan)
     app.state.settings = settings
     app.state.transport = transport
     return app

@@ -53,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from .logs import configure as configure_logs
     from .settings import Settings
 
     # Flags become the environment, so that every uvicorn worker reads the same settings.
@@ -61,8 +62,9 @@ def _serve(args: argparse.Namespace) -> None:
         if getattr(args, flag) is not None:
             os.environ[env] = str(getattr(args, flag))
     settings = Settings.from_env()
+    configure_logs(settings.log_format, settings.log_level)
     uvicorn.run("gateway.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level="info")
+                workers=settings.workers, log_config=None, log_level=settings.log_level)
 
 
 async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
@@ -71,6 +73,7 @@ async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
     import demo_upstream
 
     from .app import create_app
+    from .logs import configure as configure_logs
     from .settings import Settings
 
     demo_app = demo_upstream.make_app(scale=scale, live_every=2.0)
@@ -79,8 +82,9 @@ async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
     upstream_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     settings = Settings.from_env(upstream_url=upstream_url, host=host, port=port,
                                  graphiql_api_key=keys[DEMO_USER])
+    configure_logs("text", "warning")
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
-                                           log_level="warning"))
+                                           log_config=None, log_level="warning"))
     print(f"Demo upstream (Comet-compatible REST): {upstream_url}", flush=True)
     print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
     print(f"Demo API key ({DEMO_USER}): {keys[DEMO_USER]}  (already in GraphiQL's headers)",

@@ -122,8 +122,10 @@ class TokenBuckets:
 class RateLimit:
     """Answer 429 with `Retry-After` and RATE_LIMITED once a key's bucket is empty."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, paths: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, paths: tuple[str, ...],
+                 on_limited: Callable[[], None] | None = None) -> None:
         self.app = app
+        self.on_limited = on_limited
         self.settings = settings
         self.paths = paths
         self.buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -139,6 +141,8 @@ class RateLimit:
         who = ApiKey(raw).fingerprint if raw else f"addr:{client[0]}"
         wait = self.buckets.take(who)
         if wait > 0:
+            if self.on_limited is not None:
+                self.on_limited()
             seconds = max(1, int(wait + 0.999))
             await send_errors(send, 429, "RATE_LIMITED",
                               f"too many requests for this API key; retry in {seconds}s",

@@ -46,12 +46,18 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+BatchHook = Callable[[str, int], None]  # (loader name, keys in the batch)
+
+
 class Keyed(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
     """One upstream call per distinct key, all of a tick's keys in flight together."""
 
-    def __init__(self, fetch: Callable[[K], Awaitable[V]]) -> None:
+    def __init__(self, fetch: Callable[[K], Awaitable[V]], name: str = "",
+                 on_batch: BatchHook | None = None) -> None:
         super().__init__()
         self._fetch = fetch
+        self._name = name
+        self._on_batch = on_batch
 
     async def _one(self, key: K) -> V | None:
         try:
@@ -60,6 +66,8 @@ class Keyed(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
             return None
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None | BaseException]:
+        if self._on_batch is not None:
+            self._on_batch(self._name, len(keys))
         # An exception value fails its own key alone (aiodataloader's contract).
         return list(await asyncio.gather(*(self._one(k) for k in keys), return_exceptions=True))
 
@@ -81,13 +89,17 @@ class ChartLoader(DataLoader):  # type: ignore[type-arg]
     experiments cut into batches of `batch_size`, one POST per batch, all in flight together.
     """
 
-    def __init__(self, client: CometClient, batch_size: int) -> None:
+    def __init__(self, client: CometClient, batch_size: int,
+                 on_batch: BatchHook | None = None) -> None:
         super().__init__()
         self._client = client
         self._batch_size = batch_size
+        self._on_batch = on_batch
 
     async def batch_load_fn(self, requests: Sequence[SeriesRequest]
                             ) -> list[tuple[ChartMetric, ...] | None | BaseException]:
+        if self._on_batch is not None:
+            self._on_batch("series", len(requests))
         results: dict[SeriesRequest, tuple[ChartMetric, ...] | None | BaseException] = {}
         for full in {r.full for r in requests}:
             group = [r for r in requests if r.full == full]
@@ -118,18 +130,23 @@ class ChartLoader(DataLoader):  # type: ignore[type-arg]
 class Loaders:
     """All loaders of one GraphQL request, each made on first use."""
 
-    def __init__(self, client: CometClient, chart_batch_size: int) -> None:
+    def __init__(self, client: CometClient, chart_batch_size: int,
+                 on_batch: BatchHook | None = None) -> None:
         self.client = client
         self._chart_batch_size = chart_batch_size
+        self._on_batch = on_batch
+
+    def _keyed(self, name: str, fetch: Callable[[K], Awaitable[V]]) -> Keyed[K, V]:
+        return Keyed(fetch, name, self._on_batch)
 
     # --- account and workspaces
     @functools.cached_property
     def account(self) -> Keyed[str, Account]:  # one key: ""
-        return Keyed(lambda _: self.client.get_account_details())
+        return self._keyed("account", lambda _: self.client.get_account_details())
 
     @functools.cached_property
     def workspaces(self) -> Keyed[str, tuple[str, ...]]:  # one key: ""
-        return Keyed(lambda _: self.client.get_workspaces())
+        return self._keyed("workspaces", lambda _: self.client.get_workspaces())
 
     # --- projects
     @functools.cached_property
@@ -141,11 +158,11 @@ class Loaders:
                 self.project_by_name.prime((workspace, p.project_name), p)
             return projects
 
-        return Keyed(fetch)
+        return self._keyed("projects", fetch)
 
     @functools.cached_property
     def project(self) -> Keyed[str, Project]:
-        return Keyed(lambda pid: self.client.get_project(project_id=pid))
+        return self._keyed("project", lambda pid: self.client.get_project(project_id=pid))
 
     @functools.cached_property
     def project_by_name(self) -> Keyed[tuple[str, str], Project]:
@@ -154,19 +171,19 @@ class Loaders:
             self.project.prime(found.project_id, found)
             return found
 
-        return Keyed(fetch)
+        return self._keyed("project_by_name", fetch)
 
     @functools.cached_property
     def project_notes(self) -> Keyed[str, str]:
-        return Keyed(self.client.get_project_notes)  # type: ignore[arg-type]
+        return self._keyed("project_notes", self.client.get_project_notes)  # type: ignore[arg-type]
 
     @functools.cached_property
     def share_links(self) -> Keyed[str, tuple[str, ...]]:
-        return Keyed(self.client.get_project_share_links)
+        return self._keyed("share_links", self.client.get_project_share_links)
 
     @functools.cached_property
     def columns(self) -> Keyed[str, tuple[ProjectColumn, ...]]:
-        return Keyed(lambda pid: self.client.get_project_columns(project_id=pid))
+        return self._keyed("columns", lambda pid: self.client.get_project_columns(project_id=pid))
 
     @functools.cached_property
     def experiments(self) -> Keyed[tuple[str, bool, str | None, str | None, int | None,
@@ -182,86 +199,87 @@ class Loaders:
                 self.metadata.prime(e.experiment_key, e)
             return found
 
-        return Keyed(fetch)
+        return self._keyed("experiments", fetch)
 
     @functools.cached_property
     def project_query(self) -> Keyed[tuple[str, str, bool], ProjectQueryResult]:
         """(project id, predicates as JSON text, archived) → the matching keys."""
-        return Keyed(lambda ref: self.client.query_project(
+        return self._keyed("project_query", lambda ref: self.client.query_project(
             json.loads(ref[1]), archived=ref[2], project_id=ref[0]))
 
     @functools.cached_property
     def dashboards(self) -> Keyed[tuple[str, str | None], tuple[DashboardTemplateSummary, ...]]:
-        return Keyed(lambda ref: self.client.get_dashboard_templates(ref[0], ref[1]))
+        return self._keyed(
+            "dashboards", lambda ref: self.client.get_dashboard_templates(ref[0], ref[1]))
 
     @functools.cached_property
     def dashboard(self) -> Keyed[str, Dashboard]:
-        return Keyed(self.client.get_dashboard)
+        return self._keyed("dashboard", self.client.get_dashboard)
 
     # --- experiments
     @functools.cached_property
     def metadata(self) -> Keyed[str, ExperimentMetadata]:
-        return Keyed(self.client.get_experiment_metadata)
+        return self._keyed("metadata", self.client.get_experiment_metadata)
 
     @functools.cached_property
     def git(self) -> Keyed[str, GitMetadata]:
-        return Keyed(self.client.get_git_metadata)
+        return self._keyed("git", self.client.get_git_metadata)
 
     @functools.cached_property
     def git_patch(self) -> Keyed[str, str]:
-        return Keyed(self.client.get_git_patch)  # type: ignore[arg-type]
+        return self._keyed("git_patch", self.client.get_git_patch)  # type: ignore[arg-type]
 
     @functools.cached_property
     def html(self) -> Keyed[str, str]:
-        return Keyed(self.client.get_html)  # type: ignore[arg-type]
+        return self._keyed("html", self.client.get_html)  # type: ignore[arg-type]
 
     @functools.cached_property
     def code(self) -> Keyed[str, str]:
-        return Keyed(self.client.get_code)  # type: ignore[arg-type]
+        return self._keyed("code", self.client.get_code)  # type: ignore[arg-type]
 
     @functools.cached_property
     def output(self) -> Keyed[str, str]:
-        return Keyed(self.client.get_output)  # type: ignore[arg-type]
+        return self._keyed("output", self.client.get_output)  # type: ignore[arg-type]
 
     @functools.cached_property
     def graph(self) -> Keyed[str, str]:
-        return Keyed(self.client.get_graph)  # type: ignore[arg-type]
+        return self._keyed("graph", self.client.get_graph)  # type: ignore[arg-type]
 
     @functools.cached_property
     def store(self) -> Keyed[str, str]:
-        return Keyed(self.client.get_store)  # type: ignore[arg-type]
+        return self._keyed("store", self.client.get_store)  # type: ignore[arg-type]
 
     @functools.cached_property
     def cloud(self) -> Keyed[str, CloudDetails]:
-        return Keyed(self.client.get_cloud_details)
+        return self._keyed("cloud", self.client.get_cloud_details)
 
     @functools.cached_property
     def metrics_summary(self) -> Keyed[str, tuple[ValueSummary, ...]]:
-        return Keyed(self.client.get_metrics_summary)
+        return self._keyed("metrics_summary", self.client.get_metrics_summary)
 
     @functools.cached_property
     def parameters(self) -> Keyed[str, tuple[ValueSummary, ...]]:
-        return Keyed(self.client.get_parameters)
+        return self._keyed("parameters", self.client.get_parameters)
 
     @functools.cached_property
     def others(self) -> Keyed[str, tuple[ValueSummary, ...]]:
-        return Keyed(self.client.get_others)
+        return self._keyed("others", self.client.get_others)
 
     @functools.cached_property
     def tags(self) -> Keyed[str, tuple[str, ...]]:
-        return Keyed(self.client.get_tags)
+        return self._keyed("tags", self.client.get_tags)
 
     @functools.cached_property
     def system(self) -> Keyed[str, SystemDetails]:
-        return Keyed(self.client.get_system_details)
+        return self._keyed("system", self.client.get_system_details)
 
     @functools.cached_property
     def metric(self) -> Keyed[tuple[str, str], tuple[MetricPoint, ...]]:
-        return Keyed(lambda ref: self.client.get_metric(ref[0], ref[1]))
+        return self._keyed("metric", lambda ref: self.client.get_metric(ref[0], ref[1]))
 
     @functools.cached_property
     def series(self) -> ChartLoader:
-        return ChartLoader(self.client, self._chart_batch_size)
+        return ChartLoader(self.client, self._chart_batch_size, self._on_batch)
 
     @functools.cached_property
     def chart(self) -> Keyed[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool, bool],
@@ -277,50 +295,52 @@ class Loaders:
                 for i in range(0, len(keys), size)))
             return {k: v for a in answers for k, v in (a.experiments or {}).items()}
 
-        return Keyed(fetch)
+        return self._keyed("chart", fetch)
 
     @functools.cached_property
     def assets(self) -> Keyed[tuple[str, str], tuple[Asset, ...]]:
-        return Keyed(lambda ref: self.client.get_asset_list(ref[0], ref[1]))
+        return self._keyed("assets", lambda ref: self.client.get_asset_list(ref[0], ref[1]))
 
     @functools.cached_property
     def models(self) -> Keyed[str, tuple[ExperimentModel, ...]]:
-        return Keyed(self.client.get_experiment_models)
+        return self._keyed("models", self.client.get_experiment_models)
 
     @functools.cached_property
     def model_assets(self) -> Keyed[tuple[str, str], tuple[Asset, ...]]:
-        return Keyed(lambda ref: self.client.get_experiment_model_assets(ref[0], ref[1]))
+        return self._keyed(
+            "model_assets", lambda ref: self.client.get_experiment_model_assets(ref[0], ref[1]))
 
     @functools.cached_property
     def optimizer(self) -> Keyed[tuple[str, str | None, bool | None], OptimizerBest]:
-        return Keyed(lambda ref: self.client.get_optimizer_best(*ref))
+        return self._keyed("optimizer", lambda ref: self.client.get_optimizer_best(*ref))
 
     # --- registry
     @functools.cached_property
     def registry_models(self) -> Keyed[str, tuple[RegistryModel, ...]]:
-        return Keyed(self.client.get_registry_models)
+        return self._keyed("registry_models", self.client.get_registry_models)
 
     @functools.cached_property
     def registry_count(self) -> Keyed[str, int]:
-        return Keyed(self.client.get_registry_model_count)  # type: ignore[arg-type]
+        return self._keyed("registry_count", self.client.get_registry_model_count)  # type: ignore[arg-type]
 
     @functools.cached_property
     def registry_details(self) -> Keyed[tuple[str, str], RegistryModel]:
-        return Keyed(lambda ref: self.client.get_registry_model_details(*ref))
+        return self._keyed(
+            "registry_details", lambda ref: self.client.get_registry_model_details(*ref))
 
     @functools.cached_property
     def registry_notes(self) -> Keyed[tuple[str, str], str]:
-        return Keyed(lambda ref: self.client.get_registry_model_notes(*ref))  # type: ignore
+        return self._keyed("registry_notes", lambda ref: self.client.get_registry_model_notes(*ref))  # type: ignore
 
     @functools.cached_property
     def webhooks(self) -> Keyed[tuple[str, str], WebhookConfig]:
-        return Keyed(lambda ref: self.client.get_webhook_config(*ref))
+        return self._keyed("webhooks", lambda ref: self.client.get_webhook_config(*ref))
 
     # --- panels
     @functools.cached_property
     def panels(self) -> Keyed[str, tuple[PanelSummary, ...]]:
-        return Keyed(self.client.get_panels)
+        return self._keyed("panels", self.client.get_panels)
 
     @functools.cached_property
     def panel(self) -> Keyed[str, Panel]:
-        return Keyed(self.client.get_panel)
+        return self._keyed("panel", self.client.get_panel)

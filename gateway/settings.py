@@ -90,6 +90,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_url", "COMET_GATEWAY_PUBLIC_URL", str,
             "The gateway's URL as callers reach it (behind a proxy), for `downloadUrl` links; "
             "by default the URL of each request."),
+    Setting("metrics", "COMET_GATEWAY_METRICS", _bool,
+            "Serve Prometheus metrics at /metrics."),
+    Setting("log_format", "COMET_GATEWAY_LOG_FORMAT", str,
+            "`json` (one object per line, with the request id) or `text`."),
+    Setting("log_level", "COMET_GATEWAY_LOG_LEVEL", str, "debug, info, warning or error."),
     Setting("use_env_api_key", "COMET_GATEWAY_USE_ENV_API_KEY", _bool,
             "Let COMET_API_KEY serve callers that send no Authorization header. "
             "Off by default: for trusted networks only."),
@@ -128,6 +133,9 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     cache_ttls: str = "workspace=60,project=60,registry=60,panel=300,experiment=30,metrics=10"
     cache_max_entries: int = 10_000
+    metrics: bool = True
+    log_format: str = "json"
+    log_level: str = "info"
     use_env_api_key: bool = False
     env_api_key: str | None = field(default=None, repr=False)
     # Not from the environment: `comet-gateway demo` puts its demo key in GraphiQL's headers.
@@ -140,6 +148,10 @@ class Settings:
                      "cache_max_entries"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.log_format not in ("json", "text"):
+            raise ValueError("log_format must be json or text")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise ValueError("log_level must be debug, info, warning or error")
         if self.operation_deadline <= 0 or self.rate_limit_per_second < 0:
             raise ValueError("operation_deadline must be positive, the rate not negative")
         self.ttls()  # validates the cache TTLs

@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from yarl import URL
@@ -123,6 +123,49 @@ class _KeySlots:
                 self._slots[key.fingerprint] = (sem, users - 1)
 
 
+class CallRecord(Protocol):
+    status: str
+
+
+class Observer(Protocol):
+    """What the transport reports, for metrics and traces (see gateway.observability)."""
+
+    def upstream_call(self, endpoint: str,
+                      method: str) -> contextlib.AbstractContextManager[CallRecord]: ...
+
+    def retry(self, endpoint: str) -> None: ...
+
+    def cache_lookup(self, family: str, hit: bool) -> None: ...
+
+
+class _Record:
+    status = "error"
+
+
+class NullObserver:
+    def upstream_call(self, endpoint: str,
+                      method: str) -> contextlib.AbstractContextManager[CallRecord]:
+        return contextlib.nullcontext(_Record())
+
+    def retry(self, endpoint: str) -> None:
+        return None
+
+    def cache_lookup(self, family: str, hit: bool) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def observed(observer: Observer, endpoint: Endpoint) -> Iterator[CallRecord]:
+    """One upstream attempt, reported with its HTTP status or the error that ended it."""
+    with observer.upstream_call(endpoint.name, endpoint.method) as record:
+        try:
+            yield record
+        except errors.UpstreamError as exc:
+            if exc.status is None:
+                record.status = type(exc).__name__
+            raise
+
+
 @dataclass(frozen=True)
 class Redirect:
     """`get-asset` with `allow301`, not followed: where the bytes are."""
@@ -157,8 +200,10 @@ class Transport:
     """One `aiohttp.ClientSession` for the application's life; open it in the lifespan."""
 
     def __init__(self, config: UpstreamConfig, cache: ResponseCache | None = None,
-                 ttls: Mapping[str, float] | None = None) -> None:
+                 ttls: Mapping[str, float] | None = None,
+                 observer: Observer | None = None) -> None:
         self.config = config
+        self.observer: Observer = observer or NullObserver()
         self.cache = cache
         self._ttls = dict(ttls or {})
         self._flights = SingleFlight()
@@ -238,6 +283,7 @@ class Transport:
                     raise
             retries += 1
             log.info("retrying %s in %.2fs (retry %d)", endpoint.name, wait, retries)
+            self.observer.retry(endpoint.name)
             await asyncio.sleep(wait)
 
     async def probe(self) -> str:
@@ -282,6 +328,7 @@ class Transport:
         ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
         if ttl and self.cache is not None:
             hit = await self.cache.get(shared)
+            self.observer.cache_lookup(endpoint.family, hit is not None)
             if hit is not None:
                 return hit
         timeout = None
@@ -311,9 +358,11 @@ class Transport:
         async def once(remaining: float) -> bytes:
             timeout = aiohttp.ClientTimeout(total=min(self.config.timeout, remaining))
             async with self._slot(key):
-                with map_transport_errors(endpoint.name):
+                with observed(self.observer, endpoint) as record, \
+                        map_transport_errors(endpoint.name):
                     async with session.request(endpoint.method, url, params=query, data=data,
                                                headers=headers, timeout=timeout) as resp:
+                        record.status = str(resp.status)
                         content = await resp.read()
                         if resp.status == 200:
                             return content
@@ -348,10 +397,12 @@ class Transport:
                 inner = contextlib.AsyncExitStack()
                 await inner.enter_async_context(self._slot(key))
                 try:
-                    with map_transport_errors(endpoint.name):
+                    with observed(self.observer, endpoint) as record, \
+                            map_transport_errors(endpoint.name):
                         resp = await inner.enter_async_context(session.get(
                             url, params=query, headers=headers, timeout=timeout,
                             allow_redirects=follow_redirects))
+                        record.status = str(resp.status)
                         if resp.status == 200 or (not follow_redirects
                                                   and resp.status in REDIRECTS):
                             stack.push_async_exit(inner)

@@ -1,0 +1,120 @@
+"""What the gateway tells its operators: Prometheus metrics, OpenTelemetry spans, and the
+hooks the upstream layer and the loaders report through.
+
+Metrics live in a registry of their own per application (so that two apps in one process,
+as in the tests, count apart). Spans are made only when the OpenTelemetry SDK is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from strawberry.extensions import SchemaExtension
+
+try:  # tracing is optional: the API alone is cheap, spans appear once an SDK is configured
+    from opentelemetry import trace as _trace
+
+    TRACER: Any = _trace.get_tracer("comet-graphql-gateway")
+except ImportError:  # pragma: no cover - depends on the environment
+    TRACER = None
+
+MAX_OPERATION_NAMES = 200  # distinct operation labels kept before the rest count as "other"
+
+
+class CallRecord:
+    """Filled in by the transport while a call runs: its outcome."""
+
+    status = "error"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("cgw_graphql_requests", "GraphQL operations by outcome",
+                                ["operation", "outcome"], registry=r)
+        self.latency = Histogram("cgw_graphql_request_duration_seconds",
+                                 "Time to answer a GraphQL operation", ["operation"],
+                                 registry=r)
+        self.upstream = Counter("cgw_upstream_calls", "Upstream calls by endpoint and status",
+                                ["endpoint", "status"], registry=r)
+        self.upstream_latency = Histogram("cgw_upstream_call_duration_seconds",
+                                          "Time of one upstream attempt", ["endpoint"],
+                                          registry=r)
+        self.retries = Counter("cgw_upstream_retries", "Upstream retries", ["endpoint"],
+                               registry=r)
+        self.cache = Counter("cgw_cache_lookups", "Response cache lookups", ["family", "result"],
+                             registry=r)
+        self.batches = Histogram("cgw_loader_batch_size", "Keys per loader batch", ["loader"],
+                                 buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000),
+                                 registry=r)
+        self.rate_limited = Counter("cgw_rate_limited_requests", "Requests refused by the "
+                                    "per-key rate limit", registry=r)
+        self._names: set[str] = set()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def operation_label(self, name: str | None) -> str:
+        name = (name or "anonymous")[:64]
+        if name in self._names:
+            return name
+        if len(self._names) < MAX_OPERATION_NAMES:
+            self._names.add(name)
+            return name
+        return "other"
+
+    # --- hooks of the upstream layer (see upstream.transport.Observer) -----------------------
+    @contextlib.contextmanager
+    def upstream_call(self, endpoint: str, method: str) -> Iterator[CallRecord]:
+        record = CallRecord()
+        started = time.perf_counter()
+        span = (TRACER.start_as_current_span(f"upstream {method} {endpoint}",
+                                             attributes={"comet.endpoint": endpoint})
+                if TRACER is not None else contextlib.nullcontext())
+        with span as current:
+            try:
+                yield record
+            finally:
+                self.upstream.labels(endpoint, record.status).inc()
+                self.upstream_latency.labels(endpoint).observe(time.perf_counter() - started)
+                if current is not None:
+                    current.set_attribute("http.status", record.status)
+
+    def retry(self, endpoint: str) -> None:
+        self.retries.labels(endpoint).inc()
+
+    def cache_lookup(self, family: str, hit: bool) -> None:
+        self.cache.labels(family, "hit" if hit else "miss").inc()
+
+    def batch(self, loader: str, size: int) -> None:
+        self.batches.labels(loader).observe(size)
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts and times each operation, and wraps it in a span."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        context = self.execution_context
+        span = (TRACER.start_as_current_span("graphql.operation")
+                if TRACER is not None else contextlib.nullcontext())
+        with span as current:
+            yield
+            result = context.result
+            errors = getattr(result, "errors", None)
+            data = getattr(result, "data", None)
+            outcome = "ok" if not errors else ("partial" if data else "error")
+            name = self.metrics.operation_label(context.operation_name)
+            self.metrics.requests.labels(name, outcome).inc()
+            self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+            if current is not None:
+                current.set_attribute("graphql.operation.name", name)
+                current.set_attribute("graphql.outcome", outcome)
