@@ -193,6 +193,7 @@ def admin_routes(knobs: Knobs) -> list[web.RouteDef]:
 
     async def clear_faults(request: web.Request) -> web.Response:
         knobs.faults.clear()
+        knobs.rng.seed(7)  # so that fractions draw the same sequence after every reset
         return web.json_response({"ok": True})
 
     return [

@@ -171,7 +171,7 @@ async def test_a_body_of_the_wrong_shape_is_a_bad_response(alice: CometClient,
 async def test_a_fraction_of_failures_is_absorbed(alice: CometClient, demo: DemoServer) -> None:
     keys = [e.experiment_key for e in await alice.get_experiments("vision-lab",
                                                                   "image-classifier")][:20]
-    demo.fault(TAGS, "status", status=500, fraction=0.3)
+    demo.fault(TAGS, "status", status=500, fraction=0.15)
     results = await asyncio.gather(*(alice.get_tags(k) for k in keys))
     assert len(results) == 20
     statuses = [r["status"] for r in calls(demo)]
