@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo demo-upstream test lint bench clean redis-server regen
+.PHONY: demo demo-upstream test lint bench clean system-packages regen graphiql
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-demo: $(VENV)/.installed
+# GraphiQL, bundled into the package from npm's graphiql (not committed; built here).
+GRAPHIQL := gateway/static/graphiql/graphiql.js
+$(GRAPHIQL): web/graphiql/package.json web/graphiql/package-lock.json web/graphiql/entry.js
+	npm ci --prefix web/graphiql --no-audit --no-fund --silent
+	npm run --prefix web/graphiql --silent build
+
+graphiql: $(GRAPHIQL)
+
+demo: $(VENV)/.installed $(GRAPHIQL)
 	$(VENV)/bin/comet-gateway demo
 
 demo-upstream: $(VENV)/.installed
@@ -23,19 +31,23 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gateway demo_upstream tests tools
 	$(VENV)/bin/mypy
 
-# The cache tests start a real Redis; Debian's redis-server is installed when missing.
-redis-server:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  echo "installing Debian's redis-server (needs root)"; \
+# Real services the tests use, from Debian, installed when missing (needs root): Redis for
+# the cache, Chromium for GraphiQL in a browser.
+SYSTEM_PACKAGES := redis-server:redis-server chromium:chromium
+system-packages:
+	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 # Real JavaScript clients (graphql-http's audit, ...) that the tests drive with node.
 tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund --silent
 	touch $@
 
-test: lint redis-server tests/js/node_modules/.installed
+test: lint system-packages tests/js/node_modules/.installed $(GRAPHIQL)
 	$(PY) -m pytest
 
 # schema.graphql and the README's settings table, from the code (tests check both).

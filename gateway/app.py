@@ -20,7 +20,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -28,7 +29,7 @@ from strawberry.http import GraphQLRequestData
 
 from . import downloads
 from .context import Context
-from .graphiql import graphiql_html
+from .graphiql import BUNDLE, STATIC_PATH, bundled, graphiql_html
 from .limits import BodyLimit, RateLimit, schema_limits, send_errors
 from .live import LiveHub
 from .loaders import Loaders
@@ -240,6 +241,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.graphiql and not bundled():
+            log.warning("GraphiQL's bundle is not built (run `make`); serving GraphiQL from "
+                        "its CDN, which needs internet access")
         await transport.open()
         try:
             yield
@@ -269,6 +273,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 WebSocketRoute("/graphql", view),
                 Route("/healthz", healthz), Route("/readyz", readyz),
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
+                Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
                 *downloads.routes(client_for)],
         middleware=middleware(settings, metrics), lifespan=lifespan)
     app.state.settings = settings

@@ -1,13 +1,21 @@
-"""GraphiQL, opened with a working example query and (for the demo) the key in its headers."""
+"""GraphiQL, opened with a working example query and (for the demo) the key in its headers.
+
+Served from the gateway's own package (`static/graphiql/`, built from `web/graphiql` at
+set-up), so that it works without internet access; without the bundle, the CDN page, and a
+warning in the log.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 from strawberry.http.ides import get_graphql_ide_html
 
 log = logging.getLogger("gateway.graphiql")
+BUNDLE = Path(__file__).resolve().parent / "static" / "graphiql"
+STATIC_PATH = "/graphiql/static"
 
 EXAMPLE_QUERY = """# comet-graphql-gateway: one query, a whole nested graph.
 # Send your Comet API key in the Headers tab: {"Authorization": "<your key>"}
@@ -44,8 +52,43 @@ query Overview {
 """
 
 
+def bundled() -> bool:
+    return (BUNDLE / "graphiql.js").is_file() and (BUNDLE / "graphiql.css").is_file()
+
+
+def local_html(api_key: str | None = None) -> str:
+    """The page of the bundled GraphiQL: no request leaves the gateway."""
+    config = {"url": "/graphql", "query": EXAMPLE_QUERY,
+              "headers": json.dumps({"Authorization": api_key or "<your Comet API key>"},
+                                    indent=2)}
+    # `</` would end the script element early: escape it inside the JSON.
+    payload = json.dumps(config).replace("</", "<\\/")
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>comet-graphql-gateway</title>
+  <link rel="stylesheet" href="{STATIC_PATH}/graphiql.css">
+  <style>body {{ margin: 0; }} #graphiql {{ height: 100vh; }}</style>
+</head>
+<body>
+  <div id="graphiql">Loading GraphiQL...</div>
+  <script id="gateway-config" type="application/json">{payload}</script>
+  <script src="{STATIC_PATH}/graphiql.js"></script>
+</body>
+</html>
+"""
+
+
 def graphiql_html(api_key: str | None = None) -> str:
-    """Strawberry's GraphiQL page with our example query and default headers."""
+    """The bundled GraphiQL when it was built, else strawberry's CDN page."""
+    if bundled():
+        return local_html(api_key)
+    return cdn_html(api_key)
+
+
+def cdn_html(api_key: str | None = None) -> str:
+    """Strawberry's GraphiQL page (from a CDN) with our example query and default headers."""
     page = get_graphql_ide_html("graphiql")
     headers = {"Authorization": api_key or "<your Comet API key>"}
     swaps = [
