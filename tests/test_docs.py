@@ -46,9 +46,16 @@ def test_the_readme_example_gives_the_answer_shown(gateway: GatewayServer) -> No
     assert gateway.post(found[index][1]) == json.loads(answer)
 
 
-def test_the_readme_configuration_table_is_generated_from_the_settings() -> None:
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("<!-- settings:begin", 1)[1].split("-->", 1)[1].split(
+@pytest.mark.parametrize("doc", ["README.md", "docs/configuration.md"])
+def test_the_configuration_tables_are_generated_from_the_settings(doc: str) -> None:
+    text = (ROOT / doc).read_text()
+    table = text.split("<!-- settings:begin", 1)[1].split("-->", 1)[1].split(
         "<!-- settings:end -->")[0]
     assert table.strip() == Settings.markdown_table().strip(), "run: make regen"
     assert all(f"`{s.env}`" in table for s in SETTINGS)
+
+
+def test_the_docs_have_the_pages_users_look_for() -> None:
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")}
+    assert {"getting-started.md", "configuration.md", "cookbook.md", "deployment.md",
+            "architecture.md", "security-and-operations.md"} <= pages

@@ -1,4 +1,4 @@
-"""Regenerate what is generated from the code: schema.graphql and the README's settings table.
+"""Regenerate what is generated from the code: schema.graphql and the settings tables.
 
 Run `make regen` after changing the schema or the settings; the tests fail until you do.
 """
@@ -14,14 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- settings:begin", "<!-- settings:end -->"
 
 
+TABLES = ("README.md", "docs/configuration.md")
+
+
 def main() -> None:
     (ROOT / "schema.graphql").write_text(sdl())
-    readme = (ROOT / "README.md").read_text()
-    head, rest = readme.split(BEGIN, 1)
-    marker, rest = rest.split("-->", 1)
-    _, tail = rest.split(END, 1)
     table = Settings.markdown_table()
-    (ROOT / "README.md").write_text(f"{head}{BEGIN}{marker}-->\n{table}{END}{tail}")
+    for name in TABLES:
+        text = (ROOT / name).read_text()
+        head, rest = text.split(BEGIN, 1)
+        marker, rest = rest.split("-->", 1)
+        _, tail = rest.split(END, 1)
+        (ROOT / name).write_text(f"{head}{BEGIN}{marker}-->\n{table}{END}{tail}")
 
 
 if __name__ == "__main__":
