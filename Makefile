@@ -28,7 +28,7 @@ demo-upstream: $(VENV)/.installed
 	$(VENV)/bin/comet-gateway demo-upstream
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check gateway demo_upstream tests tools
+	$(VENV)/bin/ruff check gateway demo_upstream tests tools bench
 	$(VENV)/bin/mypy
 
 # Real services the tests use, from Debian, installed when missing (needs root): Redis for

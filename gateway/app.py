@@ -9,9 +9,10 @@ import contextvars
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import orjson
 from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -23,9 +24,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from . import downloads
 from .context import Context
@@ -109,7 +111,18 @@ class RequestIdMiddleware:
             REQUEST_ID.reset(token)
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """graphql-transport-ws speaks text frames: send our (orjson) bytes as text."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
+    websocket_adapter_class = TextWebSocketAdapter
     def __init__(self, settings: Settings, transport: Transport,
                  persisted: PersistedQueries, live: LiveHub, metrics: Metrics) -> None:
         extensions = [*schema_limits(settings), lambda: OperationMetrics(metrics)]
@@ -120,6 +133,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.transport = transport
         self.persisted = persisted
         self.live = live
+
+    def encode_json(self, data: object) -> bytes:
+        # orjson: several times faster than json on the large answers dashboards ask for.
+        return orjson.dumps(data)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A hashed persisted query comes as a GET without `query`: it is not a browser.

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from .errors import ErrorCodes
+from .execution import BulkLeafExecutionContext
 from .query import Query
 from .scalars import SCALARS
 from .subscription import Subscription
@@ -30,6 +31,7 @@ def build_schema(limits: Sequence[Callable[[], SchemaExtension]] = (),
     """The schema with the given limits (errors are mapped after them, so last)."""
     return GatewaySchema(
         query=Query, subscription=Subscription, extensions=[*limits, ErrorCodes],
+        execution_context_class=BulkLeafExecutionContext,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
                                 batching_config={"max_operations": max_operations}))
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from . import errors
@@ -375,7 +376,7 @@ class Transport:
     async def call_json(self, endpoint: Endpoint, key: ApiKey, **kw: Any) -> Any:
         content = await self.call(endpoint, key, **kw)
         try:
-            return json.loads(content)
+            return orjson.loads(content)
         except ValueError:
             raise errors.BadResponse(f"{endpoint.name}: the answer is not JSON",
                                      endpoint=endpoint.name, status=200) from None

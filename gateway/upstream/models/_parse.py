@@ -95,6 +95,14 @@ def _to_bool(value: Any) -> bool:
     raise ShapeError(f"expected a boolean, got {value!r:.40}")
 
 
+_NONE = type(None)
+_FAST_ITEMS: dict[Any, frozenset[type]] = {
+    int: frozenset({int}), float: frozenset({float, int}), str: frozenset({str}),
+    int | None: frozenset({int, _NONE}), float | None: frozenset({float, int, _NONE}),
+    str | None: frozenset({str, _NONE}),
+}
+
+
 def _converter(tp: Any) -> Converter:
     if tp is Any:
         return lambda v: v
@@ -106,11 +114,17 @@ def _converter(tp: Any) -> Converter:
         convert = _converter(inner[0])
         return lambda v: None if v is None else convert(v)
     if origin in (tuple, list):
-        item = _converter(get_args(tp)[0])
+        item_type = get_args(tp)[0]
+        item = _converter(item_type)
+        # Long lists of numbers (metric series) are common: when every item already has
+        # a right type, take them as they are instead of converting one by one.
+        fits = _FAST_ITEMS.get(item_type)
 
         def sequence(value: Any) -> tuple[Any, ...]:
             if not isinstance(value, list):
                 raise ShapeError(f"expected a list, got {type(value).__name__}")
+            if fits is not None and set(map(type, value)) <= fits:
+                return tuple(value)
             return tuple(item(v) for v in value)
 
         return sequence
