@@ -50,6 +50,10 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 test: lint system-packages tests/js/node_modules/.installed $(GRAPHIQL)
 	$(PY) -m pytest
 
+# The benchmark (not part of the tests): ratios measured in one run; see docs/performance.md.
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
 # schema.graphql and the README's settings table, from the code (tests check both).
 regen: $(VENV)/.installed
 	$(PY) tools/regen.py

@@ -75,6 +75,12 @@ class Keyed(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
         return await self.load(key)  # type: ignore[no-any-return]
 
 
+# ("id", project id, "") or ("name", workspace, project name)
+ProjectRef = tuple[str, str, str]
+# (project, archived, sortBy, sortOrder, page, size)
+ListingKey = tuple[ProjectRef, bool, str | None, str | None, int | None, int | None]
+
+
 @dataclass(frozen=True)
 class SeriesRequest:
     experiment_key: str
@@ -186,14 +192,16 @@ class Loaders:
         return self._keyed("columns", lambda pid: self.client.get_project_columns(project_id=pid))
 
     @functools.cached_property
-    def experiments(self) -> Keyed[tuple[str, bool, str | None, str | None, int | None,
-                                         int | None], tuple[ExperimentMetadata, ...]]:
-        """(project id, archived, sortBy, sortOrder, page, size) → the experiment list."""
-        async def fetch(ref: tuple[str, bool, str | None, str | None, int | None, int | None]
-                        ) -> tuple[ExperimentMetadata, ...]:
-            pid, archived, sort_by, sort_order, page, size = ref
+    def experiments(self) -> Keyed[ListingKey, tuple[ExperimentMetadata, ...]]:
+        """A project's experiment list (the project by id, or by workspace and name)."""
+        async def fetch(key: ListingKey) -> tuple[ExperimentMetadata, ...]:
+            project, archived, sort_by, sort_order, page, size = key
+            if project[0] == "id":
+                ref: dict[str, str] = {"project_id": project[1]}
+            else:
+                ref = {"workspace": project[1], "project_name": project[2]}
             found = await self.client.get_experiments(
-                project_id=pid, archived=archived, sort_by=sort_by, sort_order=sort_order,
+                **ref, archived=archived, sort_by=sort_by, sort_order=sort_order,
                 page=page, size=size)
             for e in found:
                 self.metadata.prime(e.experiment_key, e)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from ..context import Info
+from ..loaders import ListingKey, ProjectRef
 from ..upstream import models
 from ..upstream.models import ExperimentMetadata
 from ._doc import d
@@ -21,6 +23,30 @@ from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .panel import DashboardTemplate
+
+
+@dataclass(frozen=True)
+class ListingPlan:
+    key: ListingKey  # what to ask the experiments loader for
+    offset: int
+    size: int
+    paged: bool  # a page Comet serves as is (page/size), the total from the project
+
+
+def plan_listing(ref: ProjectRef, first: int | None, after: str | None, archived: bool,
+                 filtered: bool, order: ExperimentOrder | None,
+                 total: int | None) -> ListingPlan:
+    """How `Project.experiments(...)` reads the list: one page when Comet can serve it as a
+    page (no filter, an offset on a page boundary, the total known), else the whole list.
+
+    A pure function of the arguments, so that the root can start the same call before the
+    project itself has answered (see Query.project)."""
+    size, offset = page_size(first), decode_cursor(after)
+    sort = (order.field.value, order.direction.value) if order else (None, None)
+    paged = (not filtered and not archived and size > 0 and offset % size == 0
+             and total is not None)
+    page = (offset // size + 1, size) if paged else (None, None)
+    return ListingPlan((ref, archived, *sort, *page), offset, size, paged)
 
 
 @strawberry.type(description="A column of a project: something its experiments can be "
@@ -68,14 +94,16 @@ class Project:
     number_of_experiments: int | None = d("How many experiments it has (not archived).")
     last_updated: dt.datetime | None = d("When it last changed.")
     workspace_name: strawberry.Private[str]
+    # How it was asked for: its experiment list is fetched the same way (see plan_listing).
+    ref: strawberry.Private[ProjectRef | None] = None
 
     @classmethod
-    def of(cls, p: models.Project) -> Project:
+    def of(cls, p: models.Project, ref: ProjectRef | None = None) -> Project:
         return cls(id=strawberry.ID(p.project_id), name=p.project_name,
                    description=p.project_description, owner=p.owner_user_name,
                    is_public=bool(p.is_public), number_of_experiments=p.number_of_experiments,
                    last_updated=from_millis(p.last_updated),
-                   workspace_name=p.workspace_name or "")
+                   workspace_name=p.workspace_name or "", ref=ref)
 
     @strawberry.field(description="The workspace it belongs to.")
     def workspace(self) -> Workspace:
@@ -96,12 +124,11 @@ class Project:
         return None if found is None else [
             ProjectColumn(id=c.id, name=c.name, source=c.source, type=c.type) for c in found]
 
-    async def _listing(self, info: Info, archived: bool, order: ExperimentOrder | None,
-                       page: int | None = None, size: int | None = None
-                       ) -> tuple[ExperimentMetadata, ...]:
-        ref = (str(self.id), archived, order.field.value if order else None,
-               order.direction.value if order else None, page, size)
-        return await info.context.loaders.experiments.get(ref) or ()
+    async def _listing(self, info: Info, key: ListingKey) -> tuple[ExperimentMetadata, ...]:
+        return await info.context.loaders.experiments.get(key) or ()
+
+    def _ref(self) -> ProjectRef:
+        return self.ref or ("id", str(self.id), "")
 
     @strawberry.field(description="Its experiments, a page at a time. `first`/`after` and "
                                   "`orderBy` map onto Comet's page/size/sortBy; `where` runs "
@@ -109,23 +136,23 @@ class Project:
     async def experiments(self, info: Info, first: int | None = None, after: str | None = None,
                           archived: bool = False, where: ExperimentFilter | None = None,
                           order_by: ExperimentOrder | None = None) -> ExperimentConnection | None:
-        size, offset = page_size(first), decode_cursor(after)
-        loaders = info.context.loaders
+        plan = plan_listing(self._ref(), first, after, archived, where is not None,
+                            order_by, self.number_of_experiments)
+        offset, size = plan.offset, plan.size
         if where is not None:
             query, listing = await asyncio.gather(
-                loaders.project_query.get((str(self.id), predicates_key(where), archived)),
-                self._listing(info, archived, order_by))
+                info.context.loaders.project_query.get(
+                    (str(self.id), predicates_key(where), archived)),
+                self._listing(info, plan.key))
             keep = set(query.experiment_keys if query else ())
             chosen = [e for e in listing if e.experiment_key in keep]
             total, page = len(chosen), chosen[offset:offset + size]
-        elif (size and offset % size == 0 and not archived
-              and self.number_of_experiments is not None):
-            # A page Comet can serve as is; the project already told us the total.
+        elif plan.paged:
+            assert self.number_of_experiments is not None
             total = self.number_of_experiments
-            page = list(await self._listing(info, archived, order_by, offset // size + 1, size)
-                        ) if offset < total else []
+            page = list(await self._listing(info, plan.key)) if offset < total else []
         else:
-            listing = await self._listing(info, archived, order_by)
+            listing = await self._listing(info, plan.key)
             total, page = len(listing), list(listing[offset:offset + size])
         nodes = [Experiment.of(m, parent=self) for m in page]
         return ExperimentConnection(
@@ -140,7 +167,8 @@ class Project:
                            full: bool = False, independent: bool = True
                            ) -> list[MetricChartEntry] | None:
         if experiment_keys is None:
-            keys = [e.experiment_key for e in await self._listing(info, False, None)]
+            everything = plan_listing(self._ref(), None, None, False, True, None, None)
+            keys = [e.experiment_key for e in await self._listing(info, everything.key)]
         else:
             keys = [str(k) for k in experiment_keys]
         chart = await info.context.loaders.chart.get(

@@ -5,16 +5,45 @@ from __future__ import annotations
 import asyncio
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from ..context import Info
 from ..errors import BadUserInput
+from ..loaders import ProjectRef
 from .experiment import Experiment
+from .filters import ExperimentOrder, ExperimentOrderField, OrderDirection
 from .panel import Panel
-from .project import Project
+from .project import Project, plan_listing
 from .registry import RegistryModel
 from .workspace import Account, Workspace
 
 MAX_KEYS = 500
+
+
+def prefetch_listings(info: Info, ref: ProjectRef) -> None:
+    """Start the experiment lists the query asks of this project now, beside the project
+    itself, rather than one round trip after it: their arguments alone say which call each
+    will make (plan_listing). A guess that turns out wrong costs one unused call, no error."""
+    for selected in info.selected_fields:
+        for child in selected.selections:
+            if not isinstance(child, SelectedField) or child.name != "experiments":
+                continue
+            args = child.arguments  # literals as the document spells them: ints are text
+            try:
+                order = args.get("orderBy")
+                first = None if args.get("first") is None else int(args["first"])
+                archived = args.get("archived") in (True, "true")
+                plan = plan_listing(
+                    ref, first, args.get("after"), archived,
+                    args.get("where") is not None,
+                    ExperimentOrder(field=ExperimentOrderField[order["field"]],
+                                    direction=OrderDirection[order.get("direction", "ASC")])
+                    if order else None, total=0)
+            except (BadUserInput, KeyError, TypeError, ValueError):
+                continue
+            future = info.context.loaders.experiments.load(plan.key)
+            # If the project turns out not to exist, nobody awaits this: retrieve its outcome.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
 
 @strawberry.type(description="Read Comet: workspaces, projects, experiments, the model "
@@ -40,13 +69,18 @@ class Query:
     async def project(self, info: Info, id: strawberry.ID | None = None,
                       workspace: str | None = None, name: str | None = None) -> Project | None:
         loaders = info.context.loaders
+        ref: ProjectRef
         if id is not None:
+            ref = ("id", str(id), "")
+            prefetch_listings(info, ref)
             found = await loaders.project.get(str(id))
         elif workspace is not None and name is not None:
+            ref = ("name", workspace, name)
+            prefetch_listings(info, ref)
             found = await loaders.project_by_name.get((workspace, name))
         else:
             raise BadUserInput("project needs `id`, or `workspace` and `name`")
-        return None if found is None else Project.of(found)
+        return None if found is None else Project.of(found, ref)
 
     @strawberry.field(description="One experiment, by key.")
     async def experiment(self, info: Info, key: strawberry.ID) -> Experiment | None:

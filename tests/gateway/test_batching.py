@@ -108,3 +108,27 @@ def test_where_runs_as_a_project_query(gateway: GatewayServer, demo: DemoServer)
     query = next(r for r in demo.requests() if r["endpoint"] == "project/query")
     assert query["method"] == "POST"
     assert demo.counts()["GET experiments"] == 1
+
+
+def test_the_list_is_fetched_together_with_the_project(gateway: GatewayServer,
+                                                       demo: DemoServer) -> None:
+    demo.latency(150)
+    data = gateway.data("""{ project(workspace: "alice", name: "sandbox") {
+        name experiments(first: 4, orderBy: {field: END_TIME}) { totalCount
+          edges { node { name } } } } }""")
+    assert data["project"]["experiments"]["totalCount"] == 12
+    log = {r["endpoint"]: r for r in demo.requests()}
+    assert set(log) == {"project", "experiments"}
+    project, listing = log["project"], log["experiments"]
+    assert listing["params"] == {"workspaceName": "alice", "projectName": "sandbox",
+                                 "archived": "False", "sortBy": "endTime",
+                                 "sortOrder": "asc", "page": "1", "size": "4"}
+    assert listing["at"] < project["ended"]  # in flight at the same time: one level, not two
+
+
+def test_a_wrong_guess_costs_one_call_and_no_error(gateway: GatewayServer,
+                                                   demo: DemoServer) -> None:
+    result = gateway.post("""{ project(workspace: "alice", name: "nope") {
+        experiments(first: 4) { totalCount } } }""")
+    assert result == {"data": {"project": None}}
+    assert demo.counts() == {"GET project": 1, "GET experiments": 1}
