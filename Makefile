@@ -56,7 +56,7 @@ bench: $(VENV)/.installed
 
 # schema.graphql and the README's settings table, from the code (tests check both).
 regen: $(VENV)/.installed
-	$(PY) tools/regen.py
+	$(PY) -m tools.regen
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

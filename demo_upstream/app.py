@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from aiohttp import web
 
@@ -17,6 +18,14 @@ VERSION = "3.58.0"  # what `clientlib/isAlive/ver` reports; the SDK wants at lea
 
 async def is_alive(request: web.Request) -> web.Response:
     return http.ok({"version": VERSION})
+
+
+OPENAPI = Path(__file__).resolve().parent / "comet-openapi.yaml"
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """The OpenAPI description of the read endpoints this server (and Comet) answers."""
+    return web.Response(body=OPENAPI.read_bytes(), content_type="application/yaml")
 
 
 async def not_found(request: web.Request) -> web.Response:
@@ -66,6 +75,7 @@ def make_app(scale: int = 1, latency_ms: float = 0.0,
     app = web.Application(middlewares=[knobs.middleware(state), http.errors])
     app[http.WORLD] = World(scale=scale)
     app.router.add_get("/clientlib/isAlive/ver", is_alive)
+    app.router.add_get("/openapi.yaml", openapi)
     app.router.add_routes(routes_workspace.routes)
     app.router.add_routes(routes_experiment.routes)
     app.router.add_routes(knobs.admin_routes(state))

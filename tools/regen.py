@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateway.schema import sdl
 from gateway.settings import Settings
+from tools import openapi
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- settings:begin", "<!-- settings:end -->"
@@ -19,6 +20,7 @@ TABLES = ("README.md", "docs/configuration.md")
 
 def main() -> None:
     (ROOT / "schema.graphql").write_text(sdl())
+    openapi.main()
     table = Settings.markdown_table()
     for name in TABLES:
         text = (ROOT / name).read_text()
