@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo demo-upstream test lint bench clean system-packages regen graphiql
+.PHONY: demo demo-upstream test lint bench bench-mesh clean system-packages regen graphiql
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,8 +51,14 @@ test: lint system-packages tests/js/node_modules/.installed $(GRAPHIQL)
 	$(PY) -m pytest
 
 # The benchmark (not part of the tests): ratios measured in one run; see docs/performance.md.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed bench-mesh
 	$(PY) -m bench
+
+# GraphQL Mesh, for the benchmark's comparison (not needed by the tests).
+bench-mesh: bench/mesh/node_modules/.installed
+bench/mesh/node_modules/.installed: bench/mesh/package.json bench/mesh/package-lock.json
+	npm ci --prefix bench/mesh --no-audit --no-fund --silent
+	touch $@
 
 # schema.graphql and the README's settings table, from the code (tests check both).
 regen: $(VENV)/.installed
