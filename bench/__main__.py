@@ -22,7 +22,8 @@ import aiohttp
 from . import handwritten, mesh, servers
 
 WS, PROJECT = "vision-lab", "image-classifier"
-CAP, BATCH = 16, 100  # the gateway's defaults: upstream calls per key, experiments per chart
+BATCH = 100  # the gateway's default: experiments per multi-metric-chart call
+CAP = 16  # upstream calls in flight per key: the gateway's default, or --cap
 
 PAGE = 500  # the most a connection gives at once: larger dashboards ask for pages together
 DASHBOARD = """query Dashboard($n: Int!, $after: String) {
@@ -230,8 +231,14 @@ async def main_async(args: argparse.Namespace) -> None:
     mesh_ready = not args.skip_mesh and mesh.available()
     if not mesh_ready and not args.skip_mesh:
         print("(GraphQL Mesh is not installed: `make bench-mesh` installs it; skipping it)")
+    global CAP
+    CAP = args.cap
+    print(f"(upstream calls in flight per API key, gateway and hand-written client: {CAP}; "
+          "GraphQL Mesh has no such cap)")
+    capped = {"COMET_GATEWAY_MAX_CONCURRENCY_PER_KEY": str(CAP),
+              "COMET_GATEWAY_MAX_CONCURRENCY": str(max(CAP, 64))}
     for n, scale in ((100, 1), (1000, 9)):
-        with servers.upstream(scale) as up, servers.gateway(up.url) as gw:
+        with servers.upstream(scale) as up, servers.gateway(up.url, **capped) as gw:
             with mesh.running(up.url) if mesh_ready else _nothing() as mesh_url:
                 for latency in (0.0, 0.025):
                     await dashboard(up, gw, n, latency, mesh_url)
@@ -259,6 +266,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--skip-mesh", action="store_true", help="leave GraphQL Mesh out")
+    parser.add_argument("--cap", type=int, default=16,
+                        help="upstream calls in flight per key (the gateway's default: 16)")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -73,7 +73,11 @@ def running(upstream_url: str) -> Iterator[str]:
             yield url
         finally:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(30)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:  # its workers may wait on idle connections
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
 
 
 async def dashboard(url: str, key: str, n: int) -> tuple[float, Any]:
