@@ -68,6 +68,19 @@ class GatewayServer:
         self.thread.join(10)
 
 
+def wait_until_up(url: str, timeout: float = 30) -> None:
+    """Wait for a server (a subprocess) to answer `url`; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{url} did not come up") from None
+            time.sleep(0.1)
+
+
 def start(settings: Settings, default_key: str | None = None) -> GatewayServer:
     port = free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,

@@ -17,6 +17,7 @@ import pytest
 
 from demo_upstream.world import World
 from tests.demo_server import DemoServer, free_port
+from tests.gateway_server import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD = World()
@@ -42,16 +43,7 @@ def served(demo: DemoServer) -> Iterator[tuple[str, int]]:
     with subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL) as process:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                import urllib.request
-
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
+        wait_until_up(f"http://127.0.0.1:{port}/healthz")
         try:
             yield f"http://127.0.0.1:{port}", process.pid
         finally:

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from tests.demo_server import DemoServer, free_port
 from tests.gateway.test_cache import flush
+from tests.gateway_server import wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,15 +34,8 @@ def two_processes(demo: DemoServer, redis_url: str) -> Iterator[list[str]]:
                                   stderr=subprocess.DEVNULL) for p in ports]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
-        deadline = time.monotonic() + 30
         for url in urls:
-            while True:
-                try:
-                    urllib.request.urlopen(f"{url}/healthz", timeout=1)
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
+            wait_until_up(f"{url}/healthz")
         yield urls
     finally:
         for process in processes:

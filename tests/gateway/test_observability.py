@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.settings import Settings
 from tests.demo_server import DemoServer, free_port
-from tests.gateway_server import start
+from tests.gateway_server import start, wait_until_up
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = """query Sandbox { project(workspace: "alice", name: "sandbox") {
@@ -75,14 +74,7 @@ def test_json_logs_carry_request_ids_and_never_a_key(demo: DemoServer) -> None:
                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True) as process:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.1)
+            wait_until_up(f"http://127.0.0.1:{port}/healthz")
             demo.fault("experiment/tags", "status", status=503)
             demo.fault("experiment/parameters", "reset")
             for secret in (key, "wrong-key-0123456789"):
