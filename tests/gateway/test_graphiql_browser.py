@@ -51,7 +51,6 @@ def test_graphiql_runs_the_example_in_chromium(with_key: GatewayServer) -> None:
 def test_without_the_bundle_the_cdn_page_is_served_and_said(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, demo: DemoServer,
         caplog: pytest.LogCaptureFixture) -> None:
-    import gateway.app
     import gateway.graphiql
 
     monkeypatch.setattr(gateway.graphiql, "BUNDLE", tmp_path)
@@ -63,4 +62,3 @@ def test_without_the_bundle_the_cdn_page_is_served_and_said(
         server.stop()
     assert "unpkg.com/graphiql" in html and "query Overview" in html
     assert "bundle is not built" in caplog.text
-    assert gateway.app.bundled is gateway.graphiql.bundled

@@ -204,14 +204,19 @@ async def test_concurrency_is_capped_per_key(demo: DemoServer) -> None:
         demo.clear_log()
         demo.latency(100)
         await asyncio.gather(distinct_calls(client, 6), distinct_calls(other, 2))
-    spans = [(r["at"], r["ended"], r) for r in demo.requests()
-             if r["endpoint"] == "experiment/tags"]
+    from demo_upstream.world import World
 
-    def most_at_once(entries: list[tuple[float, float, object]]) -> int:
+    world = World()
+    spans = [(r["at"], r["ended"], world.workspace_of_experiment(r["params"]["experimentKey"]))
+             for r in demo.requests() if r["endpoint"] == "experiment/tags"]
+
+    def most_at_once(entries: list[tuple[float, float, str | None]]) -> int:
         return max(sum(1 for a, b, _ in entries if a <= t < b) for t, _, _ in entries)
 
-    assert most_at_once(spans) >= 3  # the two keys overlap: the cap is per key
-    assert len(spans) == 8
+    alice = [s for s in spans if s[2] == "vision-lab"]
+    assert len(alice) == 6 and len(spans) == 8
+    assert most_at_once(alice) == 2  # one key never has more than its cap in flight
+    assert most_at_once(spans) >= 3  # while the other key's calls run beside them
 
 
 async def test_concurrency_is_capped_globally(demo: DemoServer) -> None:
