@@ -13,7 +13,3 @@ class BadUserInput(GatewayError):
     """The query's arguments are wrong: a bad cursor, a page too large, a missing argument."""
 
     code = "BAD_USER_INPUT"
-
-
-class QueryTooComplex(GatewayError):
-    code = "QUERY_TOO_COMPLEX"

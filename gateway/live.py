@@ -101,10 +101,6 @@ class LiveHub:
         self._batch = batch_size
         self._pollers: dict[Feed, Poller] = {}
 
-    @property
-    def pollers(self) -> int:
-        return len(self._pollers)
-
     @contextlib.asynccontextmanager
     async def subscribe(self, key: ApiKey, keys: tuple[str, ...], metrics: tuple[str, ...],
                         interval: float
