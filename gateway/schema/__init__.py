@@ -10,7 +10,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from .errors import ErrorCodes
+from .errors import ErrorCodes, map_errors
 from .execution import BulkLeafExecutionContext
 from .query import Query
 from .scalars import SCALARS
@@ -18,12 +18,15 @@ from .subscription import Subscription
 
 
 class GatewaySchema(strawberry.Schema):
-    """Strawberry logs every error with its traceback; `ErrorCodes` logs them instead, one
-    line each, without tracebacks or keys."""
+    """Errors are mapped (and logged, one line each, without tracebacks or keys) by
+    `errors.map_errors`, not by strawberry's logger, which logs every traceback."""
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
-        return None
+        # In place: this is the one hook subscription events pass through, and the list
+        # is the one their answer carries.
+        context = execution_context.context if execution_context else None
+        errors[:] = map_errors(errors, context)
 
 
 def build_schema(limits: Sequence[Callable[[], SchemaExtension]] = (),

@@ -49,37 +49,42 @@ def code_for(error: BaseException | None, message: str = "") -> str:
     return "INTERNAL"
 
 
+def map_errors(errors: list[GraphQLError], context: object) -> list[GraphQLError]:
+    """Every error with its code (idempotent: an error that has one is kept as it is)."""
+    request_id = getattr(context, "request_id", "-")
+    return [e if "code" in (e.extensions or {}) else _map(e, request_id) for e in errors]
+
+
 class ErrorCodes(SchemaExtension):
-    """Give every error its code; mask the unexpected ones."""
+    """Give every error of an operation its code; mask the unexpected ones. (Subscription
+    events pass through GatewaySchema.process_errors, which maps them the same way.)"""
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        context = self.execution_context.context
-        request_id = getattr(context, "request_id", "-")
-        result.errors = [self._map(e, request_id) for e in result.errors]
+        if result is not None and result.errors:
+            result.errors = map_errors(result.errors, self.execution_context.context)
 
-    def _map(self, error: GraphQLError, request_id: str) -> GraphQLError:
-        original = error.original_error
-        code = (error.extensions or {}).get("code") or code_for(original, error.message)
-        extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
-        message = error.message
-        if isinstance(original, up.UpstreamError):
-            extensions["upstream"] = {"status": original.status, "endpoint": original.endpoint}
-            log.info("request %s: %s at %s (upstream %s: %s)", request_id, code, error.path,
-                     original.endpoint, original.status)
-            if isinstance(original, up.RateLimited) and original.retry_after is not None:
-                extensions["retryAfter"] = original.retry_after
-        elif code == "INTERNAL":
-            # The cause goes to the log under the request id; the traceback only at DEBUG,
-            # so that logs stay free of stack traces in normal operation.
-            log.error("internal error in request %s at %s: %s", request_id, error.path,
-                      type(original).__name__ if original else error.message)
-            log.debug("internal error in request %s", request_id, exc_info=original)
-            message = f"Internal error (request id {request_id})."
-            extensions["requestId"] = request_id
-        return GraphQLError(message, nodes=error.nodes, source=error.source,
-                            positions=error.positions, path=error.path, original_error=None,
-                            extensions=extensions)
+
+def _map(error: GraphQLError, request_id: str) -> GraphQLError:
+    original = error.original_error
+    code = code_for(original, error.message)
+    extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
+    message = error.message
+    if isinstance(original, up.UpstreamError):
+        extensions["upstream"] = {"status": original.status, "endpoint": original.endpoint}
+        log.info("request %s: %s at %s (upstream %s: %s)", request_id, code, error.path,
+                 original.endpoint, original.status)
+        if isinstance(original, up.RateLimited) and original.retry_after is not None:
+            extensions["retryAfter"] = original.retry_after
+    elif code == "INTERNAL":
+        # The cause goes to the log under the request id; the traceback only at DEBUG,
+        # so that logs stay free of stack traces in normal operation.
+        log.error("internal error in request %s at %s: %s", request_id, error.path,
+                  type(original).__name__ if original else error.message)
+        log.debug("internal error in request %s", request_id, exc_info=original)
+        message = f"Internal error (request id {request_id})."
+        extensions["requestId"] = request_id
+    return GraphQLError(message, nodes=error.nodes, source=error.source,
+                        positions=error.positions, path=error.path, original_error=None,
+                        extensions=extensions)

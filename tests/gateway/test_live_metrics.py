@@ -55,7 +55,51 @@ def test_two_subscribers_share_one_poll_and_get_only_new_points(
     assert charts <= polled / 1.0 + 3, charts
 
 
-def test_bad_subscription_arguments(gateway: GatewayServer) -> None:
-    result = gateway.post("subscription { metricUpdates(experimentKeys: [], metrics: [\"x\"]) "
-                          "{ metricName } }")
-    assert result["errors"][0]["extensions"]["code"] in {"BAD_USER_INPUT"}
+def subscribe(gateway: GatewayServer, key: str | None, variables: dict[str, object]
+              ) -> list[dict[str, object]]:
+    """One graphql-transport-ws subscription; the messages up to its end."""
+    from websockets.sync.client import connect
+
+    url = gateway.url.replace("http", "ws") + "/graphql"
+    query = ("subscription($k: [ID!]!, $m: [String!]!, $i: Int) { metricUpdates("
+             "experimentKeys: $k, metrics: $m, intervalSeconds: $i) { metricName } }")
+    with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init",
+                            "payload": {"Authorization": key} if key else {}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe",
+                            "payload": {"query": query, "variables": variables}}))
+        messages = []
+        while not messages or messages[-1]["type"] not in ("error", "complete"):
+            messages.append(json.loads(ws.recv(timeout=10)))
+    return messages
+
+
+def codes_of(messages: list[dict[str, object]]) -> list[str]:
+    out = []
+    for m in messages:
+        payload = m.get("payload")
+        errors = payload if isinstance(payload, list) else (payload or {}).get("errors", [])
+        out += [e["extensions"]["code"] for e in errors]  # type: ignore[index,union-attr]
+    return out
+
+
+@pytest.mark.parametrize("variables", [
+    {"k": [], "m": ["loss"]}, {"k": KEYS, "m": []}, {"k": KEYS, "m": ["loss"], "i": 0}])
+def test_bad_subscription_arguments(gateway: GatewayServer, demo: DemoServer,
+                                    variables: dict[str, object]) -> None:
+    messages = subscribe(gateway, gateway.default_key, variables)
+    assert codes_of(messages) == ["BAD_USER_INPUT"]
+    assert demo.counts() == {}  # refused before any poll
+
+
+def test_a_subscription_without_a_key(gateway: GatewayServer, demo: DemoServer) -> None:
+    messages = subscribe(gateway, None, {"k": KEYS, "m": ["loss"], "i": 1})
+    assert codes_of(messages) == ["UNAUTHENTICATED"] and demo.counts() == {}
+
+
+def test_subscriptions_are_refused_over_plain_http(gateway: GatewayServer) -> None:
+    result = gateway.post("subscription { metricUpdates(experimentKeys: [\"x\"], "
+                          "metrics: [\"loss\"]) { metricName } }")
+    assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "websocket" in result["errors"][0]["message"]
