@@ -35,6 +35,7 @@ from .upstream.models import (
     PanelSummary,
     Project,
     ProjectColumn,
+    ProjectPage,
     ProjectQueryResult,
     RegistryModel,
     SystemDetails,
@@ -167,6 +168,19 @@ class Loaders:
         return self._keyed("projects", fetch)
 
     @functools.cached_property
+    def projects_page(self) -> Keyed[tuple[str, int, int, str | None, str | None, str | None,
+                                          bool | None, bool | None, str | None], ProjectPage]:
+        """(workspace, offset, count, sort, order, owner, public, starter, search) → a page."""
+        async def fetch(k: tuple[str, int, int, str | None, str | None, str | None,
+                                 bool | None, bool | None, str | None]) -> ProjectPage:
+            ws, offset, count, sort, order, owner, public, starter, search = k
+            return await self.client.get_projects_page(
+                ws, offset=offset, count=count, sort=sort, order=order, owner=owner,
+                public=public, starter_project=starter, search=search)
+
+        return self._keyed("projects_page", fetch)
+
+    @functools.cached_property
     def project(self) -> Keyed[str, Project]:
         return self._keyed("project", lambda pid: self.client.get_project(project_id=pid))
 
@@ -280,6 +294,20 @@ class Loaders:
     @functools.cached_property
     def system(self) -> Keyed[str, SystemDetails]:
         return self._keyed("system", self.client.get_system_details)
+
+    @functools.cached_property
+    def all_metrics(self) -> Keyed[str, tuple[MetricPoint, ...]]:
+        return self._keyed("all_metrics", self.client.get_all_metrics)
+
+    @functools.cached_property
+    def asset_details(self) -> Keyed[tuple[str, str], Asset]:
+        return self._keyed("asset_details",
+                           lambda ref: self.client.get_asset_details(ref[0], ref[1]))
+
+    @functools.cached_property
+    def assets_by_name(self) -> Keyed[tuple[str, str, str | None], tuple[Asset, ...]]:
+        return self._keyed("assets_by_name",
+                           lambda ref: self.client.get_assets_by_name(*ref))
 
     @functools.cached_property
     def metric(self) -> Keyed[tuple[str, str], tuple[MetricPoint, ...]]:

@@ -159,6 +159,11 @@ class Experiment:
         found = await info.context.loaders.metric.get((str(self.key), name))
         return None if found is None else [MetricPoint.of(p) for p in found]
 
+    @strawberry.field(description="Every logged value of every metric (one call).")
+    async def all_metrics(self, info: Info) -> list[MetricPoint] | None:
+        found = await info.context.loaders.all_metrics.get(str(self.key))
+        return None if found is None else [MetricPoint.of(p) for p in found]
+
     @strawberry.field(description="Metrics as plottable series, batched across experiments "
                                   "through one multi-metric-chart call per batch.")
     async def metric_series(self, info: Info, names: list[str],
@@ -195,6 +200,19 @@ class Experiment:
     @strawberry.field(description="The files it logged, optionally of one type.")
     async def assets(self, info: Info, type: AssetType = AssetType.ALL) -> list[Asset] | None:
         found = await info.context.loaders.assets.get((str(self.key), type.value))
+        return None if found is None else [Asset.of(a, str(self.key)) for a in found]
+
+    @strawberry.field(description="One file it logged, by asset id.")
+    async def asset(self, info: Info, id: strawberry.ID) -> Asset | None:
+        found = await info.context.loaders.asset_details.get((str(self.key), str(id)))
+        return None if found is None else Asset.of(found, str(self.key))
+
+    @strawberry.field(description="The files it logged under one name (models' files too), "
+                                  "optionally of one type.")
+    async def assets_by_name(self, info: Info, name: str,
+                             type: AssetType | None = None) -> list[Asset] | None:
+        kind = None if type is None or type is AssetType.ALL else type.value
+        found = await info.context.loaders.assets_by_name.get((str(self.key), name, kind))
         return None if found is None else [Asset.of(a, str(self.key)) for a in found]
 
     @strawberry.field(description="The models it logged.")

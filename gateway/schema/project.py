@@ -70,6 +70,9 @@ class ExperimentConnection:
     edges: list[ExperimentEdge] = d("The experiments of this page.")
     page_info: PageInfo = d("Where this page stands.")
     total_count: int = d("How many experiments match, across all pages.")
+    project_experiment_count: int | None = d(
+        "How many experiments the project has (archived ones, if `archived` was asked), "
+        "before `where` filtered them: Comet's experimentsInProject.")
 
 
 @strawberry.type(description="One experiment's part of a multi-metric chart.")
@@ -93,6 +96,7 @@ class Project:
     is_public: bool = d("Whether anyone can see it.")
     number_of_experiments: int | None = d("How many experiments it has (not archived).")
     last_updated: dt.datetime | None = d("When it last changed.")
+    workspace_id: str | None = d("Comet's id of its workspace.")
     workspace_name: strawberry.Private[str]
     # How it was asked for: its experiment list is fetched the same way (see plan_listing).
     ref: strawberry.Private[ProjectRef | None] = None
@@ -102,7 +106,7 @@ class Project:
         return cls(id=strawberry.ID(p.project_id), name=p.project_name,
                    description=p.project_description, owner=p.owner_user_name,
                    is_public=bool(p.is_public), number_of_experiments=p.number_of_experiments,
-                   last_updated=from_millis(p.last_updated),
+                   last_updated=from_millis(p.last_updated), workspace_id=p.workspace_id,
                    workspace_name=p.workspace_name or "", ref=ref)
 
     @strawberry.field(description="The workspace it belongs to.")
@@ -147,17 +151,20 @@ class Project:
             keep = set(query.experiment_keys if query else ())
             chosen = [e for e in listing if e.experiment_key in keep]
             total, page = len(chosen), chosen[offset:offset + size]
+            in_project = query.experiments_in_project if query else None
         elif plan.paged:
             assert self.number_of_experiments is not None
-            total = self.number_of_experiments
+            total = in_project = self.number_of_experiments
             page = list(await self._listing(info, plan.key)) if offset < total else []
         else:
             listing = await self._listing(info, plan.key)
             total, page = len(listing), list(listing[offset:offset + size])
+            in_project = total
         nodes = [Experiment.of(m, parent=self) for m in page]
         return ExperimentConnection(
             edges=[ExperimentEdge(cursor=e.cursor, node=e.node) for e in edges(nodes, offset)],
-            page_info=page_info(offset, len(nodes), total), total_count=total)
+            page_info=page_info(offset, len(nodes), total), total_count=total,
+            project_experiment_count=in_project)
 
     @strawberry.field(description="A multi-metric chart of its experiments (all of them, or "
                                   "`experimentKeys`): one series per metric and experiment.")

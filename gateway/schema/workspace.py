@@ -12,6 +12,7 @@ from .pagination import decode_cursor, edges, page_info, page_size
 if TYPE_CHECKING:
     from .panel import DashboardTemplate, Panel
     from .project import Project, ProjectConnection
+    from .project_page import ProjectPage, ProjectSort
     from .registry import RegistryModel
 
 
@@ -44,6 +45,20 @@ class Workspace:
         return ProjectConnection(
             edges=[ProjectEdge(cursor=e.cursor, node=e.node) for e in edges(page, offset)],
             page_info=page_info(offset, len(page), len(chosen)), total_count=len(chosen))
+
+    @strawberry.field(description="A page of its projects as Comet's project browser shows "
+                                  "them (search, filters, sort; Comet's projects/page).")
+    async def project_page(self, info: Info, offset: int = 0, count: int = 10,
+                           search: str | None = None,
+                           sort: Annotated[ProjectSort, strawberry.lazy(".project_page")]
+                           | None = None,
+                           descending: bool = True, owner: str | None = None,
+                           public: bool | None = None, starter_project: bool | None = None
+                           ) -> Annotated[ProjectPage, strawberry.lazy(".project_page")] | None:
+        from .project_page import project_page
+
+        return await project_page(info, self.name, offset, count, search, sort, descending,
+                                  owner, public, starter_project)
 
     @strawberry.field(description="One project, by name.")
     async def project(self, info: Info, name: str

@@ -268,3 +268,58 @@ def test_a_key_never_reads_another_keys_workspace(gateway: GatewayServer, demo: 
     assert result["data"] == {"experiment": None}
     own = gateway.data(f'{{ workspace(name: "{ws}") {{ name }} }}', key=bob)
     assert own["workspace"] == ({"name": ws} if ws == "nlp-research" else None)
+
+
+def test_the_project_browser_page(gateway: GatewayServer, demo: DemoServer) -> None:
+    data = gateway.data("""{ workspace(name: "vision-lab") {
+        first: projectPage(count: 1, sort: NAME, descending: false) {
+          filteredRowCount totalRowCount
+          rows { projectId name experimentCount teamName userName isPublic canEdit
+                 ownedByViewer createdAt project { id workspaceId } } }
+        found: projectPage(search: "detect") { filteredRowCount rows { name } } } }""")
+    first = data["workspace"]["first"]
+    assert (first["filteredRowCount"], first["totalRowCount"]) == (2, 2)
+    row = first["rows"][0]
+    assert row["name"] == PROJECT and row["experimentCount"] == 113
+    assert row["teamName"] == WS and row["userName"] == "alice" and row["canEdit"] is True
+    assert row["project"] == {"id": row["projectId"], "workspaceId": "vision-lab-default"}
+    assert data["workspace"]["found"] == {"filteredRowCount": 1,
+                                          "rows": [{"name": "object-detection"}]}
+    page = next(r for r in demo.requests() if r["endpoint"] == "projects/page")
+    assert page["params"]["sort"] == "projectName" and page["params"]["order"] == "asc"
+
+
+def test_counts_before_the_filter(gateway: GatewayServer) -> None:
+    data = gateway.data("""{ project(workspace: "vision-lab", name: "image-classifier") {
+        all: experiments(first: 1) { totalCount projectExperimentCount }
+        sgd: experiments(first: 1, where: {rules: [{source: PARAMETER, field: "optimizer",
+                                                    operator: EQUAL, value: "sgd"}]}) {
+          totalCount projectExperimentCount }
+        gone: experiments(first: 1, archived: true) { totalCount projectExperimentCount } } }""")
+    project = data["project"]
+    assert project["all"] == {"totalCount": 113, "projectExperimentCount": 113}
+    assert project["sgd"]["projectExperimentCount"] == 113
+    assert 0 < project["sgd"]["totalCount"] < 113
+    assert project["gone"] == {"totalCount": 7, "projectExperimentCount": 7}
+
+
+def test_all_metrics_and_single_assets(gateway: GatewayServer, demo: DemoServer) -> None:
+    key = keys()[0]
+    truth = WORLD.experiment(key)
+    assert truth is not None
+    image = next(a for a in truth.assets if a.type == "image")
+    model_file = truth.models[0].assets[0]
+    data = gateway.data(f"""{{ experiment(key: "{key}") {{
+        allMetrics {{ metricName }}
+        asset(id: "{image.asset_id}") {{ id fileName type step }}
+        missing: asset(id: "nope") {{ id }}
+        byName: assetsByName(name: "{model_file.file_name}") {{ id type }}
+        wrongType: assetsByName(name: "{image.file_name}", type: AUDIO) {{ id }} }} }}""")
+    e = data["experiment"]
+    assert len(e["allMetrics"]) == sum(len(s.points) for s in truth.metrics.values())
+    assert e["asset"] == {"id": image.asset_id, "fileName": image.file_name, "type": "image",
+                          "step": image.step}
+    assert e["missing"] is None
+    assert e["byName"] == [{"id": model_file.asset_id, "type": "model-element"}]
+    assert e["wrongType"] == []
+    assert demo.counts()["GET experiment/metrics/get-all"] == 1
