@@ -21,9 +21,10 @@ from .auth import api_key
 from .graphiql import BUNDLE, STATIC_PATH, bundled
 from .limits import BodyLimit, RateLimit
 from .live import LiveHub
-from .observability import Metrics
+from .observability import Metrics, OperationMetrics
 from .persisted import PersistedQueries
 from .request_ids import RequestIdMiddleware
+from .schema import build_schema
 from .settings import Settings
 from .upstream import CometClient, Transport, errors
 from .upstream.cache import MemoryCache, RedisCache, ResponseCache
@@ -56,10 +57,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                  else MemoryCache(settings.cache_max_entries))
     metrics = Metrics()
     transport = Transport(settings.upstream(), cache, settings.ttls(), metrics)
+    schema = build_schema(settings.document_limits(), [lambda: OperationMetrics(metrics)],
+                          settings.max_operations)
+    assert schema.documents is not None
+    documents = schema.documents
     persisted = PersistedQueries(RedisCache(settings.redis_url) if settings.redis_url
-                                 else MemoryCache(settings.cache_max_entries))
+                                 else MemoryCache(settings.cache_max_entries),
+                                 accepts=lambda text: not documents.validate(text))
     live = LiveHub(transport, settings.chart_batch_size)
-    view = GatewayGraphQL(settings, transport, persisted, live, metrics)
+    view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,4 +106,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware(settings, metrics), lifespan=lifespan)
     app.state.settings = settings
     app.state.transport = transport
+    app.state.documents = documents
     return app

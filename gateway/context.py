@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.websockets import WebSocket
 from strawberry.types import Info as _Info
 
 from .live import LiveHub
@@ -25,6 +26,11 @@ class Context:
     api_key: ApiKey | None = None
     live: LiveHub | None = None
     connection_params: dict[str, Any] | None = None  # graphql-ws's connection_init payload
+
+    @property
+    def over_websocket(self) -> bool:
+        """Whether the operation came over a websocket (subscriptions may only)."""
+        return isinstance(self.request, WebSocket)
 
     def link(self, path: str, **params: str | None) -> str:
         """An absolute URL of one of the gateway's own routes."""

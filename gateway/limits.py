@@ -1,4 +1,4 @@
-"""The door's limits: body size, request rate per key, and the schema's query limits.
+"""The door's limits: body size and request rate (the query's own limits are in `documents`).
 
 Each is checked before any upstream call and answered as GraphQL answers errors
 (`{"errors": [{"message", "extensions": {"code"}}]}`), with the HTTP status that fits.
@@ -6,35 +6,15 @@ Each is checked before any upstream call and answered as GraphQL answers errors
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
 
 from .settings import Settings
 from .upstream import ApiKey
-
-
-def schema_limits(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """The query limits, as schema extension factories (errors map to QUERY_TOO_COMPLEX)."""
-    limits: list[Callable[[], SchemaExtension]] = [
-        functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        functools.partial(QueryDepthLimiter, max_depth=settings.max_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
-    ]
-    if not settings.introspection:
-        limits.append(DisableIntrospection)
-    return limits
 
 
 async def send_errors(send: Send, status: int, code: str, message: str,

@@ -5,6 +5,7 @@ both, which the gateway checks and keeps. Works over GET, so a CDN can cache the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from strawberry.http import GraphQLRequestData
@@ -23,8 +24,12 @@ class PersistedQueryMismatch(ValueError):
 
 
 class PersistedQueries:
-    def __init__(self, store: ResponseCache) -> None:
+    """The store of persisted queries. A query is kept only once `accepts` says it parses
+    and validates, so that nobody can fill the store with text the gateway would refuse."""
+
+    def __init__(self, store: ResponseCache, accepts: Callable[[str], bool]) -> None:
         self._store = store
+        self._accepts = accepts
 
     @staticmethod
     def _hash_of(extensions: dict[str, Any] | None) -> str | None:
@@ -44,7 +49,8 @@ class PersistedQueries:
         if data.query:
             if hashlib.sha256(data.query.encode()).hexdigest() != digest:
                 raise PersistedQueryMismatch("provided sha does not match query")
-            await self._store.set(key, data.query.encode(), TTL)
+            if self._accepts(data.query):
+                await self._store.set(key, data.query.encode(), TTL)
             return data
         stored = await self._store.get(key)
         if stored is None:

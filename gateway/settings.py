@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .documents import DocumentLimits
 from .upstream.config import DEFAULT_UPSTREAM_URL, UpstreamConfig
 from .upstream.endpoints import FAMILIES
 
@@ -60,9 +61,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Answer introspection queries (GraphiQL needs them)."),
     Setting("cors_origins", "COMET_GATEWAY_CORS_ORIGINS", str,
             "Comma-separated origins allowed by CORS (`*` for any); none by default."),
-    Setting("max_depth", "COMET_GATEWAY_MAX_DEPTH", int, "Deepest selection nesting allowed."),
+    Setting("max_depth", "COMET_GATEWAY_MAX_DEPTH", int,
+            "Fields nested within fields allowed (introspection's too)."),
     Setting("max_aliases", "COMET_GATEWAY_MAX_ALIASES", int, "Aliases allowed in one document."),
-    Setting("max_tokens", "COMET_GATEWAY_MAX_TOKENS", int, "Tokens allowed in one document."),
+    Setting("max_tokens", "COMET_GATEWAY_MAX_TOKENS", int,
+            "Tokens (comments included) allowed in one document; parsing stops past them."),
+    Setting("max_query_length", "COMET_GATEWAY_MAX_QUERY_LENGTH", int,
+            "Characters allowed in one query text, refused before it is read."),
+    Setting("max_fields", "COMET_GATEWAY_MAX_FIELDS", int,
+            "Fields one document may select, with every fragment spread expanded."),
     Setting("max_body_bytes", "COMET_GATEWAY_MAX_BODY_BYTES", int,
             "Largest request body accepted, in bytes."),
     Setting("max_operations", "COMET_GATEWAY_MAX_OPERATIONS", int,
@@ -122,7 +129,9 @@ class Settings:
     cors_origins: str = ""
     max_depth: int = 15
     max_aliases: int = 30
-    max_tokens: int = 10_000
+    max_tokens: int = 2_000
+    max_query_length: int = 65_536
+    max_fields: int = 2_000
     max_body_bytes: int = 1_000_000
     max_operations: int = 10
     operation_deadline: float = 60.0
@@ -144,6 +153,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
+                     "max_query_length", "max_fields",
                      "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
                      "cache_max_entries"):
             if getattr(self, name) < 1:
@@ -167,6 +177,12 @@ class Settings:
                                  f"of {', '.join(FAMILIES)}")
             out[family.strip()] = float(seconds)
         return out
+
+    def document_limits(self) -> DocumentLimits:
+        """What one GraphQL document may hold (see `gateway.documents`)."""
+        return DocumentLimits(max_length=self.max_query_length, max_tokens=self.max_tokens,
+                              max_depth=self.max_depth, max_aliases=self.max_aliases,
+                              max_fields=self.max_fields, introspection=self.introspection)
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -22,12 +21,12 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from .auth import api_key
 from .context import Context
 from .graphiql import graphiql_html
-from .limits import schema_limits, send_errors
+from .limits import send_errors
 from .live import LiveHub
 from .loaders import Loaders
-from .observability import Metrics, OperationMetrics
+from .observability import Metrics
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
-from .schema import build_schema
+from .schema import GatewaySchema
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
 
@@ -45,18 +44,6 @@ def wants_graphql_response(headers: Any) -> bool:
     return False
 
 
-def is_subscription(data: GraphQLRequestData) -> bool:
-    """Whether the operation that would run is a subscription (which HTTP cannot carry)."""
-    try:
-        document = parse(data.query or "")
-    except GraphQLError:
-        return False  # the executor reports the syntax error
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [o for o in operations if data.operation_name is None
-              or (o.name and o.name.value == data.operation_name)]
-    return any(o.operation == OperationType.SUBSCRIPTION for o in chosen[:1])
-
-
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
     """graphql-transport-ws speaks text frames: send our (orjson) bytes as text."""
 
@@ -69,11 +56,9 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
 
 class GatewayGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextWebSocketAdapter
-    def __init__(self, settings: Settings, transport: Transport,
+    def __init__(self, schema: GatewaySchema, settings: Settings, transport: Transport,
                  persisted: PersistedQueries, live: LiveHub, metrics: Metrics) -> None:
-        extensions = [*schema_limits(settings), lambda: OperationMetrics(metrics)]
-        super().__init__(build_schema(extensions, settings.max_operations),
-                         graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
         self.metrics = metrics
         self.settings = settings
         self.transport = transport
@@ -94,10 +79,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         parsed = await super().parse_http_body(request)
         items = parsed if isinstance(parsed, list) else [parsed]
         resolved = [await self.persisted.resolve(item) for item in items]
-        for item in resolved:
-            if item.query and "subscription" in item.query and is_subscription(item):
-                raise HTTPException(400, "subscriptions run over a websocket "
-                                         "(graphql-transport-ws) at /graphql")
         return resolved if isinstance(parsed, list) else resolved[0]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
 
+from ..documents import BAD_INPUT, DocumentLimits, Documents, refusal
 from .errors import ErrorCodes, map_errors
 from .execution import BulkLeafExecutionContext
 from .query import Query
@@ -19,7 +23,18 @@ from .subscription import Subscription
 
 class GatewaySchema(strawberry.Schema):
     """Errors are mapped (and logged, one line each, without tracebacks or keys) by
-    `errors.map_errors`, not by strawberry's logger, which logs every traceback."""
+    `errors.map_errors`, not by strawberry's logger, which logs every traceback.
+
+    With `document_limits`, every query text is parsed and validated by `Documents`: once
+    per text, each limit checked before the spec's validation runs."""
+
+    documents: Documents | None = None
+
+    def __init__(self, *args: Any, document_limits: DocumentLimits | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if document_limits is not None:
+            self.documents = Documents(self._schema, document_limits)
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
@@ -28,13 +43,59 @@ class GatewaySchema(strawberry.Schema):
         context = execution_context.context if execution_context else None
         errors[:] = map_errors(errors, context)
 
+    async def _prepare_operation_async(self, context: ExecutionContext,
+                                       extensions_runner: Any) -> PreExecutionError | None:
+        # The one step that HTTP (`execute`) and websockets (`stream`) both take, and where a
+        # refusal is answered as a parse error is: an exception raised from an extension's
+        # `on_parse` would end a websocket operation without an answer.
+        if self.documents is not None and context.graphql_document is None and context.query:
+            try:
+                context.graphql_document = self.documents.parse(context.query)
+            except GraphQLError as error:
+                return _refused(context, error)
+            if _subscription_over_http(context):
+                return _refused(context, refusal(
+                    "subscriptions run over a websocket (graphql-transport-ws) at /graphql",
+                    BAD_INPUT))
+        return await super()._prepare_operation_async(context, extensions_runner)
 
-def build_schema(limits: Sequence[Callable[[], SchemaExtension]] = (),
-                 max_operations: int = 10) -> strawberry.Schema:
-    """The schema with the given limits (errors are mapped after them, so last)."""
+
+def _refused(context: ExecutionContext, error: GraphQLError) -> PreExecutionError:
+    context.pre_execution_errors = [error]
+    return PreExecutionError(data=None, errors=[error])
+
+
+def _subscription_over_http(context: ExecutionContext) -> bool:
+    try:
+        operation = context.operation_type
+    except RuntimeError:  # no such operation: strawberry answers that itself
+        return False
+    return operation is OperationType.SUBSCRIPTION and not getattr(
+        context.context, "over_websocket", False)
+
+
+class DocumentValidation(SchemaExtension):
+    """Validation through the schema's `Documents`: cached per text, limits first."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        documents = getattr(context.schema, "documents", None)
+        if isinstance(documents, Documents) and context.query is not None:
+            context.pre_execution_errors = documents.validate(context.query)
+        yield
+
+
+def build_schema(document_limits: DocumentLimits | None = None,
+                 extensions: Sequence[Callable[[], SchemaExtension]] = (),
+                 max_operations: int = 10) -> GatewaySchema:
+    """The schema; with `document_limits`, documents are checked and cached by `Documents`
+    (errors are mapped after every other extension, so last)."""
+    checks: list[Callable[[], SchemaExtension]] = (
+        [DocumentValidation] if document_limits is not None else [])
     return GatewaySchema(
-        query=Query, subscription=Subscription, extensions=[*limits, ErrorCodes],
-        execution_context_class=BulkLeafExecutionContext,
+        query=Query, subscription=Subscription,
+        extensions=[*checks, *extensions, ErrorCodes],
+        execution_context_class=BulkLeafExecutionContext, document_limits=document_limits,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
                                 batching_config={"max_operations": max_operations}))
 

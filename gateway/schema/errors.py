@@ -8,7 +8,6 @@ their code; anything else is masked as `INTERNAL` with the request id, and logge
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,14 +32,9 @@ UPSTREAM_CODES: tuple[tuple[type[up.UpstreamError], str], ...] = (
 )
 
 
-# What strawberry's limiters (depth, aliases, tokens) say: the only errors known by message.
-TOO_COMPLEX = re.compile(r"exceeds maximum operation depth|aliases found\. Allowed|"
-                         r"Document contains more than \d+ tokens")
-
-
-def code_for(error: BaseException | None, message: str = "") -> str:
-    if error is None:  # parse and validation errors: the query itself is wrong
-        return "QUERY_TOO_COMPLEX" if TOO_COMPLEX.search(message) else "BAD_USER_INPUT"
+def code_for(error: BaseException | None) -> str:
+    if error is None:  # parse and validation errors: the query itself is wrong (the limits
+        return "BAD_USER_INPUT"  # of `documents` set their own code)
     if isinstance(error, GatewayError):
         return error.code
     for cls, code in UPSTREAM_CODES:
@@ -68,7 +62,7 @@ class ErrorCodes(SchemaExtension):
 
 def _map(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
-    code = code_for(original, error.message)
+    code = code_for(original)
     extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
     message = error.message
     if isinstance(original, up.UpstreamError):
