@@ -18,11 +18,13 @@ from starlette.staticfiles import StaticFiles
 
 from . import downloads
 from .auth import api_key
+from .context import WebsocketOperations
 from .graphiql import BUNDLE, STATIC_PATH, bundled
-from .limits import BodyLimit, RateLimit
+from .limits import BodyLimit
 from .live import LiveHub
 from .observability import Metrics, OperationMetrics
 from .persisted import PersistedQueries
+from .rate_limits import RateLimit, RateLimits
 from .request_ids import RequestIdMiddleware
 from .schema import build_schema
 from .settings import Settings
@@ -33,7 +35,8 @@ from .view import GatewayGraphQL
 log = logging.getLogger("gateway")
 
 
-def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
+def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits
+               ) -> list[Middleware]:
     """Outermost first: request ids, CORS, then the door's limits."""
     stack = [Middleware(RequestIdMiddleware)]
     if settings.origins():
@@ -43,7 +46,7 @@ def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"]))
     stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
-    stack.append(Middleware(RateLimit, settings=settings, paths=("/graphql", "/download"),
+    stack.append(Middleware(RateLimit, settings=settings, limits=rate_limits,
                             on_limited=metrics.rate_limited.inc))
     return stack
 
@@ -57,7 +60,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                  else MemoryCache(settings.cache_max_entries))
     metrics = Metrics()
     transport = Transport(settings.upstream(), cache, settings.ttls(), metrics)
-    schema = build_schema(settings.document_limits(), [lambda: OperationMetrics(metrics)],
+    schema = build_schema(settings.document_limits(),
+                          [WebsocketOperations, lambda: OperationMetrics(metrics)],
                           settings.max_operations)
     assert schema.documents is not None
     documents = schema.documents
@@ -65,7 +69,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                  else MemoryCache(settings.cache_max_entries),
                                  accepts=lambda text: not documents.validate(text))
     live = LiveHub(transport, settings.chart_batch_size)
-    view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics)
+    rate_limits = RateLimits(settings)
+    view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics, rate_limits)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
                 *downloads.routes(client_for)],
-        middleware=middleware(settings, metrics), lifespan=lifespan)
+        middleware=middleware(settings, metrics, rate_limits), lifespan=lifespan)
     app.state.settings = settings
     app.state.transport = transport
     app.state.documents = documents

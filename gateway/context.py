@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.websockets import WebSocket
+from strawberry.extensions import SchemaExtension
 from strawberry.types import Info as _Info
 
 from .live import LiveHub
@@ -26,6 +29,15 @@ class Context:
     api_key: ApiKey | None = None
     live: LiveHub | None = None
     connection_params: dict[str, Any] | None = None  # graphql-ws's connection_init payload
+    # A fresh client and loaders for a key: each operation over a websocket gets its own.
+    open_client: Callable[[ApiKey], tuple[CometClient, Loaders]] | None = None
+
+    def for_operation(self) -> Context:
+        """This context with a client (budget, deadline) and loaders of the operation's own."""
+        if self.open_client is None:
+            return self
+        client, loaders = self.open_client(self.api_key or ApiKey(""))
+        return dataclasses.replace(self, client=client, loaders=loaders)
 
     @property
     def over_websocket(self) -> bool:
@@ -41,3 +53,14 @@ class Context:
 
 
 Info = _Info[Context, None]
+
+
+class WebsocketOperations(SchemaExtension):
+    """Each operation over a websocket runs with its own client and loaders: its own budget,
+    deadline and batches, as an HTTP request has, not the connection's."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and context.over_websocket:
+            self.execution_context.context = context.for_operation()
+        yield

@@ -81,9 +81,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Upstream calls one operation may make; past it, fields fail with "
             "QUERY_TOO_COMPLEX and the data fetched so far is returned."),
     Setting("rate_limit_per_second", "COMET_GATEWAY_RATE_LIMIT_PER_SECOND", float,
-            "Requests per second allowed per API key (a token bucket); 0 turns it off."),
+            "Requests per second allowed per client address (a token bucket: every route but "
+            "/healthz, each websocket operation too); 0 turns it off."),
     Setting("rate_limit_burst", "COMET_GATEWAY_RATE_LIMIT_BURST", int,
-            "Requests an API key may make at once before the rate applies."),
+            "Requests a client address may make at once before the rate applies."),
+    Setting("upstream_rate_per_key", "COMET_GATEWAY_UPSTREAM_RATE_PER_KEY", float,
+            "Upstream calls per second allowed per API key, retries included (a token bucket; "
+            "a key past it is refused at the door); 0 turns it off."),
+    Setting("upstream_burst_per_key", "COMET_GATEWAY_UPSTREAM_BURST_PER_KEY", int,
+            "Upstream calls an API key may make at once before the rate applies."),
     Setting("cache", "COMET_GATEWAY_CACHE", _bool,
             "Cache upstream answers (JSON only, never downloads), per API key."),
     Setting("redis_url", "COMET_GATEWAY_REDIS_URL", str,
@@ -136,8 +142,10 @@ class Settings:
     max_operations: int = 10
     operation_deadline: float = 60.0
     upstream_budget: int = 2000
-    rate_limit_per_second: float = 20.0
-    rate_limit_burst: int = 40
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 200
+    upstream_rate_per_key: float = 100.0
+    upstream_burst_per_key: int = 4_000
     cache: bool = False
     redis_url: str | None = field(default=None, repr=False)
     cache_ttls: str = "workspace=60,project=60,registry=60,panel=300,experiment=30,metrics=10"
@@ -155,6 +163,7 @@ class Settings:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
                      "max_query_length", "max_fields",
                      "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
+                     "upstream_burst_per_key",
                      "cache_max_entries"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -162,8 +171,9 @@ class Settings:
             raise ValueError("log_format must be json or text")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise ValueError("log_level must be debug, info, warning or error")
-        if self.operation_deadline <= 0 or self.rate_limit_per_second < 0:
-            raise ValueError("operation_deadline must be positive, the rate not negative")
+        if self.operation_deadline <= 0 or self.rate_limit_per_second < 0 \
+                or self.upstream_rate_per_key < 0:
+            raise ValueError("operation_deadline must be positive, the rates not negative")
         self.ttls()  # validates the cache TTLs
         self.upstream()  # validates the upstream numbers
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
 from .auth import api_key
 from .context import Context
@@ -26,6 +31,7 @@ from .live import LiveHub
 from .loaders import Loaders
 from .observability import Metrics
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
+from .rate_limits import RateLimits, client_address, retry_after
 from .schema import GatewaySchema
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
@@ -54,11 +60,34 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
+class RateLimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, each operation admitted by the rate limits as a request is."""
+
+    view: GatewayGraphQL
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        context = self.context
+        if self.connection_acknowledged and isinstance(context, Context):
+            wait, why = self.view.rate_limits.admit(client_address(context.request.scope),
+                                                    context.api_key or ApiKey(""))
+            if wait > 0:
+                seconds = retry_after(wait)
+                await self.send_message({"id": message["id"], "type": "error", "payload": [{
+                    "message": f"{why}; retry in {seconds}s",
+                    "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds}}]})
+                return
+        await super().handle_subscribe(message)
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
     websocket_adapter_class = TextWebSocketAdapter
+    graphql_transport_ws_handler_class = RateLimitedTransportWS
+
     def __init__(self, schema: GatewaySchema, settings: Settings, transport: Transport,
-                 persisted: PersistedQueries, live: LiveHub, metrics: Metrics) -> None:
+                 persisted: PersistedQueries, live: LiveHub, metrics: Metrics,
+                 rate_limits: RateLimits) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.rate_limits = rate_limits
         self.metrics = metrics
         self.settings = settings
         self.transport = transport
@@ -121,22 +150,21 @@ class GatewayGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket,
                           response: Response | WebSocket) -> Context:
         key = api_key(request.headers, self.settings)
-        client = self._client(key, request)
-        return Context(client=client, loaders=self._loaders(client),
-                       settings=self.settings,
+        client, loaders = self._open_client(key)
+        return Context(client=client, loaders=loaders, settings=self.settings,
                        request_id=getattr(request.state, "request_id", "-"),
                        base_url=self.settings.public_url or str(request.base_url),
-                       request=request, response=response, api_key=key, live=self.live)
+                       request=request, response=response, api_key=key, live=self.live,
+                       open_client=self._open_client)
 
-    def _loaders(self, client: CometClient) -> Loaders:
-        return Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
-
-    def _client(self, key: ApiKey, request: Request | WebSocket) -> CometClient:
-        # Over a websocket the connection lasts; the deadline is per HTTP operation only.
-        deadline = None if isinstance(request, WebSocket) else (
-            asyncio.get_running_loop().time() + self.settings.operation_deadline)
-        return CometClient(self.transport, key, deadline=deadline,
-                           budget=Budget(self.settings.upstream_budget))
+    def _open_client(self, key: ApiKey) -> tuple[CometClient, Loaders]:
+        """A client for one operation (its deadline, its budget, metered against the key's
+        rate limit) and its loaders."""
+        deadline = asyncio.get_running_loop().time() + self.settings.operation_deadline
+        budget = Budget(self.settings.upstream_budget,
+                        on_spend=functools.partial(self.rate_limits.charge, key))
+        client = CometClient(self.transport, key, deadline=deadline, budget=budget)
+        return client, Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
 
     async def on_ws_connect(self, context: Context) -> Any:
         """Browsers cannot set headers on a websocket: take the key from connection_init."""
@@ -144,10 +172,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         raw = params.get("Authorization") or params.get("authorization")
         if isinstance(raw, str) and raw.strip() and not (context.api_key and
                                                          context.api_key.reveal()):
-            key = api_key({"authorization": raw}, self.settings)
-            context.api_key = key
-            context.client = self._client(key, context.request)
-            context.loaders = self._loaders(context.client)
+            context.api_key = api_key({"authorization": raw}, self.settings)
         return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

@@ -45,11 +45,13 @@ T = TypeVar("T")
 
 
 class Budget:
-    """How many upstream calls one caller (a GraphQL operation) may still make."""
+    """How many upstream calls one caller (a GraphQL operation) may still make; `on_spend`
+    hears of each (the key's rate limit)."""
 
-    def __init__(self, calls: int) -> None:
+    def __init__(self, calls: int, on_spend: Callable[[], None] | None = None) -> None:
         self.limit = calls
         self.spent = 0
+        self._on_spend = on_spend
 
     def spend(self, endpoint: Endpoint) -> None:
         if self.spent >= self.limit:
@@ -57,6 +59,8 @@ class Budget:
                 f"{endpoint.name}: not sent; this operation has made its {self.limit} "
                 "upstream calls", endpoint=endpoint.name)
         self.spent += 1
+        if self._on_spend is not None:
+            self._on_spend()
 
 
 class CometClient:

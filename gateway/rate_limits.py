@@ -1,0 +1,151 @@
+"""Rate limits: what a client may send, and what a key may cost upstream.
+
+Two kinds of token bucket, both in process (`COMET_GATEWAY_WORKERS` × replicas multiply them):
+
+- **Requests, per client address.** Every HTTP request but `/healthz`, every websocket
+  handshake and every operation sent over a websocket takes a token. This bounds what costs
+  no upstream call (a refused document, introspection, a request without a key), and it is
+  keyed on the address so that inventing keys or spelling one key differently gains nothing.
+  Behind a proxy the address is the one uvicorn takes from `X-Forwarded-For`
+  (`FORWARDED_ALLOW_IPS` says which proxies to believe).
+- **Upstream calls, per API key** (its fingerprint, after `auth.api_key` has read the header
+  the one way every route reads it). Every upstream attempt, retries included, takes a token;
+  a key whose bucket is empty is refused at the door, and an operation already running may
+  take the bucket below zero, at most by its own upstream budget, so that no answer is cut
+  short by it. This limits what costs: a dashboard of 60 panels is 60 requests but may be
+  few calls, and one query may be thousands.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .auth import api_key
+from .limits import send_errors
+from .settings import Settings
+from .upstream import ApiKey
+
+UNLIMITED_PATHS = ("/healthz",)
+
+
+class TokenBuckets:
+    """A token bucket per name: `rate` tokens a second, at most `burst` saved up; `floor` is how
+    far below zero `charge` may take one. At most `max_names` are kept (the idlest go)."""
+
+    def __init__(self, rate: float, burst: int, *, floor: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic, max_names: int = 50_000) -> None:
+        self.rate, self.burst, self.floor = rate, burst, floor
+        self._clock, self._max_names = clock, max_names
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def _level(self, name: str) -> tuple[float, float]:
+        now = self._clock()
+        tokens, last = self._buckets.get(name, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate), now
+
+    def wait(self, name: str) -> float:
+        """0 when `name` has a token; else the seconds until it will."""
+        tokens, _ = self._level(name)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def take(self, name: str) -> float:
+        """Take a token if there is one: 0, or the seconds until there will be."""
+        tokens, now = self._level(name)
+        wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+        self._store(name, tokens - 1 if wait == 0 else tokens, now)
+        return wait
+
+    def charge(self, name: str, tokens: float = 1.0) -> None:
+        """Take tokens whether or not there are any, down to `floor`."""
+        level, now = self._level(name)
+        self._store(name, max(self.floor, level - tokens), now)
+
+    def _store(self, name: str, tokens: float, now: float) -> None:
+        self._buckets[name] = (tokens, now)
+        if len(self._buckets) > self._max_names:  # forget the idlest half
+            for old in sorted(self._buckets, key=lambda k: self._buckets[k][1])[
+                    : self._max_names // 2]:
+                del self._buckets[old]
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class RateLimits:
+    """The application's buckets: requests per client address, upstream calls per key."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        self.requests = (TokenBuckets(settings.rate_limit_per_second,
+                                      settings.rate_limit_burst, clock=clock)
+                         if settings.rate_limit_per_second else None)
+        self.upstream = (TokenBuckets(settings.upstream_rate_per_key,
+                                      settings.upstream_burst_per_key,
+                                      floor=-float(settings.upstream_budget), clock=clock)
+                         if settings.upstream_rate_per_key else None)
+
+    def admit(self, address: str, key: ApiKey) -> tuple[float, str]:
+        """Whether a request (or a websocket operation) may start: (0, "") when it may, else
+        the seconds to wait and what is spent."""
+        if self.requests is not None:
+            wait = self.requests.take(address)
+            if wait > 0:
+                return wait, "too many requests from this address"
+        if self.upstream is not None and key.reveal():
+            wait = self.upstream.wait(key.fingerprint)
+            if wait > 0:
+                return wait, "this API key has made too many upstream calls"
+        return 0.0, ""
+
+    def charge(self, key: ApiKey) -> None:
+        """One upstream call made for `key`."""
+        if self.upstream is not None:
+            self.upstream.charge(key.fingerprint)
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client") or ("?", 0)
+    return str(client[0])
+
+
+def retry_after(wait: float) -> int:
+    return max(1, int(wait + 0.999))
+
+
+class RateLimit:
+    """Answer 429 with `Retry-After` and RATE_LIMITED when `RateLimits.admit` says wait (a
+    websocket handshake is refused with HTTP 429 too)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings, limits: RateLimits,
+                 on_limited: Callable[[], None] | None = None) -> None:
+        self.app = app
+        self.settings = settings
+        self.limits = limits
+        self.on_limited = on_limited
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope["path"] in UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        wait, why = self.limits.admit(client_address(scope),
+                                      api_key(Headers(scope=scope), self.settings))
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        if self.on_limited is not None:
+            self.on_limited()
+        seconds = retry_after(wait)
+        if scope["type"] == "websocket":
+            if "websocket.http.response" in scope.get("extensions", {}):
+                await send({"type": "websocket.http.response.start", "status": 429,
+                            "headers": [(b"retry-after", str(seconds).encode())]})
+                await send({"type": "websocket.http.response.body", "body": b""})
+            else:  # the handshake is refused (HTTP 403) without the reason
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        await send_errors(send, 429, "RATE_LIMITED", f"{why}; retry in {seconds}s",
+                          headers={"Retry-After": str(seconds)},
+                          extensions={"retryAfter": seconds})

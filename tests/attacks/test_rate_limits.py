@@ -1,0 +1,99 @@
+"""Limits that could be walked around (issue 9, §4), against `serve` at its defaults: the rate
+limit cannot be dodged by spelling a key otherwise or by moving to a websocket, and it does
+not get in the way of real clients (graphql-http's audit, a dashboard of 60 panels)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+
+from gateway.settings import Settings
+from tests.demo_server import DemoServer
+from tests.gateway.test_graphql_over_http import node_script
+from tests.serve_process import Served, serve
+
+DEFAULTS = Settings()
+
+
+@pytest.fixture
+def fresh(demo_session: DemoServer) -> Iterator[Served]:
+    """A `serve` of its own at the defaults: each test starts with full buckets."""
+    with serve(demo_session.url) as process:
+        yield process
+
+
+async def flood(url: str, authorizations: list[str | None], query: str) -> list[int]:
+    """All the requests at once; their HTTP statuses."""
+    async with aiohttp.ClientSession() as session:
+        async def one(authorization: str | None) -> int:
+            headers = {"Authorization": authorization} if authorization else {}
+            async with session.post(f"{url}/graphql", json={"query": query},
+                                    headers=headers) as answer:
+                await answer.read()
+                return answer.status
+
+        return list(await asyncio.gather(*(one(a) for a in authorizations)))
+
+
+def test_spelling_the_key_otherwise_gains_nothing(fresh: Served, demo: DemoServer) -> None:
+    key = demo.keys["alice"]
+    count = DEFAULTS.rate_limit_burst + 100
+    started = time.monotonic()
+    statuses = asyncio.run(flood(fresh.url, ["Bearer" + " " * (1 + i) + key
+                                             for i in range(count)], "{ __typename }"))
+    elapsed = time.monotonic() - started
+    allowed = DEFAULTS.rate_limit_burst + DEFAULTS.rate_limit_per_second * elapsed
+    assert statuses.count(200) <= allowed + 1, (statuses.count(200), elapsed)
+    assert statuses.count(429) >= count - allowed - 1
+
+
+def test_inventing_keys_gains_nothing(fresh: Served) -> None:
+    count = DEFAULTS.rate_limit_burst + 100
+    started = time.monotonic()
+    statuses = asyncio.run(flood(fresh.url, [f"invented-{i}" for i in range(count)],
+                                 "{ __typename }"))
+    elapsed = time.monotonic() - started
+    assert statuses.count(200) <= (DEFAULTS.rate_limit_burst
+                                   + DEFAULTS.rate_limit_per_second * elapsed + 1)
+
+
+def test_a_websocket_is_no_way_around_the_limit(fresh: Served, demo: DemoServer) -> None:
+    from websockets.sync.client import connect
+
+    count = DEFAULTS.rate_limit_burst + 100
+    started = time.monotonic()
+    with connect(fresh.url.replace("http", "ws") + "/graphql",
+                 subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init",
+                            "payload": {"Authorization": demo.keys["alice"]}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        for i in range(count):
+            ws.send(json.dumps({"id": str(i), "type": "subscribe",
+                                "payload": {"query": "{ __typename }"}}))
+        kinds: dict[str, int] = {}
+        done = 0
+        while done < count:
+            message = json.loads(ws.recv(timeout=20))
+            kinds[message["type"]] = kinds.get(message["type"], 0) + 1
+            done += message["type"] in ("complete", "error")
+    elapsed = time.monotonic() - started
+    assert kinds["next"] <= DEFAULTS.rate_limit_burst + DEFAULTS.rate_limit_per_second * elapsed
+    assert kinds.get("error", 0) >= 1
+
+
+def test_sixty_panels_at_once_are_not_throttled(fresh: Served, demo: DemoServer) -> None:
+    statuses = asyncio.run(flood(fresh.url, [demo.keys["alice"]] * 60,
+                                 "{ viewer { userName } }"))
+    assert statuses == [200] * 60
+
+
+def test_graphql_http_audit_passes_at_the_defaults(fresh: Served) -> None:
+    out = node_script("audit.mjs", f"{fresh.url}/graphql")
+    lines = out.stdout.splitlines()
+    failed = [line for line in lines[:-1] if not line.startswith("ok ")]
+    assert failed == [] and lines[-1] == "61 ok, 0 failed", out.stdout + out.stderr
