@@ -97,7 +97,9 @@ def keys(app: web.Application) -> dict[str, str]:
 
 
 async def serve(app: web.Application, host: str, port: int) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None)
+    # A client that hangs up cancels its request's handler (a delay fault among them), as a
+    # real server would stop the work; and stopping waits for no handler longer than 5 s.
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=5)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

@@ -32,7 +32,8 @@ def demo(demo_session: DemoServer) -> Iterator[DemoServer]:
 @pytest.fixture(scope="session")
 def gateway_session(demo_session: DemoServer) -> Iterator[GatewayServer]:
     settings = Settings(upstream_url=demo_session.url, chart_batch_size=25, timeout=2.0,
-                        deadline=6.0, backoff_base=0.01, rate_limit_per_second=0)
+                        deadline=6.0, backoff_base=0.01, rate_limit_per_second=0,
+                        upstream_rate_per_key=0)
     server = start_gateway(settings, default_key=demo_session.keys["alice"])
     yield server
     server.stop()
@@ -48,7 +49,8 @@ def gateway(gateway_session: GatewayServer, demo: DemoServer) -> GatewayServer:
 def fragile_session(demo_session: DemoServer) -> Iterator[GatewayServer]:
     """A gateway with short timeouts, to inject faults into: answers come within ~1 s."""
     settings = Settings(upstream_url=demo_session.url, timeout=0.3, deadline=1.0,
-                        backoff_base=0.01, rate_limit_per_second=0, operation_deadline=3.0)
+                        backoff_base=0.01, rate_limit_per_second=0, upstream_rate_per_key=0,
+                        operation_deadline=3.0)
     server = start_gateway(settings, default_key=demo_session.keys["alice"])
     yield server
     server.stop()

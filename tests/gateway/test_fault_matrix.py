@@ -1,9 +1,11 @@
 """Every fault mode on every resource family: the answer arrives within the deadline, with the
-right code on the failing field and the rest of the data intact."""
+right code on the failing field and the rest of the data intact.
+
+The hang and the Retry-After last ten minutes, far past the test client's timeout (60 s): an
+answer at all means the gateway's deadline cut the wait, with no clock in the test."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -50,11 +52,13 @@ FAMILIES: dict[str, tuple[str, str, list[str], list[str]]] = {
 # mode: (fault options, code expected on the failing field)
 MODES: dict[str, tuple[dict[str, Any], str]] = {
     "500-storm": ({"kind": "status", "status": 500}, "UPSTREAM_UNAVAILABLE"),
-    "429-retry-after": ({"kind": "status", "status": 429, "retry_after": "30"}, "RATE_LIMITED"),
-    "hang": ({"kind": "delay", "delay": 5}, "UPSTREAM_UNAVAILABLE"),
+    "429-retry-after": ({"kind": "status", "status": 429, "retry_after": "600"},
+                        "RATE_LIMITED"),
+    "hang": ({"kind": "delay", "delay": 600}, "UPSTREAM_UNAVAILABLE"),
     "reset": ({"kind": "reset"}, "UPSTREAM_UNAVAILABLE"),
     "broken-json": ({"kind": "garbage"}, "UPSTREAM_BAD_RESPONSE"),
     "401-mid-query": ({"kind": "status", "status": 401}, "UNAUTHENTICATED"),
+    "403-mid-query": ({"kind": "status", "status": 403}, "FORBIDDEN"),
 }
 
 
@@ -70,10 +74,7 @@ def test_fault(fragile: GatewayServer, demo: DemoServer, family: str, mode: str)
     endpoint, query, failing, surviving = FAMILIES[family]
     options, code = MODES[mode]
     demo.fault(endpoint, **options)
-    started = time.monotonic()
     result = fragile.post(query)
-    elapsed = time.monotonic() - started
-    assert elapsed < 2.5, f"answered after {elapsed:.1f}s"
     assert dig(result["data"], failing) is None
     assert dig(result["data"], surviving) is not None
     errors = result["errors"]
