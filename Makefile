@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo demo-upstream test lint bench bench-mesh clean system-packages regen graphiql
+.PHONY: demo demo-upstream test lint bench bench-attack bench-mesh clean system-packages regen \
+	graphiql
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +54,10 @@ test: lint system-packages tests/js/node_modules/.installed $(GRAPHIQL)
 # The benchmark (not part of the tests): ratios measured in one run; see docs/performance.md.
 bench: $(VENV)/.installed bench-mesh
 	$(PY) -m bench
+
+# A normal query's latency under one anonymous attacker, per hostile document (not a test).
+bench-attack: $(VENV)/.installed
+	$(PY) -m bench.attack
 
 # GraphQL Mesh, for the benchmark's comparison (not needed by the tests).
 bench-mesh: bench/mesh/node_modules/.installed

@@ -82,11 +82,18 @@ class Gateway:
 
 
 @contextmanager
-def gateway(upstream_url: str, **settings: str) -> Iterator[Gateway]:
+def gateway(upstream_url: str, defaults: bool = False, **settings: str) -> Iterator[Gateway]:
+    """`serve` on the upstream; with `defaults`, nothing else is set (the rate limits and
+    budgets as users get them), else they are lifted so that only speed is measured."""
     port = free_port()
-    env = {**os.environ, "COMET_GATEWAY_UPSTREAM_URL": upstream_url,
-           "COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0", "COMET_GATEWAY_LOG_LEVEL": "warning",
-           "COMET_GATEWAY_UPSTREAM_BUDGET": "100000", **settings}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COMET_")}
+    env.update({"COMET_GATEWAY_UPSTREAM_URL": upstream_url,
+                "COMET_GATEWAY_LOG_LEVEL": "warning"})
+    if not defaults:
+        env.update({"COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+                    "COMET_GATEWAY_UPSTREAM_RATE_PER_KEY": "0",
+                    "COMET_GATEWAY_UPSTREAM_BUDGET": "100000"})
+    env.update(settings)
     with subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL) as process:

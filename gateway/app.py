@@ -20,6 +20,7 @@ from . import downloads
 from .auth import api_key
 from .context import WebsocketOperations
 from .graphiql import BUNDLE, STATIC_PATH, bundled
+from .introspection import IntrospectionAnswers
 from .limits import BodyLimit
 from .live import LiveHub
 from .observability import Metrics, OperationMetrics
@@ -60,8 +61,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                  else MemoryCache(settings.cache_max_entries))
     metrics = Metrics()
     transport = Transport(settings.upstream(), cache, settings.ttls(), metrics)
+    rate_limits = RateLimits(settings)
+    introspection = IntrospectionAnswers(rate_limits)
     schema = build_schema(settings.document_limits(),
-                          [WebsocketOperations, lambda: OperationMetrics(metrics)],
+                          [WebsocketOperations, lambda: OperationMetrics(metrics),
+                           introspection.extension()],
                           settings.max_operations)
     assert schema.documents is not None
     documents = schema.documents
@@ -69,7 +73,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                  else MemoryCache(settings.cache_max_entries),
                                  accepts=lambda text: not documents.validate(text))
     live = LiveHub(transport, settings.chart_batch_size)
-    rate_limits = RateLimits(settings)
     view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics, rate_limits)
 
     @contextlib.asynccontextmanager
@@ -112,4 +115,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.settings = settings
     app.state.transport = transport
     app.state.documents = documents
+    app.state.introspection = introspection
     return app

@@ -18,6 +18,7 @@ Two kinds of token bucket, both in process (`COMET_GATEWAY_WORKERS` × replicas 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -30,6 +31,11 @@ from .settings import Settings
 from .upstream import ApiKey
 
 UNLIMITED_PATHS = ("/healthz",)
+# A refusal is answered after a pause of up to this many seconds (at most this many at once per
+# address), so that a client sending again as soon as it is answered is slowed to a few
+# requests a second instead of being answered thousands of times a second.
+REFUSAL_PAUSE = 0.5
+PAUSED_PER_ADDRESS = 8
 
 
 class TokenBuckets:
@@ -125,18 +131,20 @@ class RateLimit:
         self.settings = settings
         self.limits = limits
         self.on_limited = on_limited
+        self._paused: dict[str, int] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or scope["path"] in UNLIMITED_PATHS:
             await self.app(scope, receive, send)
             return
-        wait, why = self.limits.admit(client_address(scope),
-                                      api_key(Headers(scope=scope), self.settings))
+        address = client_address(scope)
+        wait, why = self.limits.admit(address, api_key(Headers(scope=scope), self.settings))
         if wait <= 0:
             await self.app(scope, receive, send)
             return
         if self.on_limited is not None:
             self.on_limited()
+        await self._pause(address, wait)
         seconds = retry_after(wait)
         if scope["type"] == "websocket":
             if "websocket.http.response" in scope.get("extensions", {}):
@@ -149,3 +157,17 @@ class RateLimit:
         await send_errors(send, 429, "RATE_LIMITED", f"{why}; retry in {seconds}s",
                           headers={"Retry-After": str(seconds)},
                           extensions={"retryAfter": seconds})
+
+    async def _pause(self, address: str, wait: float) -> None:
+        paused = self._paused.get(address, 0)
+        if paused >= PAUSED_PER_ADDRESS:
+            return
+        self._paused[address] = paused + 1
+        try:
+            await asyncio.sleep(min(wait, REFUSAL_PAUSE))
+        finally:
+            left = self._paused[address] - 1
+            if left:
+                self._paused[address] = left
+            else:
+                del self._paused[address]

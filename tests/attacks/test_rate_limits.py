@@ -97,3 +97,26 @@ def test_graphql_http_audit_passes_at_the_defaults(fresh: Served) -> None:
     lines = out.stdout.splitlines()
     failed = [line for line in lines[:-1] if not line.startswith("ok ")]
     assert failed == [] and lines[-1] == "61 ok, 0 failed", out.stdout + out.stderr
+
+
+def test_a_client_sending_again_at_once_is_slowed_not_served(fresh: Served) -> None:
+    """One connection that sends again as soon as it is answered: past its bucket, each
+    refusal is paused, so the server spends little CPU on it (unpaused, answering refusals
+    thousands of times a second took most of a core)."""
+    async def loop(seconds: float) -> int:
+        sent = 0
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                async with session.post(f"{fresh.url}/graphql",
+                                        json={"query": "{ __typename }"}) as answer:
+                    await answer.read()
+                    sent += 1
+        return sent
+
+    asyncio.run(loop(1.0))  # the burst is spent
+    before = fresh.cpu_seconds()
+    sent = asyncio.run(loop(3.0))
+    used = fresh.cpu_seconds() - before
+    assert used < 0.6, (used, sent)

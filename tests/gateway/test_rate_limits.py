@@ -57,7 +57,7 @@ def post(server: GatewayServer, query: str, authorization: str | None) -> tuple[
 
 @pytest.fixture
 def strict(demo: DemoServer) -> Iterator[GatewayServer]:
-    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0.5,
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0.001,
                             rate_limit_burst=3, upstream_rate_per_key=0))
     yield server
     server.stop()
@@ -187,4 +187,28 @@ def test_a_websocket_operation_has_a_deadline(demo: DemoServer) -> None:
         assert "deadline" in errors[0]["message"]
     finally:
         demo.latency(0)
+        server.stop()
+
+
+def test_introspection_answers_are_kept_and_a_new_one_costs_more(demo: DemoServer) -> None:
+    from graphql import get_introspection_query
+
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0.001,
+                            rate_limit_burst=25))
+    try:
+        answers = server.server.config.app.state.introspection  # type: ignore[attr-defined]
+        query = get_introspection_query(descriptions=True)
+        first = post(server, query, None)
+        again = post(server, query, None)
+        assert first == again and first[0] == 200 and "errors" not in first[1]
+        assert (answers.computed, answers.served) == (1, 1)
+        # 25 tokens: 2 requests and one new answer (10) spent 12; another new one (1 + 10)
+        # leaves 2, a `{ __typename }` (not an introspection to keep) 1, a third new one 0.
+        assert post(server, "# another text\n" + query, None)[0] == 200
+        assert post(server, "{ __typename }", None)[0] == 200
+        status, body = post(server, "{ __type(name: \"Project\") { name } }", None)
+        assert status == 200 and body["data"]["__type"] == {"name": "Project"}
+        assert answers.computed == 3
+        assert post(server, "{ __typename }", None)[0] == 429
+    finally:
         server.stop()
