@@ -72,6 +72,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Fields one document may select, with every fragment spread expanded."),
     Setting("max_body_bytes", "COMET_GATEWAY_MAX_BODY_BYTES", int,
             "Largest request body accepted, in bytes."),
+    Setting("max_answer_objects", "COMET_GATEWAY_MAX_ANSWER_OBJECTS", int,
+            "Objects one operation's answer may hold, counted in its lists; a list that would "
+            "pass it fails with QUERY_TOO_COMPLEX and the rest of the answer is sent."),
     Setting("max_operations", "COMET_GATEWAY_MAX_OPERATIONS", int,
             "Operations allowed in one batched HTTP request."),
     Setting("operation_deadline", "COMET_GATEWAY_OPERATION_DEADLINE", float,
@@ -139,6 +142,7 @@ class Settings:
     max_query_length: int = 65_536
     max_fields: int = 2_000
     max_body_bytes: int = 1_000_000
+    max_answer_objects: int = 25_000
     max_operations: int = 10
     operation_deadline: float = 60.0
     upstream_budget: int = 2000
@@ -161,7 +165,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
-                     "max_query_length", "max_fields",
+                     "max_query_length", "max_fields", "max_answer_objects",
                      "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
                      "upstream_burst_per_key",
                      "cache_max_entries"):

@@ -14,8 +14,8 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from ..documents import BAD_INPUT, DocumentLimits, Documents, refusal
+from .answer_size import BoundedExecutionContext
 from .errors import ErrorCodes, map_errors
-from .execution import BulkLeafExecutionContext
 from .query import Query
 from .scalars import SCALARS
 from .subscription import Subscription
@@ -95,7 +95,7 @@ def build_schema(document_limits: DocumentLimits | None = None,
     return GatewaySchema(
         query=Query, subscription=Subscription,
         extensions=[*checks, *extensions, ErrorCodes],
-        execution_context_class=BulkLeafExecutionContext, document_limits=document_limits,
+        execution_context_class=BoundedExecutionContext, document_limits=document_limits,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
                                 batching_config={"max_operations": max_operations}))
 
