@@ -90,6 +90,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
     def client_for(request: Request) -> CometClient:
         return CometClient(transport, api_key(request.headers, settings))
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # The last resort (outside every middleware, which has run): a GraphQL error with
+        # the request id rather than a bare "Internal Server Error". The server logs it.
+        request_id = getattr(request.state, "request_id", "-")
+        return JSONResponse({"errors": [{
+            "message": f"Internal error (request id {request_id}).",
+            "extensions": {"code": "INTERNAL", "requestId": request_id}}]},
+            status_code=500, headers={"X-Request-Id": request_id})
+
     app = Starlette(
         routes=[Route("/graphql", view, methods=["GET", "POST"]),
                 WebSocketRoute("/graphql", view),
@@ -97,7 +106,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
                 *downloads.routes(client_for)],
-        middleware=middleware(settings, metrics), lifespan=lifespan)
+        middleware=middleware(settings, metrics), lifespan=lifespan,
+        exception_handlers={Exception: internal_error})
     app.state.settings = settings
     app.state.transport = transport
     return app

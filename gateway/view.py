@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import orjson
@@ -19,6 +19,7 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 
+from . import request_shape
 from .auth import api_key
 from .context import Context
 from .graphiql import graphiql_html
@@ -58,7 +59,18 @@ def is_subscription(data: GraphQLRequestData) -> bool:
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """graphql-transport-ws speaks text frames: send our (orjson) bytes as text."""
+    """graphql-transport-ws speaks text frames: send our (orjson) bytes as text. A message
+    that is JSON of the wrong shape closes the connection with 4400, as one that is not
+    JSON does (strawberry's handler would fail on it, or run it and answer INTERNAL)."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False
+                        ) -> AsyncGenerator[object, None]:
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            problem = request_shape.message_problem(message)
+            if problem is not None:
+                await self.close(4400, problem)
+                return
+            yield message
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
@@ -83,6 +95,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         # orjson: several times faster than json on the large answers dashboards ask for.
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: its JSONDecodeError is json's, which websocket frames are refused on (4400).
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A POST body: one operation or a batch, each field of its type, or a 400."""
+        return request_shape.check_body(request_shape.decode(data, "The request body"))
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        """A GET's operation: `variables` and `extensions` are JSON text (empty: absent)."""
+        data: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            if name in data:
+                data[name] = (request_shape.decode(data[name], f"The `{name}` parameter")
+                              if data[name] else None)
+        return request_shape.check_operation(data)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A hashed persisted query comes as a GET without `query`: it is not a browser.

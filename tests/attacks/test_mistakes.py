@@ -6,12 +6,16 @@ and the bounds of the lists that fan out upstream (metricChart, metricSeries, fi
 from __future__ import annotations
 
 import json
+import re
 import time
+import urllib.parse
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection
+from websockets.sync.client import ClientConnection, connect
 
 from tests.demo_server import DemoServer
 from tests.gateway_server import Answer
@@ -145,3 +149,179 @@ def test_a_request_error_says_what_was_wrong(served: Served, demo: DemoServer) -
     answer = post(served, {"query": OUT_OF_RANGE[0][0], "variables": OUT_OF_RANGE[0][1]})
     message = answer.json()["errors"][0]["message"]
     assert "$f" in message and "2147483648" in message and "Internal" not in message
+
+
+# --- section 7: malformed bodies -----------------------------------------------------------------
+DEEP = 10_000
+MALFORMED_BODIES: list[bytes] = [
+    b"[" * DEEP + b"]" * DEEP,
+    b'{"a":' * DEEP + b"1" + b"}" * DEEP,
+    b'{"query": "{ __typename }", "variables": {"v": ' + b"[" * DEEP + b"]" * DEEP + b"}}",
+    b'{"query": "{ \xff }"}',  # not UTF-8
+    b"\xed\xa0\x80",  # a UTF-16 surrogate, as UTF-8 bytes
+    b"5", b'"{ __typename }"', b"null", b"true",
+    b'{"query": 5}', b'{"query": ["{ __typename }"]}',
+    b'{"query": "{ __typename }", "variables": "{}"}',
+    b'{"query": "{ __typename }", "variables": [1]}',
+    b'{"query": "{ __typename }", "extensions": 5}',
+    b'{"query": "{ __typename }", "operationName": 5}',
+    b'{"query": "{ __typename }", "operationName": {"a": 1}}',
+    b"[]", b"[1]", b"[null]", b'[{"query": 5}]', b'[{"query": "{ __typename }"}, "x"]',
+    b'[{"query": "{ __typename }", "variables": [1]}]',
+    b'[{"query": "{ __typename }", "operationName": true}]',
+    b'{"query": "{ __typename }", "variables": {"a": NaN}}',
+    b"",
+]
+DEEP_URL = 2_000  # deeper than json's recursion limit, short enough for a URL
+MALFORMED_PARAMS: list[dict[str, str]] = [
+    {"query": "{ __typename }", "variables": "[" * DEEP_URL},
+    {"query": "{ __typename }", "variables": "[" * DEEP_URL + "]" * DEEP_URL},
+    {"query": "{ __typename }", "variables": '{"a": ' * DEEP_URL + "1" + "}" * DEEP_URL},
+    {"query": "{ __typename }", "variables": "5"},
+    {"query": "{ __typename }", "variables": "[1]"},
+    {"query": "{ __typename }", "variables": "{"},
+    {"query": "{ __typename }", "extensions": '"x"'},
+    {"query": "{ __typename }", "extensions": "[" * DEEP_URL + "]" * DEEP_URL},
+]
+
+
+def check_bad_request(answer: Answer) -> str | None:
+    """What is wrong with the answer to a malformed request, if anything."""
+    if answer.status != 400:
+        return f"status {answer.status}"
+    if not answer.headers.get("content-type", "").startswith("application/json"):
+        return f"content-type {answer.headers.get('content-type')}"
+    if not answer.headers.get("x-request-id"):
+        return "no request id"
+    if codes(answer) != ["BAD_USER_INPUT"]:
+        return f"codes {codes(answer)}"
+    return None
+
+
+def test_a_malformed_body_is_bad_user_input_with_a_request_id(
+        served: Served, demo: DemoServer, log: Log) -> None:
+    wrong = []
+    for body in MALFORMED_BODIES:
+        problem = check_bad_request(post(served, body, key=demo.keys["alice"]))
+        if problem:
+            wrong.append((body[:60], problem))
+    assert wrong == []
+    assert demo.counts() == {}
+    assert log.errors() == []
+
+
+def test_malformed_get_parameters_are_bad_user_input(served: Served, demo: DemoServer,
+                                                     log: Log) -> None:
+    wrong = []
+    for params in MALFORMED_PARAMS:
+        answer = answered(served, "GET", "/graphql?" + urllib.parse.urlencode(params),
+                          headers={"Accept": "application/json"})
+        problem = check_bad_request(answer)
+        if problem:
+            wrong.append((str(params)[:80], problem))
+    assert wrong == []
+    assert log.errors() == []
+
+
+# --- section 7: malformed websocket messages -----------------------------------------------------
+MALFORMED_MESSAGES: list[object] = [
+    [], 5, "subscribe", {"type": "subscribe", "payload": {"query": "{ __typename }"}},
+    {"type": "subscribe", "id": 1, "payload": {"query": "{ __typename }"}},
+    {"type": "subscribe", "id": "1"}, {"type": "subscribe", "id": "1", "payload": 5},
+    {"type": "subscribe", "id": "1", "payload": {}},
+    {"type": "subscribe", "id": "1", "payload": {"query": None}},
+    {"type": "subscribe", "id": "1", "payload": {"query": 5}},
+    {"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "variables": [1]}},
+    {"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "operationName": 5}},
+    {"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "extensions": 5}},
+    {"type": "complete", "id": {"a": 1}},
+]
+
+
+def test_a_malformed_websocket_message_closes_the_connection_with_4400(
+        served: Served, demo: DemoServer, log: Log) -> None:
+    wrong = []
+    for message in [*MALFORMED_MESSAGES, "[" * DEEP + "]" * DEEP]:
+        with connect(ws_url(served), subprotocols=["graphql-transport-ws"],
+                     open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "connection_init",
+                                "payload": {"Authorization": demo.keys["alice"]}}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            ws.send(message if isinstance(message, str) and message.startswith("[")
+                    else json.dumps(message))
+            code = closed_with(ws)
+            if code != 4400:
+                wrong.append((str(message)[:60], code))
+    assert wrong == []
+    assert demo.counts() == {}
+    assert log.errors() == []
+
+
+# --- section 7: more of the same class, found by fuzzing the HTTP surface ------------------------
+QUERIES = [
+    Q_KEY, "query($k: [ID!]!) { experiments(keys: $k) { key } }", *[q for q, _ in OUT_OF_RANGE],
+    *sorted({q for q, _ in WRONG_VARIABLES}),
+    'query($m: [String!]!, $p: [String!], $k: [ID!], $f: Boolean!, $i: Boolean!) { '
+    'project(workspace: "alice", name: "sandbox") { metricChart(metrics: $m, params: $p, '
+    "experimentKeys: $k, full: $f, independent: $i) { experimentKey } } }",
+    'query($id: ID, $w: String, $n: String) { project(id: $id, workspace: $w, name: $n) { id } }',
+    'query($n: String, $x: Boolean) { experiment(key: "x") { optimizer(metricName: $n, '
+    "maximize: $x) { id } } }",
+    "{ __typename }",
+]
+LEAVES = (st.none() | st.booleans() | st.integers(-5, 600) | st.floats(allow_nan=False)
+          | st.sampled_from([2 ** 31, -2 ** 31 - 1, 2 ** 53, 10 ** 30, "", "loss", "ALL",
+                             "METRIC", "EQUAL", "BETWEEN", "ASC", "START_TIME", "x" * 64])
+          | st.text(max_size=12))
+VALUES = st.recursive(LEAVES, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+    st.sampled_from(["rules", "source", "field", "operator", "value", "values", "type",
+                     "condition", "direction", "x"]), inner, max_size=5), max_leaves=15)
+
+
+def variables_for(query: str) -> st.SearchStrategy[dict[str, Any]]:
+    names = re.findall(r"\$(\w+):", query)
+    return st.fixed_dictionaries({}, optional={n: VALUES for n in names})
+
+
+TYPED = st.sampled_from(QUERIES).flatmap(lambda q: st.fixed_dictionaries(
+    {"query": st.just(q), "variables": variables_for(q)}))
+ANY_SHAPE = st.fixed_dictionaries({}, optional={
+    "query": st.sampled_from(QUERIES) | VALUES, "variables": VALUES,
+    "operationName": VALUES, "extensions": VALUES})
+BODIES = (TYPED.map(json.dumps) | ANY_SHAPE.map(json.dumps)
+          | st.lists(TYPED | ANY_SHAPE, max_size=3).map(json.dumps) | VALUES.map(json.dumps)
+          | st.binary(max_size=40))
+PARAMS = st.fixed_dictionaries({"query": st.sampled_from(QUERIES)}, optional={
+    "variables": st.text(max_size=30) | VALUES.map(json.dumps),
+    "extensions": st.text(max_size=30) | VALUES.map(json.dumps),
+    "operationName": st.text(max_size=10)})
+
+
+def never_internal(answer: Answer) -> None:
+    assert answer.status < 500, answer.body[:300]
+    result = answer.json()
+    for item in result if isinstance(result, list) else [result]:
+        for error in item.get("errors") or ():
+            assert error["extensions"]["code"] != "INTERNAL", error
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(body=BODIES, keyed=st.booleans(), accept=st.sampled_from(["application/json",
+                                                                  RESPONSE_JSON]))
+def test_fuzzed_posts_are_never_internal(served: Served, demo: DemoServer, log: Log,
+                                         body: str | bytes, keyed: bool, accept: str) -> None:
+    data = body.encode() if isinstance(body, str) else body
+    never_internal(post(served, data, key=demo.keys["alice"] if keyed else None,
+                        headers={"Accept": accept}))
+    assert log.errors() == []
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(params=PARAMS)
+def test_fuzzed_gets_are_never_internal(served: Served, log: Log,
+                                        params: dict[str, str]) -> None:
+    never_internal(answered(served, "GET", "/graphql?" + urllib.parse.urlencode(params),
+                            headers={"Accept": "application/json"}))
+    assert log.errors() == []
