@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import downloads
-from .auth import api_key
+from .auth import MalformedKey, api_key
 from .graphiql import BUNDLE, STATIC_PATH, bundled
 from .limits import BodyLimit, RateLimit
 from .live import LiveHub
@@ -90,6 +90,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     def client_for(request: Request) -> CometClient:
         return CometClient(transport, api_key(request.headers, settings))
 
+    async def malformed_key(request: Request, exc: Exception) -> Response:
+        # A download's key is read by client_for: refused as the download routes refuse.
+        return downloads.error_response(401, "UNAUTHENTICATED", str(exc))
+
     async def internal_error(request: Request, exc: Exception) -> Response:
         # The last resort (outside every middleware, which has run): a GraphQL error with
         # the request id rather than a bare "Internal Server Error". The server logs it.
@@ -107,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
                 *downloads.routes(client_for)],
         middleware=middleware(settings, metrics), lifespan=lifespan,
-        exception_handlers={Exception: internal_error})
+        exception_handlers={MalformedKey: malformed_key, Exception: internal_error})
     app.state.settings = settings
     app.state.transport = transport
     return app

@@ -11,16 +11,18 @@ from typing import Any
 import orjson
 from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
 from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 
 from . import request_shape
-from .auth import api_key
+from .auth import MalformedKey, api_key
 from .context import Context
 from .graphiql import graphiql_html
 from .limits import schema_limits, send_errors
@@ -131,6 +133,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            try:
+                api_key(Headers(scope=scope), self.settings)
+            except MalformedKey:  # refused before the handshake completes: HTTP 403
+                await self.reject_websocket(WebSocket(scope, receive, send))
+                return
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
@@ -139,6 +146,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as exc:  # strawberry's own refusals, as GraphQL errors
             await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.reason)
+            return
+        except MalformedKey as exc:
+            await send_errors(send, 401, exc.code, str(exc))
             return
         except PersistedQueryNotFound:  # Apollo's clients retry with the query on this
             await send_errors(send, 200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
@@ -190,9 +200,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """Browsers cannot set headers on a websocket: take the key from connection_init."""
         params = context.connection_params or {}
         raw = params.get("Authorization") or params.get("authorization")
-        if isinstance(raw, str) and raw.strip() and not (context.api_key and
-                                                         context.api_key.reveal()):
-            key = api_key({"authorization": raw}, self.settings)
+        if raw is not None and not (context.api_key and context.api_key.reveal()):
+            try:
+                key = api_key({"authorization": raw}, self.settings)
+            except MalformedKey as exc:  # closed with 4403, before any upstream call
+                raise ConnectionRejectionError(
+                    {"message": str(exc), "extensions": {"code": exc.code}}) from None
             context.api_key = key
             context.client = self._client(key, context.request)
             context.loaders = self._loaders(context.client)

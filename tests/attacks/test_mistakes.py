@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.demo_server import DemoServer
@@ -325,3 +325,48 @@ def test_fuzzed_gets_are_never_internal(served: Served, log: Log,
     never_internal(answered(served, "GET", "/graphql?" + urllib.parse.urlencode(params),
                             headers={"Accept": "application/json"}))
     assert log.errors() == []
+
+
+# --- section 7: keys that could not be sent ------------------------------------------------------
+MALFORMED_KEYS = ["a b", "key\twith\ttabs", "é" * 25, "x" * 2000]
+
+
+def test_a_malformed_key_is_unauthenticated_without_an_upstream_call(
+        served: Served, demo: DemoServer, log: Log) -> None:
+    wrong = []
+    for key in MALFORMED_KEYS:
+        answer = post(served, {"query": "{ viewer { userName } }"}, key=key)
+        download = answered(served, "GET", "/download/asset?experimentKey=x&assetId=y",
+                            headers={"Authorization": key})
+        for got in (answer, download):
+            body = got.json()  # GraphQL's errors at /graphql, the download routes' own shape
+            code = body["errors"][0]["extensions"]["code"] if "errors" in body else body[
+                "error"]["code"]
+            if got.status != 401 or code != "UNAUTHENTICATED" or not got.headers.get(
+                    "x-request-id") or key in got.body.decode("latin-1"):
+                wrong.append((key[:10], got.status, got.body[:200]))
+    assert wrong == []
+    assert demo.counts() == {}
+    assert log.errors() == []
+
+
+@pytest.mark.parametrize("given", ["{alice}\r\nX-Injected: 1", "ab\ncd", "a\x00b",
+                                   "é" * 25, 5, {"key": "x"}])
+def test_a_websocket_key_that_is_no_header_is_refused_at_connection_init(
+        served: Served, demo: DemoServer, log: Log, given: object) -> None:
+    key = given.format(alice=demo.keys["alice"]) if isinstance(given, str) else given
+    with connect(ws_url(served), subprotocols=["graphql-transport-ws"],
+                 open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": key}}))
+        assert closed_with(ws) == 4403  # Forbidden, as graphql-ws's own server rejects
+    assert demo.counts() == {}
+    assert log.errors() == []
+
+
+def test_a_websocket_handshake_with_a_malformed_key_is_refused(
+        served: Served, demo: DemoServer, log: Log) -> None:
+    with pytest.raises(InvalidStatus) as refused:
+        connect(ws_url(served), subprotocols=["graphql-transport-ws"],
+                additional_headers={"Authorization": "a b"}, open_timeout=10)
+    assert refused.value.response.status_code == 403
+    assert demo.counts() == {} and log.errors() == []
