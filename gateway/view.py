@@ -20,6 +20,7 @@ from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from . import request_shape
 from .auth import MalformedKey, api_key
@@ -86,8 +87,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def __init__(self, settings: Settings, transport: Transport,
                  persisted: PersistedQueries, live: LiveHub, metrics: Metrics) -> None:
         extensions = [*schema_limits(settings), lambda: OperationMetrics(metrics)]
+        # Only graphql-transport-ws: strawberry's handler of the legacy `graphql-ws` runs
+        # subscriptions alone (a query there fails) and trusts every message's shape. A
+        # client asking for it alone is accepted and closed at once with 4406 "Subprotocol
+        # not acceptable", as the graphql-ws library's own server does.
         super().__init__(build_schema(extensions, settings.max_operations),
-                         graphql_ide="graphiql" if settings.graphiql else None)
+                         graphql_ide="graphiql" if settings.graphiql else None,
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         self.metrics = metrics
         self.settings = settings
         self.transport = transport

@@ -370,3 +370,15 @@ def test_a_websocket_handshake_with_a_malformed_key_is_refused(
                 additional_headers={"Authorization": "a b"}, open_timeout=10)
     assert refused.value.response.status_code == 403
     assert demo.counts() == {} and log.errors() == []
+
+
+# --- section 7: the legacy graphql-ws protocol ---------------------------------------------------
+def test_the_legacy_graphql_ws_protocol_is_refused_cleanly(
+        served: Served, demo: DemoServer, log: Log) -> None:
+    with connect(ws_url(served), subprotocols=["graphql-ws"],
+                 additional_headers={"Authorization": demo.keys["alice"]},
+                 open_timeout=10) as ws:
+        assert ws.subprotocol is None  # no protocol agreed: closed before any message
+        assert closed_with(ws) == 4406  # Subprotocol not acceptable
+    assert demo.counts() == {}
+    assert log.errors() == []
