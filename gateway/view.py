@@ -32,6 +32,7 @@ from .loaders import Loaders
 from .observability import Metrics, OperationMetrics
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
 from .schema import build_schema
+from .schema.execution import execution_started, recording_execution
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
 
@@ -149,7 +150,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         token = _WANTS_GRAPHQL_RESPONSE.set(wants_graphql_response(request.headers))
         try:
-            response = await self.run(request)
+            with recording_execution():
+                response = await self.run(request)
         except HTTPException as exc:  # strawberry's own refusals, as GraphQL errors
             await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.reason)
             return
@@ -167,15 +169,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        """GraphQL over HTTP: `application/graphql-response+json` when the client accepts it,
-        and then a request that never reached execution is a 400 without `data`."""
+        """GraphQL over HTTP: `application/graphql-response+json` when the client accepts it.
+        Then an operation that reached execution is a 2xx with `data` (null, maybe), whatever
+        its errors; one refused before (parse, validation, variable coercion) is a request
+        error: a 400 without `data` (a 500 if the gateway itself failed)."""
         if not _WANTS_GRAPHQL_RESPONSE.get():
             return super().create_response(response_data, sub_response)
         status = 200
-        if isinstance(response_data, dict) and response_data.get("data") is None \
-                and response_data.get("errors"):
+        if isinstance(response_data, dict) and not execution_started():
+            codes = {(e.get("extensions") or {}).get("code")
+                     for e in response_data.get("errors") or ()}
             response_data = {k: v for k, v in response_data.items() if k != "data"}
-            status = 400
+            status = 500 if "INTERNAL" in codes else 400
         response = super().create_response(response_data, sub_response)
         response.headers["content-type"] = GRAPHQL_RESPONSE
         if sub_response.status_code is None:

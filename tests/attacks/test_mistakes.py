@@ -382,3 +382,25 @@ def test_the_legacy_graphql_ws_protocol_is_refused_cleanly(
         assert closed_with(ws) == 4406  # Subprotocol not acceptable
     assert demo.counts() == {}
     assert log.errors() == []
+
+
+# --- section 8: the status code under application/graphql-response+json --------------------------
+def test_an_error_during_execution_is_a_2xx_with_data(served: Served, demo: DemoServer,
+                                                      log: Log) -> None:
+    accept = {"Accept": RESPONSE_JSON}
+    keys = [f"key{i:04d}" for i in range(501)]
+    executed = post(served, {"query": "query($k: [ID!]!) { experiments(keys: $k) { key } }",
+                             "variables": {"k": keys}}, key=demo.keys["alice"], headers=accept)
+    assert executed.status == 200
+    assert executed.headers["content-type"].startswith(RESPONSE_JSON)
+    assert executed.json()["data"] is None and codes(executed) == ["BAD_USER_INPUT"]
+    partial = post(served, {"query": "{ __typename viewer { userName } }"}, headers=accept)
+    assert partial.status == 200 and codes(partial) == ["UNAUTHENTICATED"]
+    assert partial.json()["data"] == {"__typename": "Query", "viewer": None}
+    # A request error (refused before execution) stays a 400 without `data`.
+    refused = post(served, {"query": Q_KEY, "variables": {"k": None}}, headers=accept)
+    assert refused.status == 400 and "data" not in refused.json()
+    assert codes(refused) == ["BAD_USER_INPUT"]
+    invalid = post(served, {"query": "{ nope }"}, headers=accept)
+    assert invalid.status == 400 and "data" not in invalid.json()
+    assert demo.counts() == {} and log.errors() == []
