@@ -9,6 +9,8 @@ import json
 import re
 import time
 import urllib.parse
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -404,3 +406,79 @@ def test_an_error_during_execution_is_a_2xx_with_data(served: Served, demo: Demo
     invalid = post(served, {"query": "{ nope }"}, headers=accept)
     assert invalid.status == 400 and "data" not in invalid.json()
     assert demo.counts() == {} and log.errors() == []
+
+
+# --- section 7: metric values that are not finite numbers ----------------------------------------
+DIVERGED = ["NaN", "Infinity", "-Infinity", "diverged", 0.25, "NaN"]
+
+
+@pytest.fixture
+def diverged(served: Served, demo: DemoServer) -> Iterator[tuple[str, str, str]]:
+    """(key, experiment, metric): bob's experiment with a new metric whose run diverged."""
+    key = demo.keys["bob"]
+    experiment = first_key(served, key, "bob", "scratch")
+    metric = f"loss_{uuid.uuid4().hex[:8]}"  # a metric of its own: other tests' stay as seeded
+    demo.log_metric(experiment, metric, [0.5, *DIVERGED])
+    demo.clear_log()
+    yield key, experiment, metric
+
+
+def test_metric_values_that_are_not_finite_numbers_chart_as_nulls(
+        served: Served, demo: DemoServer, log: Log, diverged: tuple[str, str, str]) -> None:
+    key, experiment, metric = diverged
+    query = """query($k: ID!, $m: String!) {
+      experiment(key: $k) {
+        metricSummary(name: $m) { valueCurrent valueCurrentText valueMin valueMinText
+                                  valueMax valueMaxText }
+        metricsSummary { name valueCurrent }
+        metricHistory(name: $m) { metricValue metricValueText }
+        allMetrics { metricName metricValue metricValueText }
+        metricSeries(names: [$m], full: true) { values valuesText }
+        project { metricChart(metrics: [$m], experimentKeys: [$k]) {
+          metrics { values valuesText } } }
+      } }"""
+    answer = post(served, {"query": query, "variables": {"k": experiment, "m": metric}}, key=key)
+    result = answer.json()
+    assert answer.status == 200 and "errors" not in result, result.get("errors")
+    e = result["data"]["experiment"]
+    texts = ["0.5", "NaN", "Infinity", "-Infinity", "diverged", "0.25", "NaN"]
+    numbers = [0.5, None, None, None, None, 0.25, None]
+    assert e["metricSummary"] == {"valueCurrent": None, "valueCurrentText": "NaN",
+                                  "valueMin": 0.25, "valueMinText": "0.25",
+                                  "valueMax": 0.5, "valueMaxText": "0.5"}
+    assert {"name": metric, "valueCurrent": None} in e["metricsSummary"]
+    assert [p["metricValue"] for p in e["metricHistory"]] == numbers
+    assert [p["metricValueText"] for p in e["metricHistory"]] == texts
+    mine = [p for p in e["allMetrics"] if p["metricName"] == metric]
+    assert [p["metricValueText"] for p in mine] == texts
+    assert e["metricSeries"] == [{"values": numbers, "valuesText": texts}]
+    assert e["project"]["metricChart"] == [{"metrics": [{"values": numbers,
+                                                         "valuesText": texts}]}]
+    assert demo.counts() == {
+        "GET experiment/metadata": 1, "GET project": 1,
+        "GET experiment/metrics/summary": 1, "GET experiment/metrics/get-metric": 1,
+        "GET experiment/metrics/get-all": 1, "POST experiments/multi-metric-chart": 2}
+    assert log.errors() == []
+
+
+def test_live_updates_carry_values_that_are_not_finite_numbers(
+        served: Served, demo: DemoServer, log: Log, diverged: tuple[str, str, str]) -> None:
+    key, experiment, metric = diverged
+    query = ("subscription($k: [ID!]!, $m: [String!]!) { metricUpdates(experimentKeys: $k, "
+             "metrics: $m, intervalSeconds: 1) { values valuesText } }")
+    with connect(ws_url(served), subprotocols=["graphql-transport-ws"],
+                 open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": key}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": query, "variables": {"k": [experiment], "m": [metric]}}}))
+        for _ in range(100):  # the first poll sets the baseline: log after it
+            if demo.counts().get("POST experiments/multi-metric-chart"):
+                break
+            time.sleep(0.1)
+        demo.log_metric(experiment, metric, ["NaN", 1.5, "-Infinity"])
+        message = json.loads(ws.recv(timeout=20))
+    assert message["type"] == "next" and "errors" not in message["payload"], message
+    assert message["payload"]["data"]["metricUpdates"] == {
+        "values": [None, 1.5, None], "valuesText": ["NaN", "1.5", "-Infinity"]}
+    assert log.errors() == []
