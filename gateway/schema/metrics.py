@@ -15,11 +15,34 @@ from typing import Any
 
 import strawberry
 
+from ..errors import BadUserInput
 from ..upstream import models
 from ._doc import d
 from .scalars import Long, from_millis
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})
+
+# What one chart may ask of the multi-metric-chart endpoint, checked before any call: every
+# experiment costs a share of a POST (chart_batch_size a POST), and every metric name and
+# parameter goes into each of them.
+MAX_CHART_EXPERIMENTS = 500  # as many as `experiments(keys:)` takes
+MAX_CHART_METRICS = 50  # as many as `metricUpdates` takes
+MAX_CHART_PARAMS = 100
+CHART_BOUNDS = (f"At most {MAX_CHART_EXPERIMENTS} experiments, {MAX_CHART_METRICS} metrics "
+                f"and {MAX_CHART_PARAMS} params.")
+
+
+def check_chart(metrics: Sequence[str], params: Sequence[str] = (),
+                experiments: int = 0) -> None:
+    """Refuse a chart over the bounds (BAD_USER_INPUT), before any upstream call."""
+    if not 0 < len(metrics) <= MAX_CHART_METRICS:
+        raise BadUserInput(f"give 1 to {MAX_CHART_METRICS} metric names (got {len(metrics)})")
+    if len(params) > MAX_CHART_PARAMS:
+        raise BadUserInput(f"give at most {MAX_CHART_PARAMS} params (got {len(params)})")
+    if experiments > MAX_CHART_EXPERIMENTS:
+        raise BadUserInput(f"a chart takes at most {MAX_CHART_EXPERIMENTS} experiments (got "
+                           f"{experiments}): name them in experimentKeys")
+
 
 def number(value: models.Reading | None) -> float | None:
     """A metric value as a Float: null unless it is a finite number."""

@@ -20,8 +20,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from tests.demo_server import DemoServer
+from tests.demo_server import start as start_demo
 from tests.gateway_server import Answer
-from tests.serve_process import Served
+from tests.serve_process import Served, serve
 
 Q_KEY = "query($k: ID!) { experiment(key: $k) { name } }"
 RESPONSE_JSON = "application/graphql-response+json"
@@ -482,3 +483,78 @@ def test_live_updates_carry_values_that_are_not_finite_numbers(
     assert message["payload"]["data"]["metricUpdates"] == {
         "values": [None, 1.5, None], "valuesText": ["NaN", "1.5", "-Infinity"]}
     assert log.errors() == []
+
+
+# --- section 4: the lists that fan out upstream are bounded --------------------------------------
+SANDBOX = 'project(workspace: "alice", name: "sandbox")'
+
+
+def test_the_issue_s_metric_chart_is_refused_before_any_chart_call(
+        served: Served, demo: DemoServer, log: Log) -> None:
+    keys = [f"{i:05d}{uuid.uuid4().hex[:16]}" for i in range(20_000)]  # 21 characters, as
+    names = [f"m_{i:05d}" for i in range(20_000)]  # the issue's: a body of about 0.7 MB
+    query = (f"query($k: [ID!], $m: [String!]!) {{ {SANDBOX} {{ "
+             "metricChart(metrics: $m, experimentKeys: $k) { experimentKey } } }")
+    answer = post(served, {"query": query, "variables": {"k": keys, "m": names}},
+                  key=demo.keys["alice"])
+    assert answer.status == 200 and codes(answer) == ["BAD_USER_INPUT"]
+    assert demo.counts() == {"GET project": 1}  # the project itself; no chart POST
+    assert log.errors() == []
+
+
+CHART = (f"query($k: [ID!], $m: [String!]!, $p: [String!]) {{ {SANDBOX} {{ "
+         "metricChart(metrics: $m, params: $p, experimentKeys: $k) { experimentKey } } }")
+SERIES = (f"query($m: [String!]!) {{ {SANDBOX} {{ experiments(first: 2) {{ edges {{ node {{ "
+          "metricSeries(names: $m) { metricName } } } } } }")
+FILTER = (f"query($w: ExperimentFilter) {{ {SANDBOX} {{ experiments(where: $w) "
+          "{ totalCount } } }")
+
+
+def rules(n: int) -> dict[str, Any]:
+    return {"rules": [{"source": "METRIC", "field": f"m{i}", "operator": "GREATER",
+                       "value": "0"} for i in range(n)]}
+
+
+@pytest.mark.parametrize(("query", "variables", "allowed"), [
+    (CHART, {"k": [f"k{i}" for i in range(501)], "m": ["loss"]}, {"GET project"}),
+    (CHART, {"k": ["k"], "m": [f"m{i}" for i in range(51)]}, {"GET project"}),
+    (CHART, {"k": ["k"], "m": ["loss"], "p": [f"p{i}" for i in range(101)]}, {"GET project"}),
+    (CHART, {"k": ["k"], "m": []}, {"GET project"}),
+    (SERIES, {"m": [f"m{i}" for i in range(51)]}, {"GET project", "GET experiments"}),
+    (SERIES, {"m": []}, {"GET project", "GET experiments"}),
+    (FILTER, {"w": rules(51)}, {"GET project", "GET experiments"}),
+])
+def test_lists_that_fan_out_upstream_are_bounded(
+        served: Served, demo: DemoServer, log: Log, query: str, variables: dict[str, Any],
+        allowed: set[str]) -> None:
+    answer = post(served, {"query": query, "variables": variables}, key=demo.keys["alice"])
+    found = codes(answer)
+    assert found and set(found) == {"BAD_USER_INPUT"}, answer.body[:300]
+    assert set(demo.counts()) <= allowed  # no chart POST, no project query
+    assert log.errors() == []
+
+
+def test_lists_at_their_bounds_are_served(served: Served, demo: DemoServer) -> None:
+    keys = [f"k{i}" for i in range(500)]
+    answer = post(served, {"query": CHART, "variables": {
+        "k": keys, "m": [f"m{i}" for i in range(50)], "p": [f"p{i}" for i in range(100)]}},
+        key=demo.keys["alice"])
+    assert "errors" not in answer.json() and answer.json()["data"]["project"]["metricChart"] == []
+    assert demo.counts()["POST experiments/multi-metric-chart"] == 5  # 500 keys, 100 a POST
+    filtered = post(served, {"query": FILTER, "variables": {"w": rules(50)}},
+                    key=demo.keys["alice"])
+    assert "errors" not in filtered.json()
+
+
+def test_a_chart_of_a_project_with_too_many_experiments_is_refused() -> None:
+    big = start_demo(scale=5)  # image-classifier: 600 experiments
+    try:
+        with serve(big.url) as served:
+            query = ('{ project(workspace: "vision-lab", name: "image-classifier") { '
+                     'metricChart(metrics: ["loss"]) { experimentKey } } }')
+            answer = post(served, {"query": query}, key=big.keys["alice"])
+            assert codes(answer) == ["BAD_USER_INPUT"]
+            assert "experimentKeys" in answer.json()["errors"][0]["message"]
+            assert "POST experiments/multi-metric-chart" not in big.counts()
+    finally:
+        big.stop()
