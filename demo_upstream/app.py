@@ -33,13 +33,18 @@ async def not_found(request: web.Request) -> web.Response:
 
 
 async def log_metric(request: web.Request) -> web.Response:
-    """Admin: log values of a metric, as a running experiment would (`/_demo/...`)."""
+    """Admin: log values of a metric, as a running experiment would (`/_demo/...`): numbers,
+    or text as Comet keeps it ("NaN", "Infinity", "-Infinity", a word)."""
     world = request.app[http.WORLD]
     key = request.match_info["key"]
     data = await request.json()
-    if key not in world.experiment_index or not isinstance(data.get("values"), list):
-        return web.json_response({"error": "unknown experiment, or no values"}, status=400)
-    added = world.log_metric(key, str(data["metric"]), [float(v) for v in data["values"]])
+    values = data.get("values")
+    if key not in world.experiment_index or not isinstance(values, list) or not all(
+            isinstance(v, int | float | str) and not isinstance(v, bool) for v in values):
+        return web.json_response({"error": "unknown experiment, or values that are not "
+                                           "numbers or text"}, status=400)
+    added = world.log_metric(key, str(data["metric"]),
+                             [v if isinstance(v, str) else float(v) for v in values])
     return web.json_response({"steps": [p.step for p in added]})
 
 

@@ -29,9 +29,10 @@ def digest(*parts: object, length: int = 32) -> str:
 class MetricPoint:
     step: int
     epoch: int
-    value: float
+    value: float  # NaN when the text logged is not a number
     timestamp: int
     offset: int
+    text: str | None = None  # the value as logged, when logged as text ("NaN", "Infinity")
 
 
 @dataclass(frozen=True)

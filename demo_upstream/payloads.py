@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from .experiments import Asset, Experiment, Header, Series
+from .experiments import Asset, Experiment, Header, MetricPoint, Series
 from .world import Dashboard, Panel, Project, RegistryModel, RegistryVersion
 
 
@@ -43,11 +44,30 @@ def experiment_metadata(h: Header, p: Project) -> dict[str, Any]:
     }
 
 
+def value_text(p: MetricPoint) -> str:
+    """A metric value as Comet shows it: the text logged, else the number, NaN and the
+    infinities under Java's names."""
+    if p.text is not None:
+        return p.text
+    if math.isnan(p.value):
+        return "NaN"
+    if math.isinf(p.value):
+        return "Infinity" if p.value > 0 else "-Infinity"
+    return str(p.value)
+
+
+def chart_value(p: MetricPoint) -> float | str:
+    """A chart's value: a JSON number, or text where it is not a finite one (Jackson writes
+    NaN and the infinities as strings)."""
+    return p.value if math.isfinite(p.value) else value_text(p)
+
+
 def summary(name: str, series: Series) -> dict[str, Any]:
     pts = series.points
-    lo = min(pts, key=lambda x: x.value)
-    hi = max(pts, key=lambda x: x.value)
     cur = pts[-1]
+    numbers = [p for p in pts if math.isfinite(p.value)] or [cur]
+    lo = min(numbers, key=lambda x: x.value)
+    hi = max(numbers, key=lambda x: x.value)
     return {
         "name": name,
         "runContextCurrent": series.context, "runContextMax": series.context,
@@ -55,7 +75,8 @@ def summary(name: str, series: Series) -> dict[str, Any]:
         "stepCurrent": cur.step, "stepMax": hi.step, "stepMin": lo.step,
         "timestampCurrent": cur.timestamp, "timestampMax": hi.timestamp,
         "timestampMin": lo.timestamp,
-        "valueCurrent": str(cur.value), "valueMax": str(hi.value), "valueMin": str(lo.value),
+        "valueCurrent": value_text(cur), "valueMax": value_text(hi),
+        "valueMin": value_text(lo),
     }
 
 
@@ -70,7 +91,7 @@ def value_summary(name: str, value: str, timestamp: int) -> dict[str, Any]:
 
 
 def metric_points(series: Series) -> list[dict[str, Any]]:
-    return [{"epoch": p.epoch, "metricName": series.name, "metricValue": str(p.value),
+    return [{"epoch": p.epoch, "metricName": series.name, "metricValue": value_text(p),
              "offset": p.offset, "runContext": series.context, "step": p.step,
              "timestamp": p.timestamp} for p in series.points]
 

@@ -151,7 +151,7 @@ def _chart_series(series: Series, steps: set[int] | None, limit: int) -> dict[st
         stride = len(pts) / limit
         pts = [pts[int(i * stride)] for i in range(limit - 1)] + [pts[-1]]
     times = [p.timestamp for p in pts]
-    return {"metricName": series.name, "values": [p.value for p in pts],
+    return {"metricName": series.name, "values": [payloads.chart_value(p) for p in pts],
             "steps": [p.step for p in pts], "epochs": [p.epoch for p in pts],
             "timestamps": times,
             "durations": [0] + [b - a for a, b in zip(times, times[1:], strict=False)]}

@@ -8,6 +8,7 @@ at start.
 from __future__ import annotations
 
 import functools
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -203,16 +204,18 @@ class World:
                                    (base.points if base else ()) + tuple(points))
         return out
 
-    def log_metric(self, key: str, name: str, values: list[float]) -> list[MetricPoint]:
-        """Log values after the last step of `name`, one step each, timed now."""
+    def log_metric(self, key: str, name: str, values: list[float | str]) -> list[MetricPoint]:
+        """Log values after the last step of `name`, one step each, timed now. A value may be
+        text, as Comet takes it from a run that diverged ("NaN", "Infinity") or any word."""
         e = self.experiment(key)
         assert e is not None
         series = self.metrics(e).get(name)
         last = series.points[-1] if series and series.points else None
         step, offset = (last.step, last.offset) if last else (0, 0)
         now = int(time.time() * 1000)
-        added = [MetricPoint(step + i + 1, last.epoch if last else 0, float(v), now,
-                             offset + i + 1) for i, v in enumerate(values)]
+        added = [MetricPoint(step + i + 1, last.epoch if last else 0, _number(v), now,
+                             offset + i + 1, text=v if isinstance(v, str) else None)
+                 for i, v in enumerate(values)]
         self.live.setdefault((key, name), []).extend(added)
         return added
 
@@ -288,3 +291,11 @@ class World:
 
     def panel_zip(self, panel: Panel) -> bytes:
         return blobs.zip_of({"panel.json": blobs.json_bytes(panel.code)})
+
+
+def _number(value: float | str) -> float:
+    """A logged value as a number: NaN for text that is none."""
+    try:
+        return float(value)
+    except ValueError:
+        return math.nan

@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from . import downloads
-from .auth import api_key
+from .auth import MalformedKey, api_key
 from .context import WebsocketOperations
 from .graphiql import BUNDLE, STATIC_PATH, bundled
 from .introspection import IntrospectionAnswers
@@ -104,6 +104,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     def client_for(request: Request) -> CometClient:
         return CometClient(transport, api_key(request.headers, settings))
 
+    async def malformed_key(request: Request, exc: Exception) -> Response:
+        # A download's key is read by client_for: refused as the download routes refuse.
+        return downloads.error_response(401, "UNAUTHENTICATED", str(exc))
+
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        # The last resort (outside every middleware, which has run): a GraphQL error with
+        # the request id rather than a bare "Internal Server Error". The server logs it.
+        request_id = getattr(request.state, "request_id", "-")
+        return JSONResponse({"errors": [{
+            "message": f"Internal error (request id {request_id}).",
+            "extensions": {"code": "INTERNAL", "requestId": request_id}}]},
+            status_code=500, headers={"X-Request-Id": request_id})
+
     app = Starlette(
         routes=[Route("/graphql", view, methods=["GET", "POST"]),
                 WebSocketRoute("/graphql", view),
@@ -111,7 +124,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
                 *downloads.routes(client_for)],
-        middleware=middleware(settings, metrics, rate_limits), lifespan=lifespan)
+        middleware=middleware(settings, metrics, rate_limits), lifespan=lifespan,
+        exception_handlers={MalformedKey: malformed_key, Exception: internal_error})
     app.state.settings = settings
     app.state.transport = transport
     app.state.documents = documents

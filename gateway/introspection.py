@@ -28,6 +28,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from .rate_limits import RateLimits, client_address
+from .schema.execution import note_execution_started
 
 INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
 EXECUTED_COST = 10  # requests of the address's rate limit an answer computed anew costs
@@ -112,6 +113,7 @@ class _Serve(SchemaExtension):
             kept = self.answers.get(key)
             if kept is not None:
                 context.result = kept  # strawberry executes nothing when a result is set
+                note_execution_started()
                 self.answers.served += 1
                 key = None
             else:

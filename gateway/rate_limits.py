@@ -25,7 +25,7 @@ from collections.abc import Callable
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .auth import api_key
+from .auth import MalformedKey, api_key
 from .limits import send_errors
 from .settings import Settings
 from .upstream import ApiKey
@@ -138,7 +138,11 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         address = client_address(scope)
-        wait, why = self.limits.admit(address, api_key(Headers(scope=scope), self.settings))
+        try:
+            key = api_key(Headers(scope=scope), self.settings)
+        except MalformedKey:  # refused by the route (401): only the address's bucket counts
+            key = ApiKey("")
+        wait, why = self.limits.admit(address, key)
         if wait <= 0:
             await self.app(scope, receive, send)
             return

@@ -6,24 +6,28 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import orjson
 from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
-from .auth import api_key
+from . import request_shape
+from .auth import MalformedKey, api_key
 from .context import Context
 from .graphiql import graphiql_html
 from .limits import send_errors
@@ -33,6 +37,7 @@ from .observability import Metrics
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
 from .rate_limits import RateLimits, client_address, retry_after
 from .schema import GatewaySchema
+from .schema.execution import execution_started, recording_execution
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
 
@@ -51,7 +56,18 @@ def wants_graphql_response(headers: Any) -> bool:
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """graphql-transport-ws speaks text frames: send our (orjson) bytes as text."""
+    """graphql-transport-ws speaks text frames: send our (orjson) bytes as text. A message
+    that is JSON of the wrong shape closes the connection with 4400, as one that is not
+    JSON does (strawberry's handler would fail on it, or run it and answer INTERNAL)."""
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False
+                        ) -> AsyncGenerator[object, None]:
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            problem = request_shape.message_problem(message)
+            if problem is not None:
+                await self.close(4400, problem)
+                return
+            yield message
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
@@ -86,7 +102,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def __init__(self, schema: GatewaySchema, settings: Settings, transport: Transport,
                  persisted: PersistedQueries, live: LiveHub, metrics: Metrics,
                  rate_limits: RateLimits) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        # Only graphql-transport-ws: strawberry's handler of the legacy `graphql-ws` runs
+        # subscriptions alone (a query there fails) and trusts every message's shape. A
+        # client asking for it alone is accepted and closed at once with 4406 "Subprotocol
+        # not acceptable", as the graphql-ws library's own server does.
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None,
+                         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         self.rate_limits = rate_limits
         self.metrics = metrics
         self.settings = settings
@@ -97,6 +118,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         # orjson: several times faster than json on the large answers dashboards ask for.
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson: its JSONDecodeError is json's, which websocket frames are refused on (4400).
+        return orjson.loads(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A POST body: one operation or a batch, each field of its type, or a 400."""
+        return request_shape.check_body(request_shape.decode(data, "The request body"))
+
+    def parse_query_params(self, params: Any) -> dict[str, Any]:
+        """A GET's operation: `variables` and `extensions` are JSON text (empty: absent)."""
+        data: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            if name in data:
+                data[name] = (request_shape.decode(data[name], f"The `{name}` parameter")
+                              if data[name] else None)
+        return request_shape.check_operation(data)
 
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A hashed persisted query comes as a GET without `query`: it is not a browser.
@@ -112,14 +150,23 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            try:
+                api_key(Headers(scope=scope), self.settings)
+            except MalformedKey:  # refused before the handshake completes: HTTP 403
+                await self.reject_websocket(WebSocket(scope, receive, send))
+                return
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
         token = _WANTS_GRAPHQL_RESPONSE.set(wants_graphql_response(request.headers))
         try:
-            response = await self.run(request)
+            with recording_execution():
+                response = await self.run(request)
         except HTTPException as exc:  # strawberry's own refusals, as GraphQL errors
             await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.reason)
+            return
+        except MalformedKey as exc:
+            await send_errors(send, 401, exc.code, str(exc))
             return
         except PersistedQueryNotFound:  # Apollo's clients retry with the query on this
             await send_errors(send, 200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
@@ -132,15 +179,18 @@ class GatewayGraphQL(GraphQL[Context, None]):
         await response(scope, receive, send)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        """GraphQL over HTTP: `application/graphql-response+json` when the client accepts it,
-        and then a request that never reached execution is a 400 without `data`."""
+        """GraphQL over HTTP: `application/graphql-response+json` when the client accepts it.
+        Then an operation that reached execution is a 2xx with `data` (null, maybe), whatever
+        its errors; one refused before (parse, validation, variable coercion) is a request
+        error: a 400 without `data` (a 500 if the gateway itself failed)."""
         if not _WANTS_GRAPHQL_RESPONSE.get():
             return super().create_response(response_data, sub_response)
         status = 200
-        if isinstance(response_data, dict) and response_data.get("data") is None \
-                and response_data.get("errors"):
+        if isinstance(response_data, dict) and not execution_started():
+            codes = {(e.get("extensions") or {}).get("code")
+                     for e in response_data.get("errors") or ()}
             response_data = {k: v for k, v in response_data.items() if k != "data"}
-            status = 400
+            status = 500 if "INTERNAL" in codes else 400
         response = super().create_response(response_data, sub_response)
         response.headers["content-type"] = GRAPHQL_RESPONSE
         if sub_response.status_code is None:
@@ -170,9 +220,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """Browsers cannot set headers on a websocket: take the key from connection_init."""
         params = context.connection_params or {}
         raw = params.get("Authorization") or params.get("authorization")
-        if isinstance(raw, str) and raw.strip() and not (context.api_key and
-                                                         context.api_key.reveal()):
-            context.api_key = api_key({"authorization": raw}, self.settings)
+        if raw is not None and not (context.api_key and context.api_key.reveal()):
+            try:
+                context.api_key = api_key({"authorization": raw}, self.settings)
+            except MalformedKey as exc:  # closed with 4403, before any upstream call
+                raise ConnectionRejectionError(
+                    {"message": str(exc), "extensions": {"code": exc.code}}) from None
         return await super().on_ws_connect(context)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:

@@ -50,7 +50,8 @@ class DemoServer:
     def clear_log(self) -> None:
         self._admin("DELETE", "requests")
 
-    def log_metric(self, key: str, metric: str, values: list[float]) -> list[int]:
+    def log_metric(self, key: str, metric: str, values: list[float | str]) -> list[int]:
+        """Log values (numbers, or text as Comet keeps it: "NaN", "Infinity", a word)."""
         answer = self._admin("POST", f"experiments/{key}/metrics",
                              {"metric": metric, "values": values})
         return list(answer["steps"])

@@ -128,8 +128,10 @@ def schema_of(tp: Any) -> Shape:
     if tp is typing.Any:
         return {}
     if origin in (Union, types.UnionType):
-        inner = [a for a in get_args(tp) if a is not type(None)][0]
-        return {**schema_of(inner), "nullable": True}
+        inner = [a for a in get_args(tp) if a is not type(None)]
+        if set(inner) == set(get_args(models.Reading)):  # a metric value: "NaN" and words too
+            return {"anyOf": [{"type": "number"}, STRING], "nullable": True}
+        return {**schema_of(inner[0]), "nullable": True}
     if origin in (tuple, list):
         return {"type": "array", "items": schema_of(get_args(tp)[0])}
     if origin is dict:

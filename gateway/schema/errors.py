@@ -43,6 +43,18 @@ def code_for(error: BaseException | None) -> str:
     return "INTERNAL"
 
 
+def cause_of(error: GraphQLError) -> BaseException | None:
+    """What an error's code is judged on: its original error, except for the request's own.
+
+    An error located in the document (`nodes`) but not in the answer (no `path`) comes from
+    validating the document or coercing its variables, before execution: the request is at
+    fault whatever graphql-core gives as the cause (its own GraphQLError, or the ValueError
+    of a scalar that refused the value), so it is judged as having none."""
+    if error.path is None and error.nodes:
+        return None
+    return error.original_error
+
+
 def map_errors(errors: list[GraphQLError], context: object) -> list[GraphQLError]:
     """Every error with its code (idempotent: an error that has one is kept as it is)."""
     request_id = getattr(context, "request_id", "-")
@@ -62,7 +74,7 @@ class ErrorCodes(SchemaExtension):
 
 def _map(error: GraphQLError, request_id: str) -> GraphQLError:
     original = error.original_error
-    code = code_for(original)
+    code = code_for(cause_of(error))
     extensions: dict[str, Any] = {**(error.extensions or {}), "code": code}
     message = error.message
     if isinstance(original, up.UpstreamError):

@@ -9,7 +9,11 @@ non-null list), so the results and the errors stay the same.
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -49,7 +53,49 @@ BULK = {
 }
 
 
+@dataclass
+class ExecutionRecord:
+    """Whether an operation of the current HTTP request got past parsing, validation and
+    variable coercion into execution, after which GraphQL over HTTP answers 2xx."""
+
+    started: bool = False
+
+
+_RECORD: ContextVar[ExecutionRecord | None] = ContextVar("execution_record", default=None)
+
+
+@contextlib.contextmanager
+def recording_execution() -> Iterator[ExecutionRecord]:
+    """A record of whether execution starts within this block (and its tasks: a batch's
+    operations run in tasks of their own, which share the record)."""
+    record = ExecutionRecord()
+    token = _RECORD.set(record)
+    try:
+        yield record
+    finally:
+        _RECORD.reset(token)
+
+
+def note_execution_started() -> None:
+    """Record that execution started (by graphql-core's executor, or by an answer served
+    from what an execution with the same document and variables gave)."""
+    record = _RECORD.get()
+    if record is not None:
+        record.started = True
+
+
+def execution_started() -> bool:
+    """Whether the record of the current block says execution started."""
+    record = _RECORD.get()
+    return record is not None and record.started
+
+
 class BulkLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_operation(self, *args: Any, **kwargs: Any) -> Any:
+        # graphql-core calls this only once the variables are coerced: execution starts.
+        note_execution_started()
+        return super().execute_operation(*args, **kwargs)
+
     def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType],
                             field_details_list: Any, info: Any, path: Path,
                             result: Any, position_context: Any) -> Any:

@@ -13,7 +13,15 @@ from ..loaders import SeriesRequest
 from ..upstream.models import ExperimentMetadata
 from .asset import Asset, AssetType, ExperimentModel
 from .experiment_details import CloudDetails, GitMetadata, SystemDetails
-from .metrics import MetricPoint, MetricSeries, MetricSummary, OtherSummary, ParameterSummary
+from .metrics import (
+    MAX_CHART_METRICS,
+    MetricPoint,
+    MetricSeries,
+    MetricSummary,
+    OtherSummary,
+    ParameterSummary,
+    check_chart,
+)
 from .scalars import Long, from_millis
 
 T = TypeVar("T")
@@ -165,9 +173,11 @@ class Experiment:
         return None if found is None else [MetricPoint.of(p) for p in found]
 
     @strawberry.field(description="Metrics as plottable series, batched across experiments "
-                                  "through one multi-metric-chart call per batch.")
+                                  "through one multi-metric-chart call per batch. 1 to "
+                                  f"{MAX_CHART_METRICS} names.")
     async def metric_series(self, info: Info, names: list[str],
                             full: bool = False) -> list[MetricSeries] | None:
+        check_chart(names)
         request = SeriesRequest(str(self.key), tuple(names), full)
         found = await info.context.loaders.series.load(request)
         return None if found is None else [MetricSeries.of(m) for m in found]

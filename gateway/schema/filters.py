@@ -74,8 +74,11 @@ class ExperimentRule:
                                   "else STRING.")
 
 
+MAX_RULES = 50  # each goes into the project query's body upstream
+
+
 @strawberry.input(description="Which experiments to keep: rules combined by `condition`, run "
-                              "upstream by Comet's project query.")
+                              f"upstream by Comet's project query. 1 to {MAX_RULES} rules.")
 class ExperimentFilter:
     rules: list[ExperimentRule] = strawberry.field(description="The comparisons.")
     condition: FilterCondition = strawberry.field(default=FilterCondition.AND,
@@ -120,8 +123,8 @@ def _rule(rule: ExperimentRule) -> dict[str, Any]:
 
 def predicates(where: ExperimentFilter) -> list[dict[str, Any]]:
     """The filter as the predicates `project/query` takes (the shape Comet's SDK sends)."""
-    if not where.rules:
-        raise BadUserInput("an ExperimentFilter needs at least one rule")
+    if not 0 < len(where.rules) <= MAX_RULES:
+        raise BadUserInput(f"an ExperimentFilter needs 1 to {MAX_RULES} rules")
     sources = {r.source for r in where.rules}
     if where.condition is FilterCondition.AND:
         return [{"source": s.value, "query": {"condition": "AND", "valid": True, "rules": [

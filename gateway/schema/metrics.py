@@ -1,22 +1,71 @@
-"""Metric, parameter and other summaries; metric values; metric series."""
+"""Metric, parameter and other summaries; metric values; metric series.
+
+Comet sends metric values as text, and a run whose loss diverged logs "NaN", "Infinity" or
+"-Infinity", which GraphQL's Float cannot carry. Every Float of a metric value is therefore
+null where the value is not a finite number, and a String beside it (`...Text`) keeps the
+value as Comet sent it: a diverged run still charts, with gaps.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
 
+from ..errors import BadUserInput
 from ..upstream import models
 from ._doc import d
 from .scalars import Long, from_millis
 
+_PLAIN_NUMBERS = frozenset({float, int, type(None)})
 
-def _number(value: str | None) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except ValueError:
+# What one chart may ask of the multi-metric-chart endpoint, checked before any call: every
+# experiment costs a share of a POST (chart_batch_size a POST), and every metric name and
+# parameter goes into each of them.
+MAX_CHART_EXPERIMENTS = 500  # as many as `experiments(keys:)` takes
+MAX_CHART_METRICS = 50  # as many as `metricUpdates` takes
+MAX_CHART_PARAMS = 100
+CHART_BOUNDS = (f"At most {MAX_CHART_EXPERIMENTS} experiments, {MAX_CHART_METRICS} metrics "
+                f"and {MAX_CHART_PARAMS} params.")
+
+
+def check_chart(metrics: Sequence[str], params: Sequence[str] = (),
+                experiments: int = 0) -> None:
+    """Refuse a chart over the bounds (BAD_USER_INPUT), before any upstream call."""
+    if not 0 < len(metrics) <= MAX_CHART_METRICS:
+        raise BadUserInput(f"give 1 to {MAX_CHART_METRICS} metric names (got {len(metrics)})")
+    if len(params) > MAX_CHART_PARAMS:
+        raise BadUserInput(f"give at most {MAX_CHART_PARAMS} params (got {len(params)})")
+    if experiments > MAX_CHART_EXPERIMENTS:
+        raise BadUserInput(f"a chart takes at most {MAX_CHART_EXPERIMENTS} experiments (got "
+                           f"{experiments}): name them in experimentKeys")
+
+
+def number(value: models.Reading | None) -> float | None:
+    """A metric value as a Float: null unless it is a finite number."""
+    if value is None:
         return None
+    try:
+        found = float(value)
+    except (ValueError, OverflowError):  # a word; an integer beyond any float
+        return None
+    return found if math.isfinite(found) else None
+
+
+def text(value: models.Reading | None) -> str | None:
+    """A metric value as Comet sent it (a JSON number as its shortest text)."""
+    return value if value is None or isinstance(value, str) else repr(value)
+
+
+def numbers(values: Sequence[models.Reading | None]) -> list[float | None]:
+    # A series is long, and the upstream's JSON numbers are already finite (orjson refuses
+    # NaN and Infinity): only text needs reading one by one.
+    if set(map(type, values)) <= _PLAIN_NUMBERS:
+        return list(values)  # type: ignore[arg-type]
+    return [number(v) for v in values]
 
 
 def _when_and_where(s: models.ValueSummary) -> dict[str, Any]:
@@ -32,9 +81,14 @@ def _when_and_where(s: models.ValueSummary) -> dict[str, Any]:
 @strawberry.type(description="A metric's summary: its last, lowest and highest logged values.")
 class MetricSummary:
     name: str = d("The metric's name.")
-    value_current: float | None = d("The last value logged.")
-    value_min: float | None = d("The lowest value logged.")
-    value_max: float | None = d("The highest value logged.")
+    value_current: float | None = d("The last value logged; null if it is not a finite "
+                                    "number (see valueCurrentText).")
+    value_min: float | None = d("The lowest value logged; null if it is not a finite number.")
+    value_max: float | None = d("The highest value logged; null if it is not a finite number.")
+    value_current_text: str | None = d("The last value logged, as Comet's text (NaN and "
+                                       "Infinity too).")
+    value_min_text: str | None = d("The lowest value logged, as Comet's text.")
+    value_max_text: str | None = d("The highest value logged, as Comet's text.")
     step_current: Long | None = d("The step of the last value.")
     step_min: Long | None = d("The step of the lowest value.")
     step_max: Long | None = d("The step of the highest value.")
@@ -47,9 +101,10 @@ class MetricSummary:
 
     @classmethod
     def of(cls, s: models.ValueSummary) -> MetricSummary:
-        return cls(name=s.name, value_current=_number(s.value_current),
-                   value_min=_number(s.value_min), value_max=_number(s.value_max),
-                   **_when_and_where(s))
+        return cls(name=s.name, value_current=number(s.value_current),
+                   value_min=number(s.value_min), value_max=number(s.value_max),
+                   value_current_text=s.value_current, value_min_text=s.value_min,
+                   value_max_text=s.value_max, **_when_and_where(s))
 
 
 @strawberry.interface(description="A logged value's summary, kept as Comet's text.")
@@ -87,7 +142,10 @@ class OtherSummary(ValueSummary):
 @strawberry.type(description="One logged value of a metric.")
 class MetricPoint:
     metric_name: str = d("The metric's name.")
-    metric_value: float | None = d("The value.")
+    metric_value: float | None = d("The value; null if it is not a finite number (see "
+                                   "metricValueText).")
+    metric_value_text: str | None = d("The value as Comet's text: NaN, Infinity, -Infinity "
+                                      "too.")
     step: Long | None = d("The step it was logged at.")
     epoch: Long | None = d("The epoch it was logged in.")
     timestamp: Long | None = d("When it was logged, in epoch milliseconds.")
@@ -96,9 +154,9 @@ class MetricPoint:
 
     @classmethod
     def of(cls, p: models.MetricPoint) -> MetricPoint:
-        return cls(metric_name=p.metric_name, metric_value=p.metric_value, step=p.step,
-                   epoch=p.epoch, timestamp=p.timestamp, offset=p.offset,
-                   run_context=p.run_context)
+        return cls(metric_name=p.metric_name, metric_value=number(p.metric_value),
+                   metric_value_text=text(p.metric_value), step=p.step, epoch=p.epoch,
+                   timestamp=p.timestamp, offset=p.offset, run_context=p.run_context)
 
 
 @strawberry.type(description="One metric of one experiment as parallel lists, ready to plot "
@@ -106,16 +164,23 @@ class MetricPoint:
 class MetricSeries:
     metric_name: str = d("The metric's name.")
     steps: list[Long | None] | None = d("The step of each value.")
-    values: list[float | None] | None = d("The values.")
+    values: list[float | None] | None = d("The values; null where one is not a finite "
+                                          "number (NaN, Infinity: see valuesText).")
     timestamps: list[Long | None] | None = d("When each value was logged (epoch ms).")
     durations: list[Long | None] | None = d("Milliseconds since the previous value (0 first).")
     epochs: list[Long | None] | None = d("The epoch of each value.")
+    sent: strawberry.Private[Sequence[models.Reading | None]] = ()
+
+    @strawberry.field(description="The values as Comet sent them, as text: NaN, Infinity and "
+                                  "-Infinity too.")
+    def values_text(self) -> list[str | None] | None:
+        return [text(v) for v in self.sent]
 
     @classmethod
     def of(cls, m: models.ChartMetric) -> MetricSeries:
-        return cls(metric_name=m.metric_name, steps=list(m.steps), values=list(m.values),
+        return cls(metric_name=m.metric_name, steps=list(m.steps), values=numbers(m.values),
                    timestamps=list(m.timestamps), durations=list(m.durations),
-                   epochs=list(m.epochs))
+                   epochs=list(m.epochs), sent=m.values)
 
 
 @strawberry.type(description="A name and a value.")

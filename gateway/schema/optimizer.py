@@ -8,6 +8,7 @@ import strawberry
 
 from ..context import Info
 from ..upstream.models import OptimizerBest
+from .metrics import number, text
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -39,7 +40,14 @@ class Optimization:
         best = await self._best(info)
         return None if best is None else best.experiment_count
 
-    @strawberry.field(description="The best experiment's value of the metric judged.")
+    @strawberry.field(description="The best experiment's value of the metric judged; null if "
+                                  "it is not a finite number (see bestMetricValueText).")
     async def best_metric_value(self, info: Info) -> float | None:
         best = await self._best(info)
-        return None if best is None else best.metric_value
+        return None if best is None else number(best.metric_value)
+
+    @strawberry.field(description="The best experiment's value of the metric judged, as "
+                                  "Comet's text.")
+    async def best_metric_value_text(self, info: Info) -> str | None:
+        best = await self._best(info)
+        return None if best is None else text(best.metric_value)

@@ -16,7 +16,7 @@ from ..upstream.models import ExperimentMetadata
 from ._doc import d
 from .experiment import Experiment
 from .filters import ExperimentFilter, ExperimentOrder, predicates_key
-from .metrics import KeyValue, MetricSeries
+from .metrics import CHART_BOUNDS, KeyValue, MetricSeries, check_chart
 from .pagination import PageInfo, decode_cursor, edges, page_info, page_size
 from .scalars import Long, from_millis
 from .workspace import Workspace
@@ -167,15 +167,18 @@ class Project:
             project_experiment_count=in_project)
 
     @strawberry.field(description="A multi-metric chart of its experiments (all of them, or "
-                                  "`experimentKeys`): one series per metric and experiment.")
+                                  "`experimentKeys`): one series per metric and experiment. "
+                                  + CHART_BOUNDS)
     async def metric_chart(self, info: Info, metrics: list[str],
                            params: list[str] | None = None,
                            experiment_keys: list[strawberry.ID] | None = None,
                            full: bool = False, independent: bool = True
                            ) -> list[MetricChartEntry] | None:
+        check_chart(metrics, params or (), len(experiment_keys or ()))
         if experiment_keys is None:
             everything = plan_listing(self._ref(), None, None, False, True, None, None)
             keys = [e.experiment_key for e in await self._listing(info, everything.key)]
+            check_chart(metrics, params or (), len(keys))
         else:
             keys = [str(k) for k in experiment_keys]
         chart = await info.context.loaders.chart.get(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 
 import strawberry
 
 from ..context import Info
 from ..errors import BadUserInput
+from ..upstream import models
 from ._doc import d
 from .experiment import Experiment
+from .metrics import numbers, text
 from .scalars import Long
 
 MAX_KEYS, MAX_METRICS, MIN_INTERVAL, DEFAULT_INTERVAL = 500, 50, 1, 5
@@ -21,9 +23,15 @@ class MetricUpdate:
     experiment_key: strawberry.ID = d("The experiment's key.")
     metric_name: str = d("The metric's name.")
     steps: list[Long | None] = d("The step of each new value.")
-    values: list[float | None] = d("The new values.")
+    values: list[float | None] = d("The new values; null where one is not a finite number "
+                                  "(NaN, Infinity: see valuesText).")
     timestamps: list[Long | None] = d("When each was logged (epoch ms).")
     epochs: list[Long | None] = d("The epoch of each.")
+    sent: strawberry.Private[Sequence[models.Reading | None]] = ()
+
+    @strawberry.field(description="The new values as Comet sent them, as text.")
+    def values_text(self) -> list[str | None]:
+        return [text(v) for v in self.sent]
 
     @strawberry.field(description="The experiment.")
     def experiment(self) -> Experiment:
@@ -60,5 +68,6 @@ class Subscription:
                     m = point.metric
                     yield MetricUpdate(
                         experiment_key=strawberry.ID(point.experiment_key),
-                        metric_name=m.metric_name, steps=list(m.steps), values=list(m.values),
-                        timestamps=list(m.timestamps), epochs=list(m.epochs))
+                        metric_name=m.metric_name, steps=list(m.steps),
+                        values=numbers(m.values), timestamps=list(m.timestamps),
+                        epochs=list(m.epochs), sent=m.values)

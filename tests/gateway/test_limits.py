@@ -18,7 +18,7 @@ def strict(demo: DemoServer) -> Iterator[GatewayServer]:
     """A gateway with tight limits."""
     server = start(Settings(upstream_url=demo.url, upstream_budget=40, max_depth=8,
                             max_aliases=10, max_tokens=2000, max_body_bytes=100_000,
-                            max_operations=3, operation_deadline=1.0, timeout=5.0,
+                            max_operations=3, operation_deadline=10.0, timeout=5.0,
                             rate_limit_per_second=0), default_key=demo.keys["alice"])
     yield server
     server.stop()

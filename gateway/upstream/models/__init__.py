@@ -1,6 +1,6 @@
 """Typed, frozen answers of the Comet REST API (see `_parse` for the rules)."""
 
-from ._parse import ShapeError
+from ._parse import Reading, ShapeError
 from .asset import Asset, ExperimentModel
 from .experiment import (
     ChartExperiment,
@@ -39,7 +39,7 @@ __all__ = [
     "DashboardTemplateSummary", "ExperimentMetadata", "ExperimentModel", "ExperimentModelRef",
     "GitMetadata", "GpuInfo", "KeyValue", "MetricPoint", "MultiMetricChart", "OptimizerBest",
     "Panel", "PanelCode", "PanelRank", "PanelResource", "PanelSummary", "Project",
-    "ProjectColumn", "ProjectPage", "ProjectQueryResult", "ProjectRow", "RegistryModel",
-    "RegistryModelVersion", "ShapeError", "SystemDetails", "ValueSummary", "WebhookConfig",
-    "WebhookUrl",
+    "ProjectColumn", "ProjectPage", "ProjectQueryResult", "ProjectRow", "Reading",
+    "RegistryModel", "RegistryModelVersion", "ShapeError", "SystemDetails", "ValueSummary",
+    "WebhookConfig", "WebhookUrl",
 ]

@@ -4,7 +4,11 @@ A model is a frozen dataclass whose fields are named in snake_case; each reads t
 JSON key of the same name unless `alias()` names another. Fields without a default are
 required; the rest are `None` when missing. Unknown keys are ignored, so that Comet may add
 fields without breaking the gateway. Values are coerced where Comet is loose (numbers sent as
-strings); anything else of the wrong shape raises `ShapeError`.
+strings); anything else of the wrong shape raises `ShapeError`. A `float` is always finite.
+
+Metric values are the exception: Comet sends them as text, and a run whose loss diverged
+logs "NaN" or "Infinity". A field typed `float | str` (`Reading`) keeps each value as it
+came, a JSON number or its text, for the schema to show both ways (`schema.metrics`).
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import types
 from collections.abc import Callable
 from typing import Any, TypeVar, Union, dataclass_transform, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
 Converter = Callable[[Any], Any]
+Reading = float | str  # a metric value as Comet sent it: a JSON number, or text
 
 
 class ShapeError(ValueError):
@@ -75,14 +81,23 @@ def _to_int(value: Any) -> int:
 def _to_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ShapeError("expected a number, got a boolean")
+    number: float | None = None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        number = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             pass
-    raise ShapeError(f"expected a number, got {value!r:.40}")
+    if number is None or not math.isfinite(number):  # GraphQL's Float has no NaN, no Infinity
+        raise ShapeError(f"expected a finite number, got {value!r:.40}")
+    return number
+
+
+def _to_reading(value: Any) -> Reading:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ShapeError(f"expected a number or its text, got {type(value).__name__}")
+    return value
 
 
 def _to_bool(value: Any) -> bool:
@@ -99,7 +114,7 @@ _NONE = type(None)
 _FAST_ITEMS: dict[Any, frozenset[type]] = {
     int: frozenset({int}), float: frozenset({float, int}), str: frozenset({str}),
     int | None: frozenset({int, _NONE}), float | None: frozenset({float, int, _NONE}),
-    str | None: frozenset({str, _NONE}),
+    str | None: frozenset({str, _NONE}), Reading | None: frozenset({float, int, str, _NONE}),
 }
 
 
@@ -109,6 +124,8 @@ def _converter(tp: Any) -> Converter:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         inner = [a for a in get_args(tp) if a is not type(None)]
+        if set(inner) == set(get_args(Reading)):
+            return lambda v: None if v is None else _to_reading(v)
         if len(inner) != 1:
             raise TypeError(f"unsupported union {tp}")
         convert = _converter(inner[0])

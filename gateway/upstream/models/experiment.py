@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._parse import model
+from ._parse import Reading, model
 
 
 @model
@@ -102,7 +102,7 @@ class ValueSummary:
 @model
 class MetricPoint:
     metric_name: str
-    metric_value: float | None = None
+    metric_value: Reading | None = None
     step: int | None = None
     epoch: int | None = None
     timestamp: int | None = None
@@ -115,7 +115,7 @@ class ChartMetric:
     """One metric of one experiment in a multi-metric chart, as parallel lists."""
 
     metric_name: str
-    values: tuple[float | None, ...] = ()
+    values: tuple[Reading | None, ...] = ()
     steps: tuple[int | None, ...] = ()
     timestamps: tuple[int | None, ...] = ()
     durations: tuple[int | None, ...] = ()
@@ -141,4 +141,4 @@ class MultiMetricChart:
 class OptimizerBest:
     experiment_count: int | None = None
     experiment_key: str | None = None
-    metric_value: float | None = None
+    metric_value: Reading | None = None
