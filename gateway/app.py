@@ -22,11 +22,11 @@ from .graphiql import BUNDLE, STATIC_PATH, bundled
 from .limits import BodyLimit, RateLimit
 from .live import LiveHub
 from .observability import Metrics
-from .persisted import PersistedQueries
+from .persisted import MAX_QUERY_BYTES, PersistedQueries
 from .request_ids import RequestIdMiddleware
 from .settings import Settings
 from .upstream import CometClient, Transport, errors
-from .upstream.cache import MemoryCache, RedisCache, ResponseCache
+from .upstream.cache import VALUE_SHARE, MemoryCache, RedisCache, ResponseCache
 from .view import GatewayGraphQL
 
 log = logging.getLogger("gateway")
@@ -47,17 +47,36 @@ def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
     return stack
 
 
+def response_cache(settings: Settings, metrics: Metrics) -> ResponseCache | None:
+    """The cache of upstream answers, when it is on: in Redis, or in process and watched."""
+    if not settings.cache:
+        return None
+    max_value = settings.cache_max_bytes // VALUE_SHARE
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, max_value_bytes=max_value)
+    cache = MemoryCache(settings.cache_max_entries, max_bytes=settings.cache_max_bytes,
+                        max_value_bytes=max_value)
+    metrics.watch_store("responses", cache.usage)
+    return cache
+
+
+def persisted_store(settings: Settings, metrics: Metrics) -> ResponseCache:
+    """Where persisted queries are kept: in Redis, or in process and watched."""
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, max_value_bytes=MAX_QUERY_BYTES)
+    store = MemoryCache(settings.cache_max_entries, max_bytes=settings.persisted_max_bytes,
+                        max_value_bytes=MAX_QUERY_BYTES)
+    metrics.watch_store("persisted_queries", store.usage)
+    return store
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The gateway as an ASGI app (uvicorn: `gateway.app:create_app`, factory)."""
     settings = settings or Settings.from_env()
-    cache: ResponseCache | None = None
-    if settings.cache:
-        cache = (RedisCache(settings.redis_url) if settings.redis_url
-                 else MemoryCache(settings.cache_max_entries))
     metrics = Metrics()
-    transport = Transport(settings.upstream(), cache, settings.ttls(), metrics)
-    persisted = PersistedQueries(RedisCache(settings.redis_url) if settings.redis_url
-                                 else MemoryCache(settings.cache_max_entries))
+    transport = Transport(settings.upstream(), response_cache(settings, metrics),
+                          settings.ttls(), metrics)
+    persisted = PersistedQueries(persisted_store(settings, metrics))
     live = LiveHub(transport, settings.chart_batch_size)
     view = GatewayGraphQL(settings, transport, persisted, live, metrics)
 

@@ -86,7 +86,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_ttls", "COMET_GATEWAY_CACHE_TTLS", str,
             "Seconds answers stay cached, per endpoint family."),
     Setting("cache_max_entries", "COMET_GATEWAY_CACHE_MAX_ENTRIES", int,
-            "Entries the in-process cache holds (least recently used go first)."),
+            "Entries the in-process cache, and the in-process persisted-query store, each hold "
+            "at most (a second bound to their bytes; least recently used go first)."),
+    Setting("cache_max_bytes", "COMET_GATEWAY_CACHE_MAX_BYTES", int,
+            "Bytes the in-process cache holds, bookkeeping included (least recently used go "
+            "first). An answer over 1/16 of it is not cached, in Redis either."),
+    Setting("persisted_max_bytes", "COMET_GATEWAY_PERSISTED_MAX_BYTES", int,
+            "Bytes the in-process persisted-query store holds, bookkeeping included (least "
+            "recently used go first)."),
     Setting("public_url", "COMET_GATEWAY_PUBLIC_URL", str,
             "The gateway's URL as callers reach it (behind a proxy), for `downloadUrl` links; "
             "by default the URL of each request."),
@@ -133,6 +140,8 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     cache_ttls: str = "workspace=60,project=60,registry=60,panel=300,experiment=30,metrics=10"
     cache_max_entries: int = 10_000
+    cache_max_bytes: int = 32 * 1024 * 1024
+    persisted_max_bytes: int = 8 * 1024 * 1024
     metrics: bool = True
     log_format: str = "json"
     log_level: str = "info"
@@ -145,7 +154,7 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
                      "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
-                     "cache_max_entries"):
+                     "cache_max_entries", "cache_max_bytes", "persisted_max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.log_format not in ("json", "text"):

@@ -3,12 +3,17 @@
 Every entry is keyed by a hash of the caller's API key, the endpoint and the request, so that
 no key ever receives an entry another key's call filled. Only JSON answers are cached; streamed
 downloads never pass through here. A cache that fails (Redis down) is a miss, never an error.
+
+Both caches are bounded in bytes, whatever clients ask for: the in-process one holds at most
+`max_bytes` (keys, values and an allowance for bookkeeping) and frees entries when they expire,
+not when they are next looked up; neither keeps a value over `max_value_bytes`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import json
 import logging
 import time
@@ -21,6 +26,12 @@ from .endpoints import Endpoint
 
 log = logging.getLogger("gateway.cache")
 VERSION = "v1"  # bump when the cached representation changes
+
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+VALUE_SHARE = 16  # by default, a value over 1/16 of the budget is not cached
+# What an entry costs beyond its key's characters and its value's bytes: the objects' headers,
+# its OrderedDict slot, the (expiry, value) tuple, the heap's item. About 315 with tracemalloc.
+ENTRY_OVERHEAD = 320
 
 
 class ResponseCache(Protocol):
@@ -39,44 +50,93 @@ def cache_key(api_key: ApiKey, endpoint: Endpoint, query: Mapping[str, str],
     return f"cgw:{VERSION}:{api_key.fingerprint}:{endpoint.name}:{digest}"
 
 
-class MemoryCache:
-    """An in-process LRU with a lifetime per entry."""
+def _cost(key: str, value: bytes) -> int:
+    return len(key) + len(value) + ENTRY_OVERHEAD
 
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
+
+class MemoryCache:
+    """An in-process LRU bounded in bytes and in entries, with a lifetime per entry.
+
+    Expired entries are freed as time passes: a heap of expiry times is swept on every get and
+    set, and before `usage()` reports, so memory held by answers nobody asks for again returns.
+    """
+
+    def __init__(self, max_entries: int, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_value_bytes: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._max_value = max_bytes // VALUE_SHARE if max_value_bytes is None \
+            else max_value_bytes
+        self._clock = clock
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        # (expiry, key) of every entry, and of entries since replaced or evicted (skipped when
+        # popped, and dropped when they outnumber the live ones).
+        self._expiries: list[tuple[float, str]] = []
+        self._bytes = 0
 
     async def get(self, key: str) -> bytes | None:
+        self._sweep()  # afterwards every entry left is live
         found = self._entries.get(key)
         if found is None:
             return None
-        expires, value = found
-        if expires < time.monotonic():
-            del self._entries[key]
-            return None
         self._entries.move_to_end(key)
-        return value
+        return found[1]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        self._entries[key] = (time.monotonic() + ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._sweep()
+        self._drop(key)  # an answer refused below must not leave an older one behind
+        if ttl <= 0 or len(value) > self._max_value:
+            return
+        expires = self._clock() + ttl
+        self._entries[key] = (expires, value)
+        self._bytes += _cost(key, value)
+        heapq.heappush(self._expiries, (expires, key))
+        while self._bytes > self._max_bytes or len(self._entries) > self._max_entries:
+            oldest, (_, old) = self._entries.popitem(last=False)
+            self._bytes -= _cost(oldest, old)
+        if len(self._expiries) > 2 * len(self._entries) + 64:
+            self._expiries = [(at, k) for k, (at, _) in self._entries.items()]
+            heapq.heapify(self._expiries)
+
+    def usage(self) -> tuple[int, int]:
+        """Bytes held (bookkeeping included) and entries, expired ones freed first."""
+        self._sweep()
+        return self._bytes, len(self._entries)
 
     async def close(self) -> None:
         self._entries.clear()
+        self._expiries.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _drop(self, key: str) -> None:
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self._bytes -= _cost(key, found[1])
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            expires, key = heapq.heappop(heap)
+            found = self._entries.get(key)
+            if found is not None and found[0] == expires:  # not a replaced entry's
+                del self._entries[key]
+                self._bytes -= _cost(key, found[1])
 
 
 class RedisCache:
     """The cache in Redis, shared by every worker and gateway that uses the same server."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *,
+                 max_value_bytes: int = DEFAULT_MAX_BYTES // VALUE_SHARE) -> None:
         import redis.asyncio as redis  # only needed when Redis is configured
 
         self._redis = redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._max_value = max_value_bytes
 
     async def get(self, key: str) -> bytes | None:
         try:
@@ -87,6 +147,8 @@ class RedisCache:
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
+        if ttl <= 0 or len(value) > self._max_value:
+            return
         try:
             await self._redis.set(key, value, px=max(1, int(ttl * 1000)))
         except Exception as exc:
@@ -97,6 +159,7 @@ class RedisCache:
 
 
 class SingleFlight:
+
     """Concurrent identical calls share one: the first runs, the others wait for its answer."""
 
     def __init__(self) -> None:

@@ -1,0 +1,92 @@
+"""The caches' bounds, with an injected clock: bytes, not entries; expired entries freed without
+being looked up; values over the cap never kept."""
+
+from __future__ import annotations
+
+from gateway.upstream.cache import ENTRY_OVERHEAD, MemoryCache
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cost(key: str, value: bytes) -> int:
+    return len(key) + len(value) + ENTRY_OVERHEAD
+
+
+async def test_the_memory_cache_is_bounded_in_bytes_least_recent_first() -> None:
+    entry = cost("k0", b"x" * 1000)
+    cache = MemoryCache(1000, max_bytes=3 * entry, max_value_bytes=10_000)
+    for i in range(3):
+        await cache.set(f"k{i}", b"x" * 1000, 60)
+    assert cache.usage() == (3 * entry, 3)
+    assert await cache.get("k0") is not None  # k1 is now the least recently used
+    await cache.set("k3", b"x" * 1000, 60)
+    assert cache.usage() == (3 * entry, 3)
+    assert await cache.get("k1") is None
+    assert all([await cache.get(k) for k in ("k0", "k2", "k3")])
+    # one large value pushes out as many small ones as it needs
+    await cache.set("big", b"y" * 2000, 60)
+    assert cache.usage() == (cost("big", b"y" * 2000) + entry, 2)
+    assert await cache.get("k3") is not None and await cache.get("k0") is None
+
+
+async def test_the_byte_count_follows_replacements() -> None:
+    cache = MemoryCache(10, max_bytes=100_000)
+    await cache.set("k", b"a" * 5000, 60)
+    await cache.set("k", b"b" * 10, 60)
+    assert cache.usage() == (cost("k", b"b" * 10), 1)
+    assert await cache.get("k") == b"b" * 10
+
+
+async def test_the_entry_count_is_a_second_bound() -> None:
+    cache = MemoryCache(2, max_bytes=10**9)
+    for key in "abc":
+        await cache.set(key, b"1", 60)
+    assert cache.usage()[1] == 2 and await cache.get("a") is None
+
+
+async def test_a_value_over_the_cap_is_not_kept_nor_an_older_one() -> None:
+    cache = MemoryCache(10, max_bytes=16_000)  # the cap: 1/16 of the budget
+    await cache.set("k", b"a" * 1000, 60)
+    assert await cache.get("k") == b"a" * 1000
+    await cache.set("k", b"b" * 1001, 60)
+    assert await cache.get("k") is None and cache.usage() == (0, 0)
+    explicit = MemoryCache(10, max_bytes=10**6, max_value_bytes=10)
+    await explicit.set("k", b"a" * 11, 60)
+    assert explicit.usage() == (0, 0)
+
+
+async def test_expired_entries_are_freed_without_being_looked_up() -> None:
+    clock = Clock()
+    cache = MemoryCache(1000, max_bytes=10**9, clock=clock)
+    for i in range(100):
+        await cache.set(f"short{i}", b"x" * 100, 10)
+    await cache.set("long", b"y" * 100, 300)
+    clock.now += 11
+    # nothing looked up: the entries go when time passes, as the gauges show
+    assert cache.usage() == (cost("long", b"y" * 100), 1)
+    clock.now += 300
+    assert cache.usage() == (0, 0)
+
+
+async def test_the_expiry_of_a_replaced_entry_is_its_new_one() -> None:
+    clock = Clock()
+    cache = MemoryCache(10, max_bytes=10**6, clock=clock)
+    await cache.set("k", b"old", 10)
+    await cache.set("k", b"new", 100)
+    clock.now += 50
+    assert await cache.get("k") == b"new"
+    clock.now += 51
+    assert await cache.get("k") is None and cache.usage() == (0, 0)
+
+
+async def test_the_expiry_heap_stays_bounded_under_rewrites() -> None:
+    cache = MemoryCache(10, max_bytes=10**6)
+    for _ in range(10_000):
+        await cache.set("k", b"v", 3600)
+    assert len(cache._expiries) <= 2 * len(cache) + 64
