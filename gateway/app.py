@@ -53,7 +53,8 @@ def response_cache(settings: Settings, metrics: Metrics) -> ResponseCache | None
         return None
     max_value = settings.cache_max_bytes // VALUE_SHARE
     if settings.redis_url:
-        return RedisCache(settings.redis_url, max_value_bytes=max_value)
+        return RedisCache(settings.redis_url, timeout=settings.redis_timeout,
+                          max_value_bytes=max_value)
     cache = MemoryCache(settings.cache_max_entries, max_bytes=settings.cache_max_bytes,
                         max_value_bytes=max_value)
     metrics.watch_store("responses", cache.usage)
@@ -63,7 +64,9 @@ def response_cache(settings: Settings, metrics: Metrics) -> ResponseCache | None
 def persisted_store(settings: Settings, metrics: Metrics) -> ResponseCache:
     """Where persisted queries are kept: in Redis, or in process and watched."""
     if settings.redis_url:
-        return RedisCache(settings.redis_url, max_value_bytes=MAX_QUERY_BYTES)
+        return RedisCache(settings.redis_url, timeout=settings.redis_timeout,
+                          max_value_bytes=MAX_QUERY_BYTES, write_behind=False,
+                          name="redis persisted-query store")
     store = MemoryCache(settings.cache_max_entries, max_bytes=settings.persisted_max_bytes,
                         max_value_bytes=MAX_QUERY_BYTES)
     metrics.watch_store("persisted_queries", store.usage)

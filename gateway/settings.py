@@ -94,6 +94,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("persisted_max_bytes", "COMET_GATEWAY_PERSISTED_MAX_BYTES", int,
             "Bytes the in-process persisted-query store holds, bookkeeping included (least "
             "recently used go first)."),
+    Setting("redis_timeout", "COMET_GATEWAY_REDIS_TIMEOUT", float,
+            "Seconds one Redis command may take; a Redis that fails or is slower is skipped "
+            "(a cache miss) and probed every 5 s until it answers."),
     Setting("public_url", "COMET_GATEWAY_PUBLIC_URL", str,
             "The gateway's URL as callers reach it (behind a proxy), for `downloadUrl` links; "
             "by default the URL of each request."),
@@ -142,6 +145,7 @@ class Settings:
     cache_max_entries: int = 10_000
     cache_max_bytes: int = 32 * 1024 * 1024
     persisted_max_bytes: int = 8 * 1024 * 1024
+    redis_timeout: float = 0.25
     metrics: bool = True
     log_format: str = "json"
     log_level: str = "info"
@@ -157,6 +161,8 @@ class Settings:
                      "cache_max_entries", "cache_max_bytes", "persisted_max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.redis_timeout <= 0:
+            raise ValueError("redis_timeout must be positive")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

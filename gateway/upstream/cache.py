@@ -2,11 +2,16 @@
 
 Every entry is keyed by a hash of the caller's API key, the endpoint and the request, so that
 no key ever receives an entry another key's call filled. Only JSON answers are cached; streamed
-downloads never pass through here. A cache that fails (Redis down) is a miss, never an error.
+downloads never pass through here.
 
 Both caches are bounded in bytes, whatever clients ask for: the in-process one holds at most
 `max_bytes` (keys, values and an allowance for bookkeeping) and frees entries when they expire,
 not when they are next looked up; neither keeps a value over `max_value_bytes`.
+
+A cache must never make the gateway slower than no cache. A Redis that fails or freezes is a
+miss, never an error: each command has a short timeout, no retries and a small pool that refuses
+rather than queues; after a failure a circuit breaker skips Redis and probes it in the background
+until it answers; writes happen after the answer, a bounded number at a time.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from .breaker import CircuitBreaker
 from .config import ApiKey
 from .endpoints import Endpoint
 
 log = logging.getLogger("gateway.cache")
+T = TypeVar("T")
 VERSION = "v1"  # bump when the cached representation changes
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
@@ -32,6 +39,11 @@ VALUE_SHARE = 16  # by default, a value over 1/16 of the budget is not cached
 # What an entry costs beyond its key's characters and its value's bytes: the objects' headers,
 # its OrderedDict slot, the (expiry, value) tuple, the heap's item. About 315 with tracemalloc.
 ENTRY_OVERHEAD = 320
+
+REDIS_TIMEOUT = 0.25  # seconds for one command, connecting included
+REDIS_COOLDOWN = 5.0  # seconds Redis is skipped after a failure, between probes
+REDIS_POOL_SIZE = 32  # connections; past them a command is a miss, not a wait
+REDIS_PENDING_WRITES = 16  # writes in flight at once; past them a write is dropped
 
 
 class ResponseCache(Protocol):
@@ -129,33 +141,102 @@ class MemoryCache:
 
 
 class RedisCache:
-    """The cache in Redis, shared by every worker and gateway that uses the same server."""
+    """The cache in Redis, shared by every worker and gateway that uses the same server.
 
-    def __init__(self, url: str, *,
-                 max_value_bytes: int = DEFAULT_MAX_BYTES // VALUE_SHARE) -> None:
+    `write_behind`: `set` returns at once and the write runs after (the response cache); else
+    `set` waits for it, still within the timeout (persisted queries, read back by the client's
+    next request).
+    """
+
+    def __init__(self, url: str, *, timeout: float = REDIS_TIMEOUT,
+                 max_value_bytes: int = DEFAULT_MAX_BYTES // VALUE_SHARE,
+                 write_behind: bool = True, cooldown: float = REDIS_COOLDOWN,
+                 name: str = "redis cache") -> None:
         import redis.asyncio as redis  # only needed when Redis is configured
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import MaxConnectionsError, ResponseError
 
-        self._redis = redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        # No retries (redis-py retries connection errors and timeouts 3 times by default, with
+        # backoff, pool exhaustion included): the breaker is the one policy.
+        pool = redis.ConnectionPool.from_url(
+            url, max_connections=REDIS_POOL_SIZE, socket_timeout=timeout,
+            socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+        self._redis = redis.Redis.from_pool(pool)
+        self._timeout = timeout
         self._max_value = max_value_bytes
+        self._write_behind = write_behind
+        self._breaker = CircuitBreaker(name, cooldown, log)
+        self._pool_full = MaxConnectionsError
+        self._refused = ResponseError
+        self._warned_refusal = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writes = 0
 
     async def get(self, key: str) -> bytes | None:
-        try:
-            value = await self._redis.get(key)
-        except Exception as exc:  # a broken cache is a miss, not an outage
-            log.warning("redis cache read failed: %s", type(exc).__name__)
-            return None
+        value = await self._guarded(lambda: self._redis.get(key))
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         if ttl <= 0 or len(value) > self._max_value:
             return
-        try:
-            await self._redis.set(key, value, px=max(1, int(ttl * 1000)))
-        except Exception as exc:
-            log.warning("redis cache write failed: %s", type(exc).__name__)
+
+        async def write() -> None:
+            await self._guarded(lambda: self._redis.set(key, value, px=max(1, int(ttl * 1000))))
+
+        if not self._write_behind:
+            await write()
+        elif self._breaker.closed and self._writes < REDIS_PENDING_WRITES:
+            self._writes += 1
+            self._spawn(write()).add_done_callback(self._write_done)
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._redis.aclose()
+
+    def _write_done(self, task: asyncio.Task[None]) -> None:
+        self._writes -= 1
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guarded(self, command: Callable[[], Awaitable[T]]) -> T | None:
+        """The command's answer; None when Redis is skipped, refuses, fails or is too slow."""
+        if not self._breaker.closed:
+            if self._breaker.take_probe():
+                self._spawn(self._probe())
+            return None
+        try:
+            async with asyncio.timeout(self._timeout):
+                answer = await command()
+        except self._pool_full:
+            return None  # all connections busy: a miss now, not a queue
+        except self._refused as exc:  # it answered (maxmemory, a read-only replica, ...)
+            if not self._warned_refusal:
+                self._warned_refusal = True
+                log.warning("redis refused a cache command: %s", type(exc).__name__)
+            return None
+        except Exception as exc:  # a broken cache is a miss, not an outage
+            self._breaker.failed(type(exc).__name__)
+            return None
+        self._breaker.succeeded()
+        return answer
+
+    async def _probe(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._redis.ping()
+        except Exception as exc:
+            self._breaker.failed(type(exc).__name__)
+        else:
+            self._breaker.succeeded()
+        finally:
+            self._breaker.abstain()
 
 
 class SingleFlight:

@@ -320,18 +320,13 @@ class Transport:
         """A REST call whose whole answer is read: the raw bytes of a 200.
 
         Served from the cache when it holds a fresh answer for this key and request; identical
-        calls in flight at once (any requests of the same key) share one upstream call.
+        calls in flight at once (any requests of the same key) share one cache lookup and one
+        upstream call.
         `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded.
         """
         self._check_key(endpoint, key)
         url, query = self._url(endpoint, path_params), self._query(params)
         shared = cache_key(key, endpoint, {**query, "_url": url}, body)
-        ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
-        if ttl and self.cache is not None:
-            hit = await self.cache.get(shared)
-            self.observer.cache_lookup(endpoint.family, hit is not None)
-            if hit is not None:
-                return hit
         timeout = None
         if deadline is not None:
             timeout = deadline - asyncio.get_running_loop().time()
@@ -339,11 +334,24 @@ class Transport:
                 raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline "
                                               "passed", endpoint=endpoint.name)
         try:
-            content = await self._flights.run(
-                shared, lambda: self._fetch(endpoint, key, url, query, body), timeout)
+            return await self._flights.run(
+                shared, lambda: self._cached_fetch(endpoint, key, url, query, body, shared),
+                timeout)
         except TimeoutError:
             raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline passed",
                                           endpoint=endpoint.name) from None
+
+    async def _cached_fetch(self, endpoint: Endpoint, key: ApiKey, url: str,
+                            query: dict[str, str], body: Any, shared: str) -> bytes:
+        # Inside the single flight: identical calls share the lookup too, so a slow cache
+        # delays them together, and its misses cannot split them into several upstream calls.
+        ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
+        if ttl and self.cache is not None:
+            hit = await self.cache.get(shared)
+            self.observer.cache_lookup(endpoint.family, hit is not None)
+            if hit is not None:
+                return hit
+        content = await self._fetch(endpoint, key, url, query, body)
         if ttl and self.cache is not None:
             await self.cache.set(shared, content, ttl)
         return content

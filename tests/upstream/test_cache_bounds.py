@@ -1,8 +1,14 @@
 """The caches' bounds, with an injected clock: bytes, not entries; expired entries freed without
-being looked up; values over the cap never kept."""
+being looked up; values over the cap never kept; a circuit breaker that probes once per
+cooldown."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
+from gateway.upstream.breaker import CircuitBreaker
 from gateway.upstream.cache import ENTRY_OVERHEAD, MemoryCache
 
 
@@ -90,3 +96,28 @@ async def test_the_expiry_heap_stays_bounded_under_rewrites() -> None:
     for _ in range(10_000):
         await cache.set("k", b"v", 3600)
     assert len(cache._expiries) <= 2 * len(cache) + 64
+
+
+def test_the_breaker_probes_once_per_cooldown_and_logs_changes_only(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    log = logging.getLogger("test.breaker")
+    breaker = CircuitBreaker("thing", 5.0, log, clock)
+    caplog.set_level(logging.DEBUG, "test.breaker")
+    assert breaker.closed and not breaker.take_probe()
+    for _ in range(100):
+        breaker.failed("TimeoutError")
+    assert not breaker.closed and not breaker.take_probe()
+    clock.now += 5
+    assert breaker.take_probe() and not breaker.take_probe()  # one probe at a time
+    breaker.failed("TimeoutError")
+    assert not breaker.take_probe()
+    clock.now += 5
+    assert breaker.take_probe()
+    breaker.abstain()  # a probe cancelled: the next caller may probe
+    assert breaker.take_probe()
+    breaker.succeeded()
+    assert breaker.closed
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["thing failed (TimeoutError): skipped, and probed every 5 s until it "
+                        "answers", "thing answers again"]
