@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     metrics = Metrics()
     transport = Transport(settings.upstream(), response_cache(settings, metrics),
-                          settings.ttls(), metrics)
+                          settings.ttls(), metrics, key_recheck=settings.cache_key_recheck)
     persisted = PersistedQueries(persisted_store(settings, metrics))
     live = LiveHub(transport, settings.chart_batch_size)
     view = GatewayGraphQL(settings, transport, persisted, live, metrics)

@@ -91,6 +91,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_max_bytes", "COMET_GATEWAY_CACHE_MAX_BYTES", int,
             "Bytes the in-process cache holds, bookkeeping included (least recently used go "
             "first). An answer over 1/16 of it is not cached, in Redis either."),
+    Setting("cache_key_recheck", "COMET_GATEWAY_CACHE_KEY_RECHECK", float,
+            "Seconds cached answers are served to a key after Comet last accepted it; its next "
+            "call then goes upstream, so a revoked key stops getting cached answers within "
+            "this time."),
     Setting("persisted_max_bytes", "COMET_GATEWAY_PERSISTED_MAX_BYTES", int,
             "Bytes the in-process persisted-query store holds, bookkeeping included (least "
             "recently used go first)."),
@@ -144,6 +148,7 @@ class Settings:
     cache_ttls: str = "workspace=60,project=60,registry=60,panel=300,experiment=30,metrics=10"
     cache_max_entries: int = 10_000
     cache_max_bytes: int = 32 * 1024 * 1024
+    cache_key_recheck: float = 60.0
     persisted_max_bytes: int = 8 * 1024 * 1024
     redis_timeout: float = 0.25
     metrics: bool = True
@@ -161,8 +166,8 @@ class Settings:
                      "cache_max_entries", "cache_max_bytes", "persisted_max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.redis_timeout <= 0:
-            raise ValueError("redis_timeout must be positive")
+        if self.redis_timeout <= 0 or self.cache_key_recheck < 0:
+            raise ValueError("redis_timeout must be positive, cache_key_recheck not negative")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

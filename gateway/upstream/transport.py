@@ -27,6 +27,7 @@ from . import errors
 from .cache import ResponseCache, SingleFlight, cache_key
 from .config import ApiKey, UpstreamConfig
 from .endpoints import Endpoint
+from .recent_keys import RecentKeys
 
 log = logging.getLogger("gateway.upstream")
 T = TypeVar("T")
@@ -202,12 +203,13 @@ class Transport:
 
     def __init__(self, config: UpstreamConfig, cache: ResponseCache | None = None,
                  ttls: Mapping[str, float] | None = None,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None, key_recheck: float = 60.0) -> None:
         self.config = config
         self.observer: Observer = observer or NullObserver()
         self.cache = cache
         self._ttls = dict(ttls or {})
         self._flights = SingleFlight()
+        self._recent_keys = RecentKeys(key_recheck)
         self._session: aiohttp.ClientSession | None = None
         self._all = asyncio.Semaphore(config.max_concurrency)
         self._per_key = _KeySlots(config.max_concurrency_per_key)
@@ -319,9 +321,9 @@ class Transport:
                    deadline: float | None = None) -> bytes:
         """A REST call whose whole answer is read: the raw bytes of a 200.
 
-        Served from the cache when it holds a fresh answer for this key and request; identical
-        calls in flight at once (any requests of the same key) share one cache lookup and one
-        upstream call.
+        Served from the cache when it holds a fresh answer for this key and request, and Comet
+        accepted the key lately (see `recent_keys`); identical calls in flight at once (any
+        requests of the same key) share one cache lookup and one upstream call.
         `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded.
         """
         self._check_key(endpoint, key)
@@ -348,10 +350,16 @@ class Transport:
         ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
         if ttl and self.cache is not None:
             hit = await self.cache.get(shared)
-            self.observer.cache_lookup(endpoint.family, hit is not None)
-            if hit is not None:
+            served = hit is not None and self._recent_keys.vouched(key)
+            self.observer.cache_lookup(endpoint.family, served)
+            if hit is not None and served:
                 return hit
-        content = await self._fetch(endpoint, key, url, query, body)
+        try:
+            content = await self._fetch(endpoint, key, url, query, body)
+        except errors.Unauthenticated:
+            self._recent_keys.rejected(key)
+            raise
+        self._recent_keys.accepted(key)
         if ttl and self.cache is not None:
             await self.cache.set(shared, content, ttl)
         return content

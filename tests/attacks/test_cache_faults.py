@@ -1,5 +1,5 @@
 """The cache under faults (issue 9, section 8): a frozen Redis must not make the gateway slower
-or costlier than no cache."""
+or costlier than no cache, and a revoked key stops getting cached answers within a bound."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from demo_upstream.world import World
+from gateway.settings import Settings
 from tests.demo_server import DemoServer, free_port
 from tests.serve_process import Served, serve
 
@@ -106,3 +107,29 @@ def test_a_frozen_redis_costs_no_upstream_calls_and_no_log_flood(demo: DemoServe
         assert connections_received(port) - before < 10
         complaints = [line for line in cached.log().splitlines() if "redis" in line.lower()]
         assert 1 <= len(complaints) <= 2, complaints  # it failed; maybe, it answers again
+
+
+def test_a_revoked_key_stops_getting_cached_answers(demo: DemoServer) -> None:
+    key = demo.keys["alice"]
+    ttls = ",".join(f"{family}=600" for family in Settings().ttls())
+    with serve(demo.url, env={**NO_LIMIT, "COMET_GATEWAY_CACHE": "true",
+                              "COMET_GATEWAY_CACHE_TTLS": ttls,
+                              "COMET_GATEWAY_CACHE_KEY_RECHECK": "1"}) as cached:
+        truth = cached.post({"query": QUERY}, key=key).json()
+        assert "errors" not in truth
+        calls = sum(demo.counts().values())
+        assert cached.post({"query": QUERY}, key=key).json() == truth
+        assert sum(demo.counts().values()) == calls  # served from the cache
+        demo.revoke(key)
+        time.sleep(1.2)  # the recheck bound of this gateway; its default is 60 s
+        for _ in range(2):  # once Comet said 401, nothing cached reaches the key
+            answer = cached.post({"query": QUERY}, key=key).json()
+            assert answer["data"] == {"experiment": None}
+            assert {e["extensions"]["code"] for e in answer["errors"]} == {"UNAUTHENTICATED"}
+        revoked = [r for r in demo.requests() if r["fault"] == "revoked"]
+        assert len(revoked) == 2
+        demo.restore_keys()  # the next call goes upstream, is accepted, and the cache serves
+        assert cached.post({"query": QUERY}, key=key).json() == truth
+        calls = sum(demo.counts().values())
+        assert cached.post({"query": QUERY}, key=key).json() == truth
+        assert sum(demo.counts().values()) == calls

@@ -1,6 +1,6 @@
 """The caches' bounds, with an injected clock: bytes, not entries; expired entries freed without
-being looked up; values over the cap never kept; a circuit breaker that probes once per
-cooldown."""
+being looked up; values over the cap never kept; a key trusted only while Comet accepts it; a
+circuit breaker that probes once per cooldown."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import logging
 
 import pytest
 
+from gateway.upstream import ApiKey
 from gateway.upstream.breaker import CircuitBreaker
 from gateway.upstream.cache import ENTRY_OVERHEAD, MemoryCache
+from gateway.upstream.recent_keys import RecentKeys
 
 
 class Clock:
@@ -96,6 +98,24 @@ async def test_the_expiry_heap_stays_bounded_under_rewrites() -> None:
     for _ in range(10_000):
         await cache.set("k", b"v", 3600)
     assert len(cache._expiries) <= 2 * len(cache) + 64
+
+
+def test_a_key_is_served_from_cache_only_while_comet_accepts_it() -> None:
+    clock = Clock()
+    keys = RecentKeys(60, max_keys=2, clock=clock)
+    alice, bob, carol = ApiKey("a"), ApiKey("b"), ApiKey("c")
+    assert not keys.vouched(alice)
+    keys.accepted(alice)
+    clock.now += 59
+    assert keys.vouched(alice)
+    clock.now += 1
+    assert not keys.vouched(alice)
+    keys.accepted(alice)
+    keys.rejected(alice)
+    assert not keys.vouched(alice)
+    for key in (alice, bob, carol):  # bounded: the least recently accepted is forgotten
+        keys.accepted(key)
+    assert len(keys) == 2 and not keys.vouched(alice) and keys.vouched(carol)
 
 
 def test_the_breaker_probes_once_per_cooldown_and_logs_changes_only(
