@@ -3,21 +3,13 @@ or costlier than no cache, and a revoked key stops getting cached answers within
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-
-import pytest
 
 from demo_upstream.world import World
 from gateway.settings import Settings
-from tests.demo_server import DemoServer, free_port
+from tests.demo_server import DemoServer
+from tests.redis_server import redis_server
 from tests.serve_process import Served, serve
 
 WORLD = World()
@@ -29,44 +21,6 @@ EXPERIMENT = WORLD.headers(PROJECT)[0].key
 QUERY = (f'{{ experiment(key: "{EXPERIMENT}") {{ name metricsSummary {{ name }} '
          'project { name numberOfExperiments workspace { registryModelCount } } } }')
 NO_LIMIT = {"COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0"}
-
-
-def redis_command(port: int, command: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(command)
-        time.sleep(0.1)
-        return sock.recv(65536)
-
-
-@contextlib.contextmanager
-def redis_server() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """A redis-server of this test's own, to freeze (not the session's one)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed")
-    port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError):
-                if redis_command(port, b"PING\r\n").startswith(b"+PONG"):
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-        yield process, port
-    finally:
-        os.kill(process.pid, signal.SIGCONT)
-        process.terminate()
-        process.wait(10)
-
-
-def connections_received(port: int) -> int:
-    info = redis_command(port, b"INFO stats\r\n").decode()
-    return int(info.split("total_connections_received:")[1].split()[0])
 
 
 def burst(served: Served, key: str, n: int) -> list[object]:
@@ -87,12 +41,12 @@ def test_a_frozen_redis_costs_no_upstream_calls_and_no_log_flood(demo: DemoServe
         assert burst(uncached, key, 90) == [truth] * 90
         without_cache = demo.counts()
     demo.latency(0)
-    with redis_server() as (redis, port), serve(demo.url, env={
+    with redis_server() as redis, serve(demo.url, env={
             **NO_LIMIT, "COMET_GATEWAY_CACHE": "true",
-            "COMET_GATEWAY_REDIS_URL": f"redis://127.0.0.1:{port}/0"}) as cached:
+            "COMET_GATEWAY_REDIS_URL": redis.url}) as cached:
         assert cached.post({"query": "{ viewer { userName } }"}, key=key).status == 200
-        before = connections_received(port)
-        os.kill(redis.pid, signal.SIGSTOP)
+        before = redis.connections_received()
+        redis.freeze()
         demo.clear_log()
         demo.latency(1000)
         assert burst(cached, key, 90) == [truth] * 90
@@ -100,11 +54,11 @@ def test_a_frozen_redis_costs_no_upstream_calls_and_no_log_flood(demo: DemoServe
         demo.latency(0)
         for _ in range(5):  # one after another: each would try Redis at 4 levels
             assert cached.post({"query": QUERY}, key=key).json() == truth
-        os.kill(redis.pid, signal.SIGCONT)
+        redis.thaw()
         # While frozen the gateway tried Redis once (a miss after a short timeout), then only
         # probed it now and then, in the background: no connection per request. (Before, 20
         # requests took 513 connections, and 6 s each.)
-        assert connections_received(port) - before < 10
+        assert redis.connections_received() - before < 10
         complaints = [line for line in cached.log().splitlines() if "redis" in line.lower()]
         assert 1 <= len(complaints) <= 2, complaints  # it failed; maybe, it answers again
 
