@@ -240,7 +240,6 @@ class RedisCache:
 
 
 class SingleFlight:
-
     """Concurrent identical calls share one: the first runs, the others wait for its answer."""
 
     def __init__(self) -> None:
