@@ -8,10 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from .knobs import error_body
+from .knobs import API_KEY_NOT_REGISTERED, error_body
 from .world import User, World
 
-API_KEY_NOT_REGISTERED = 90212
 WORLD = web.AppKey("world", World)
 
 Route = Callable[[web.Request], Awaitable[web.StreamResponse]]

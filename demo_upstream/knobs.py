@@ -10,6 +10,9 @@ under `/_demo/`:
     DELETE /_demo/faults              remove every fault
     POST   /_demo/experiments/KEY/metrics   {"metric": "loss", "values": [0.1, 0.09]}:
                                       log values after the last step, as a running experiment
+    POST   /_demo/revoked             {"key": "..."}: revoke that API key; every REST call
+                                      carrying it gets Comet's 401 until it is restored
+    DELETE /_demo/revoked             restore every revoked key
 
 A fault applies to requests whose path (after `/api/rest/v2/`) matches `path` (exactly, or as a
 prefix when it ends with `*`), for the next `count` matching requests (forever when null), or to
@@ -38,6 +41,7 @@ from typing import Any
 from aiohttp import web
 
 REST_PREFIX = "/api/rest/v2/"
+API_KEY_NOT_REGISTERED = 90212  # Comet's sdk_error_code for a key it does not know
 KINDS = {"status", "delay", "reset", "truncate", "garbage"}
 
 
@@ -78,6 +82,7 @@ class Knobs:
     latency_ms: float = 0.0
     faults: list[Fault] = field(default_factory=list)
     log: list[Logged] = field(default_factory=list)
+    revoked: set[str] = field(default_factory=set)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     next_id: int = 1
 
@@ -153,6 +158,11 @@ def middleware(knobs: Knobs) -> Any:
         knobs.log.append(entry)
         if knobs.latency_ms:
             await asyncio.sleep(knobs.latency_ms / 1000)
+        if request.headers.get("Authorization") in knobs.revoked:
+            entry.status, entry.ended, entry.fault = 401, time.time(), "revoked"
+            return web.Response(status=401, headers={"Content-Type": "application/json"},
+                                body=error_body(401, "Invalid or missing API key",
+                                                API_KEY_NOT_REGISTERED))
         fault = knobs.pick(request.method, endpoint)
         entry.fault = fault.kind if fault else None
         try:
@@ -196,7 +206,17 @@ def admin_routes(knobs: Knobs) -> list[web.RouteDef]:
         knobs.rng.seed(7)  # so that fractions draw the same sequence after every reset
         return web.json_response({"ok": True})
 
+    async def revoke_key(request: web.Request) -> web.Response:
+        knobs.revoked.add(str((await request.json())["key"]))
+        return web.json_response({"revoked": len(knobs.revoked)})
+
+    async def restore_keys(request: web.Request) -> web.Response:
+        knobs.revoked.clear()
+        return web.json_response({"ok": True})
+
     return [
+        web.post("/_demo/revoked", revoke_key),
+        web.delete("/_demo/revoked", restore_keys),
         web.get("/_demo/requests", get_requests),
         web.delete("/_demo/requests", clear_requests),
         web.put("/_demo/latency", set_latency),

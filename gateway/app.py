@@ -24,13 +24,13 @@ from .introspection import IntrospectionAnswers
 from .limits import BodyLimit
 from .live import LiveHub
 from .observability import Metrics, OperationMetrics
-from .persisted import PersistedQueries
+from .persisted import MAX_QUERY_BYTES, PersistedQueries
 from .rate_limits import RateLimit, RateLimits
 from .request_ids import RequestIdMiddleware
 from .schema import build_schema
 from .settings import Settings
 from .upstream import CometClient, Transport, errors
-from .upstream.cache import MemoryCache, RedisCache, ResponseCache
+from .upstream.cache import VALUE_SHARE, MemoryCache, RedisCache, ResponseCache
 from .view import GatewayGraphQL
 
 log = logging.getLogger("gateway")
@@ -52,15 +52,38 @@ def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits
     return stack
 
 
+def response_cache(settings: Settings, metrics: Metrics) -> ResponseCache | None:
+    """The cache of upstream answers, when it is on: in Redis, or in process and watched."""
+    if not settings.cache:
+        return None
+    max_value = settings.cache_max_bytes // VALUE_SHARE
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, timeout=settings.redis_timeout,
+                          max_value_bytes=max_value)
+    cache = MemoryCache(settings.cache_max_entries, max_bytes=settings.cache_max_bytes,
+                        max_value_bytes=max_value)
+    metrics.watch_store("responses", cache.usage)
+    return cache
+
+
+def persisted_store(settings: Settings, metrics: Metrics) -> ResponseCache:
+    """Where persisted queries are kept: in Redis, or in process and watched."""
+    if settings.redis_url:
+        return RedisCache(settings.redis_url, timeout=settings.redis_timeout,
+                          max_value_bytes=MAX_QUERY_BYTES, write_behind=False,
+                          name="redis persisted-query store")
+    store = MemoryCache(settings.cache_max_entries, max_bytes=settings.persisted_max_bytes,
+                        max_value_bytes=MAX_QUERY_BYTES)
+    metrics.watch_store("persisted_queries", store.usage)
+    return store
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The gateway as an ASGI app (uvicorn: `gateway.app:create_app`, factory)."""
     settings = settings or Settings.from_env()
-    cache: ResponseCache | None = None
-    if settings.cache:
-        cache = (RedisCache(settings.redis_url) if settings.redis_url
-                 else MemoryCache(settings.cache_max_entries))
     metrics = Metrics()
-    transport = Transport(settings.upstream(), cache, settings.ttls(), metrics)
+    transport = Transport(settings.upstream(), response_cache(settings, metrics),
+                          settings.ttls(), metrics, key_recheck=settings.cache_key_recheck)
     rate_limits = RateLimits(settings)
     introspection = IntrospectionAnswers(rate_limits)
     schema = build_schema(settings.document_limits(),
@@ -69,8 +92,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                           settings.max_operations)
     assert schema.documents is not None
     documents = schema.documents
-    persisted = PersistedQueries(RedisCache(settings.redis_url) if settings.redis_url
-                                 else MemoryCache(settings.cache_max_entries),
+    persisted = PersistedQueries(persisted_store(settings, metrics),
                                  accepts=lambda text: not documents.validate(text))
     live = LiveHub(transport, settings.chart_batch_size)
     view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics, rate_limits)

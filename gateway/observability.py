@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from strawberry.extensions import SchemaExtension
 
 try:  # tracing is optional: the API alone is cheap, spans appear once an SDK is configured
@@ -54,7 +54,16 @@ class Metrics:
                                  registry=r)
         self.rate_limited = Counter("cgw_rate_limited_requests", "Requests refused by the "
                                     "per-key rate limit", registry=r)
+        self.store_bytes = Gauge("cgw_cache_bytes", "Bytes an in-process store holds, "
+                                 "bookkeeping included", ["store"], registry=r)
+        self.store_entries = Gauge("cgw_cache_entries", "Entries an in-process store holds",
+                                   ["store"], registry=r)
         self._names: set[str] = set()
+
+    def watch_store(self, store: str, usage: Callable[[], tuple[int, int]]) -> None:
+        """Report a store's (bytes, entries), read when the metrics are."""
+        self.store_bytes.labels(store).set_function(lambda: usage()[0])
+        self.store_entries.labels(store).set_function(lambda: usage()[1])
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

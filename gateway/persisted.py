@@ -12,7 +12,13 @@ from strawberry.http import GraphQLRequestData
 
 from .upstream.cache import ResponseCache
 
-TTL = 7 * 24 * 3600.0  # seconds a query stays known after it was last sent in full
+# Seconds a query stays known after it was last sent in full. Forgetting costs a client one
+# round trip (PERSISTED_QUERY_NOT_FOUND, then the query again); remembering costs the store up to
+# MAX_QUERY_BYTES per registration, fleet-wide in Redis. One hour, as Netflix DGS's default.
+TTL = 3600.0
+# The longest query text stored, in UTF-8 bytes: the gateway's query length limit (64 KiB). A
+# longer one is still answered, only not kept, so its hash stays unknown.
+MAX_QUERY_BYTES = 64 * 1024
 
 
 class PersistedQueryNotFound(Exception):

@@ -102,7 +102,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_ttls", "COMET_GATEWAY_CACHE_TTLS", str,
             "Seconds answers stay cached, per endpoint family."),
     Setting("cache_max_entries", "COMET_GATEWAY_CACHE_MAX_ENTRIES", int,
-            "Entries the in-process cache holds (least recently used go first)."),
+            "Entries the in-process cache, and the in-process persisted-query store, each hold "
+            "at most (a second bound to their bytes; least recently used go first)."),
+    Setting("cache_max_bytes", "COMET_GATEWAY_CACHE_MAX_BYTES", int,
+            "Bytes the in-process cache holds, bookkeeping included (least recently used go "
+            "first). An answer over 1/16 of it is not cached, in Redis either."),
+    Setting("cache_key_recheck", "COMET_GATEWAY_CACHE_KEY_RECHECK", float,
+            "Seconds cached answers are served to a key after Comet last accepted it; its next "
+            "call then goes upstream, so a revoked key stops getting cached answers within "
+            "this time."),
+    Setting("persisted_max_bytes", "COMET_GATEWAY_PERSISTED_MAX_BYTES", int,
+            "Bytes the in-process persisted-query store holds, bookkeeping included (least "
+            "recently used go first)."),
+    Setting("redis_timeout", "COMET_GATEWAY_REDIS_TIMEOUT", float,
+            "Seconds one Redis command may take; a Redis that fails or is slower is skipped "
+            "(a cache miss) and probed every 5 s until it answers."),
     Setting("public_url", "COMET_GATEWAY_PUBLIC_URL", str,
             "The gateway's URL as callers reach it (behind a proxy), for `downloadUrl` links; "
             "by default the URL of each request."),
@@ -154,6 +168,10 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     cache_ttls: str = "workspace=60,project=60,registry=60,panel=300,experiment=30,metrics=10"
     cache_max_entries: int = 10_000
+    cache_max_bytes: int = 32 * 1024 * 1024
+    cache_key_recheck: float = 60.0
+    persisted_max_bytes: int = 8 * 1024 * 1024
+    redis_timeout: float = 0.25
     metrics: bool = True
     log_format: str = "json"
     log_level: str = "info"
@@ -167,10 +185,12 @@ class Settings:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
                      "max_query_length", "max_fields", "max_answer_objects",
                      "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
-                     "upstream_burst_per_key",
-                     "cache_max_entries"):
+                     "upstream_burst_per_key", "cache_max_entries", "cache_max_bytes",
+                     "persisted_max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.redis_timeout <= 0 or self.cache_key_recheck < 0:
+            raise ValueError("redis_timeout must be positive, cache_key_recheck not negative")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):

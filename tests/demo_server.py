@@ -56,8 +56,16 @@ class DemoServer:
                              {"metric": metric, "values": values})
         return list(answer["steps"])
 
+    def revoke(self, key: str) -> None:
+        """Comet answers 401 to this key until `restore_keys` (or `reset`)."""
+        self._admin("POST", "revoked", {"key": key})
+
+    def restore_keys(self) -> None:
+        self._admin("DELETE", "revoked")
+
     def reset(self) -> None:
         self.clear_faults()
+        self.restore_keys()
         self.clear_log()
         self.latency(0)
 

@@ -2,25 +2,48 @@
 
 Every entry is keyed by a hash of the caller's API key, the endpoint and the request, so that
 no key ever receives an entry another key's call filled. Only JSON answers are cached; streamed
-downloads never pass through here. A cache that fails (Redis down) is a miss, never an error.
+downloads never pass through here.
+
+Both caches are bounded in bytes, whatever clients ask for: the in-process one holds at most
+`max_bytes` (keys, values and an allowance for bookkeeping) and frees entries when they expire,
+not when they are next looked up; neither keeps a value over `max_value_bytes`.
+
+A cache must never make the gateway slower than no cache. A Redis that fails or freezes is a
+miss, never an error: each command has a short timeout, no retries and a small pool that refuses
+rather than queues; after a failure a circuit breaker skips Redis and probes it in the background
+until it answers; writes happen after the answer, a bounded number at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import json
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from .breaker import CircuitBreaker
 from .config import ApiKey
 from .endpoints import Endpoint
 
 log = logging.getLogger("gateway.cache")
+T = TypeVar("T")
 VERSION = "v1"  # bump when the cached representation changes
+
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+VALUE_SHARE = 16  # by default, a value over 1/16 of the budget is not cached
+# What an entry costs beyond its key's characters and its value's bytes: the objects' headers,
+# its OrderedDict slot, the (expiry, value) tuple, the heap's item. About 315 with tracemalloc.
+ENTRY_OVERHEAD = 320
+
+REDIS_TIMEOUT = 0.25  # seconds for one command, connecting included
+REDIS_COOLDOWN = 5.0  # seconds Redis is skipped after a failure, between probes
+REDIS_POOL_SIZE = 32  # connections; past them a command is a miss, not a wait
+REDIS_PENDING_WRITES = 16  # writes in flight at once; past them a write is dropped
 
 
 class ResponseCache(Protocol):
@@ -39,61 +62,181 @@ def cache_key(api_key: ApiKey, endpoint: Endpoint, query: Mapping[str, str],
     return f"cgw:{VERSION}:{api_key.fingerprint}:{endpoint.name}:{digest}"
 
 
-class MemoryCache:
-    """An in-process LRU with a lifetime per entry."""
+def _cost(key: str, value: bytes) -> int:
+    return len(key) + len(value) + ENTRY_OVERHEAD
 
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
+
+class MemoryCache:
+    """An in-process LRU bounded in bytes and in entries, with a lifetime per entry.
+
+    Expired entries are freed as time passes: a heap of expiry times is swept on every get and
+    set, and before `usage()` reports, so memory held by answers nobody asks for again returns.
+    """
+
+    def __init__(self, max_entries: int, *, max_bytes: int = DEFAULT_MAX_BYTES,
+                 max_value_bytes: int | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_entries = max_entries
+        self._max_bytes = max_bytes
+        self._max_value = max_bytes // VALUE_SHARE if max_value_bytes is None \
+            else max_value_bytes
+        self._clock = clock
         self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        # (expiry, key) of every entry, and of entries since replaced or evicted (skipped when
+        # popped, and dropped when they outnumber the live ones).
+        self._expiries: list[tuple[float, str]] = []
+        self._bytes = 0
 
     async def get(self, key: str) -> bytes | None:
+        self._sweep()  # afterwards every entry left is live
         found = self._entries.get(key)
         if found is None:
             return None
-        expires, value = found
-        if expires < time.monotonic():
-            del self._entries[key]
-            return None
         self._entries.move_to_end(key)
-        return value
+        return found[1]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        self._entries[key] = (time.monotonic() + ttl, value)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        self._sweep()
+        self._drop(key)  # an answer refused below must not leave an older one behind
+        if ttl <= 0 or len(value) > self._max_value:
+            return
+        expires = self._clock() + ttl
+        self._entries[key] = (expires, value)
+        self._bytes += _cost(key, value)
+        heapq.heappush(self._expiries, (expires, key))
+        while self._bytes > self._max_bytes or len(self._entries) > self._max_entries:
+            oldest, (_, old) = self._entries.popitem(last=False)
+            self._bytes -= _cost(oldest, old)
+        if len(self._expiries) > 2 * len(self._entries) + 64:
+            self._expiries = [(at, k) for k, (at, _) in self._entries.items()]
+            heapq.heapify(self._expiries)
+
+    def usage(self) -> tuple[int, int]:
+        """Bytes held (bookkeeping included) and entries, expired ones freed first."""
+        self._sweep()
+        return self._bytes, len(self._entries)
 
     async def close(self) -> None:
         self._entries.clear()
+        self._expiries.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def _drop(self, key: str) -> None:
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self._bytes -= _cost(key, found[1])
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        heap = self._expiries
+        while heap and heap[0][0] <= now:
+            expires, key = heapq.heappop(heap)
+            found = self._entries.get(key)
+            if found is not None and found[0] == expires:  # not a replaced entry's
+                del self._entries[key]
+                self._bytes -= _cost(key, found[1])
+
 
 class RedisCache:
-    """The cache in Redis, shared by every worker and gateway that uses the same server."""
+    """The cache in Redis, shared by every worker and gateway that uses the same server.
 
-    def __init__(self, url: str) -> None:
+    `write_behind`: `set` returns at once and the write runs after (the response cache); else
+    `set` waits for it, still within the timeout (persisted queries, read back by the client's
+    next request).
+    """
+
+    def __init__(self, url: str, *, timeout: float = REDIS_TIMEOUT,
+                 max_value_bytes: int = DEFAULT_MAX_BYTES // VALUE_SHARE,
+                 write_behind: bool = True, cooldown: float = REDIS_COOLDOWN,
+                 name: str = "redis cache") -> None:
         import redis.asyncio as redis  # only needed when Redis is configured
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import MaxConnectionsError, ResponseError
 
-        self._redis = redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        # No retries (redis-py retries connection errors and timeouts 3 times by default, with
+        # backoff, pool exhaustion included): the breaker is the one policy.
+        pool = redis.ConnectionPool.from_url(
+            url, max_connections=REDIS_POOL_SIZE, socket_timeout=timeout,
+            socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+        self._redis = redis.Redis.from_pool(pool)
+        self._timeout = timeout
+        self._max_value = max_value_bytes
+        self._write_behind = write_behind
+        self._breaker = CircuitBreaker(name, cooldown, log)
+        self._pool_full = MaxConnectionsError
+        self._refused = ResponseError
+        self._warned_refusal = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writes = 0
 
     async def get(self, key: str) -> bytes | None:
-        try:
-            value = await self._redis.get(key)
-        except Exception as exc:  # a broken cache is a miss, not an outage
-            log.warning("redis cache read failed: %s", type(exc).__name__)
-            return None
+        value = await self._guarded(lambda: self._redis.get(key))
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        try:
-            await self._redis.set(key, value, px=max(1, int(ttl * 1000)))
-        except Exception as exc:
-            log.warning("redis cache write failed: %s", type(exc).__name__)
+        if ttl <= 0 or len(value) > self._max_value:
+            return
+
+        async def write() -> None:
+            await self._guarded(lambda: self._redis.set(key, value, px=max(1, int(ttl * 1000))))
+
+        if not self._write_behind:
+            await write()
+        elif self._breaker.closed and self._writes < REDIS_PENDING_WRITES:
+            self._writes += 1
+            self._spawn(write()).add_done_callback(self._write_done)
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._redis.aclose()
+
+    def _write_done(self, task: asyncio.Task[None]) -> None:
+        self._writes -= 1
+
+    def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guarded(self, command: Callable[[], Awaitable[T]]) -> T | None:
+        """The command's answer; None when Redis is skipped, refuses, fails or is too slow."""
+        if not self._breaker.closed:
+            if self._breaker.take_probe():
+                self._spawn(self._probe())
+            return None
+        try:
+            async with asyncio.timeout(self._timeout):
+                answer = await command()
+        except self._pool_full:
+            return None  # all connections busy: a miss now, not a queue
+        except self._refused as exc:  # it answered (maxmemory, a read-only replica, ...)
+            if not self._warned_refusal:
+                self._warned_refusal = True
+                log.warning("redis refused a cache command: %s", type(exc).__name__)
+            return None
+        except Exception as exc:  # a broken cache is a miss, not an outage
+            self._breaker.failed(type(exc).__name__)
+            return None
+        self._breaker.succeeded()
+        return answer
+
+    async def _probe(self) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._redis.ping()
+        except Exception as exc:
+            self._breaker.failed(type(exc).__name__)
+        else:
+            self._breaker.succeeded()
+        finally:
+            self._breaker.abstain()
 
 
 class SingleFlight:

@@ -27,6 +27,7 @@ from . import errors
 from .cache import ResponseCache, SingleFlight, cache_key
 from .config import ApiKey, UpstreamConfig
 from .endpoints import Endpoint
+from .recent_keys import RecentKeys
 
 log = logging.getLogger("gateway.upstream")
 T = TypeVar("T")
@@ -202,12 +203,13 @@ class Transport:
 
     def __init__(self, config: UpstreamConfig, cache: ResponseCache | None = None,
                  ttls: Mapping[str, float] | None = None,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None, key_recheck: float = 60.0) -> None:
         self.config = config
         self.observer: Observer = observer or NullObserver()
         self.cache = cache
         self._ttls = dict(ttls or {})
         self._flights = SingleFlight()
+        self._recent_keys = RecentKeys(key_recheck)
         self._session: aiohttp.ClientSession | None = None
         self._all = asyncio.Semaphore(config.max_concurrency)
         self._per_key = _KeySlots(config.max_concurrency_per_key)
@@ -319,19 +321,14 @@ class Transport:
                    deadline: float | None = None) -> bytes:
         """A REST call whose whole answer is read: the raw bytes of a 200.
 
-        Served from the cache when it holds a fresh answer for this key and request; identical
-        calls in flight at once (any requests of the same key) share one upstream call.
+        Served from the cache when it holds a fresh answer for this key and request, and Comet
+        accepted the key lately (see `recent_keys`); identical calls in flight at once (any
+        requests of the same key) share one cache lookup and one upstream call.
         `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded.
         """
         self._check_key(endpoint, key)
         url, query = self._url(endpoint, path_params), self._query(params)
         shared = cache_key(key, endpoint, {**query, "_url": url}, body)
-        ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
-        if ttl and self.cache is not None:
-            hit = await self.cache.get(shared)
-            self.observer.cache_lookup(endpoint.family, hit is not None)
-            if hit is not None:
-                return hit
         timeout = None
         if deadline is not None:
             timeout = deadline - asyncio.get_running_loop().time()
@@ -339,11 +336,30 @@ class Transport:
                 raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline "
                                               "passed", endpoint=endpoint.name)
         try:
-            content = await self._flights.run(
-                shared, lambda: self._fetch(endpoint, key, url, query, body), timeout)
+            return await self._flights.run(
+                shared, lambda: self._cached_fetch(endpoint, key, url, query, body, shared),
+                timeout)
         except TimeoutError:
             raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline passed",
                                           endpoint=endpoint.name) from None
+
+    async def _cached_fetch(self, endpoint: Endpoint, key: ApiKey, url: str,
+                            query: dict[str, str], body: Any, shared: str) -> bytes:
+        # Inside the single flight: identical calls share the lookup too, so a slow cache
+        # delays them together, and its misses cannot split them into several upstream calls.
+        ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
+        if ttl and self.cache is not None:
+            hit = await self.cache.get(shared)
+            served = hit is not None and self._recent_keys.vouched(key)
+            self.observer.cache_lookup(endpoint.family, served)
+            if hit is not None and served:
+                return hit
+        try:
+            content = await self._fetch(endpoint, key, url, query, body)
+        except errors.Unauthenticated:
+            self._recent_keys.rejected(key)
+            raise
+        self._recent_keys.accepted(key)
         if ttl and self.cache is not None:
             await self.cache.set(shared, content, ttl)
         return content

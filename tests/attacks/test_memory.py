@@ -1,0 +1,113 @@
+"""Memory anyone can fill (issue 9, section 2): the persisted-query store and the response cache
+are bounded in bytes, whatever clients send, and expired answers are freed.
+
+RSS is read from /proc with generous bounds; the stores' own gauges (`cgw_cache_bytes`,
+`cgw_cache_entries` on /metrics) are held to their budgets exactly."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gateway.persisted import MAX_QUERY_BYTES
+from gateway.settings import Settings
+from tests.demo_server import DemoServer
+from tests.gateway_server import Answer
+from tests.serve_process import Served, serve
+
+MIB = 1024 * 1024
+TTL = 20  # long enough that, unbounded, the charts below would hold far more than the budget
+DEFAULTS = Settings()
+
+
+def patiently(send: Callable[[], Answer]) -> Answer:
+    """The answer, waiting out the default rate limits (429 and Retry-After) when they apply."""
+    while True:
+        answer = send()
+        if answer.status != 429:
+            return answer
+        time.sleep(float(answer.headers.get("Retry-After", "1")))
+
+
+def gauges(served: Served) -> dict[str, float]:
+    """`cgw_cache_bytes` and `cgw_cache_entries` by store, e.g. {"bytes responses": 12.0}."""
+    text = patiently(lambda: served.http("GET", "/metrics")).body.decode()
+    return {f"{what} {store}": float(value) for what, store, value in re.findall(
+        r'^cgw_cache_(bytes|entries)\{store="(\w+)"\} (\S+)$', text, re.MULTILINE)}
+
+
+def register(served: Served, query: str, key: str) -> int:
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    return patiently(lambda: served.post({"query": query, "extensions": extensions},
+                                         key=key)).status
+
+
+def known(served: Served, query: str) -> bool:
+    digest = hashlib.sha256(query.encode()).hexdigest()
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    answer = patiently(lambda: served.post({"extensions": extensions}))
+    return "PERSISTED_QUERY_NOT_FOUND" not in answer.body.decode()
+
+
+def large_query(i: int, size: int) -> str:
+    """A valid query of about `size` bytes: one field, and a long comment."""
+    return "{ __typename }\n# " + f"{i:06d}" + "x" * size
+
+
+def test_persisted_queries_from_fake_keys_stay_within_the_byte_budget(served: Served) -> None:
+    rss_before = served.rss_kib()
+    # 300 large valid queries, each under a key of its own (so that no rate limit applies)
+    for i in range(300):
+        assert register(served, large_query(i, 60_000), f"fake-key-{i}") == 200
+    stored = gauges(served)
+    assert 0 < stored["bytes persisted_queries"] <= DEFAULTS.persisted_max_bytes
+    assert stored["entries persisted_queries"] < 300  # the oldest went
+    assert known(served, large_query(299, 60_000)) and not known(served, large_query(0, 60_000))
+    # a query longer than the per-entry cap is not kept (whether it is answered or refused)
+    for i in range(40):
+        huge = large_query(1000 + i, 900_000)
+        assert len(huge) > MAX_QUERY_BYTES
+        register(served, huge, f"fake-huge-{i}")
+    assert not known(served, large_query(1039, 900_000))  # the last one sent
+    assert gauges(served)["bytes persisted_queries"] <= DEFAULTS.persisted_max_bytes
+    # Generous: the 8 MiB budget and the parser's passing use. Unbounded, 300 queries of 900 KB
+    # took 294 MB, and these 54 MB of texts stayed.
+    assert served.rss_kib() - rss_before < 100 * 1024
+
+
+@pytest.fixture(scope="module")
+def caching(demo_session: DemoServer) -> Iterator[Served]:
+    """`serve` with the in-process cache on, and every answer cached for TTL seconds."""
+    ttls = ",".join(f"{family}={TTL}" for family in DEFAULTS.ttls())
+    with serve(demo_session.url, env={"COMET_GATEWAY_CACHE": "true",
+                                      "COMET_GATEWAY_CACHE_TTLS": ttls}) as process:
+        yield process
+
+
+def test_charts_with_junk_metric_names_stay_within_the_cache_budget(
+        caching: Served, demo: DemoServer) -> None:
+    rss_before = caching.rss_kib()
+    for i in range(150):  # each answer (2 upstream charts of about 1.6 MB) is a new entry
+        query = ('{ project(workspace: "vision-lab", name: "image-classifier") { metricChart('
+                 f'metrics: ["loss", "accuracy", "junk-{i}"], full: true) {{ experimentKey }} '
+                 '} }')
+        answer = patiently(functools.partial(caching.post, {"query": query},
+                                             key=demo.keys["alice"]))
+        assert answer.status == 200 and b'"errors"' not in answer.body
+        if i % 25 == 24:
+            assert gauges(caching)["bytes responses"] <= DEFAULTS.cache_max_bytes
+    assert demo.counts()["POST experiments/multi-metric-chart"] == 300
+    cached = gauges(caching)
+    assert DEFAULTS.cache_max_bytes / 2 < cached["bytes responses"] <= DEFAULTS.cache_max_bytes
+    # Generous: the 32 MiB budget and the requests' own passing use (about 150 MiB here with no
+    # cache at all). Bounded by entries only, the cache took RSS up 650 MiB.
+    assert caching.rss_kib() - rss_before < 300 * 1024
+    time.sleep(TTL + 0.5)  # the entries go, though nobody looks them up
+    assert gauges(caching) == {"bytes responses": 0, "entries responses": 0,
+                               "bytes persisted_queries": 0, "entries persisted_queries": 0}

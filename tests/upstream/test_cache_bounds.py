@@ -1,0 +1,143 @@
+"""The caches' bounds, with an injected clock: bytes, not entries; expired entries freed without
+being looked up; values over the cap never kept; a key trusted only while Comet accepts it; a
+circuit breaker that probes once per cooldown."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from gateway.upstream import ApiKey
+from gateway.upstream.breaker import CircuitBreaker
+from gateway.upstream.cache import ENTRY_OVERHEAD, MemoryCache
+from gateway.upstream.recent_keys import RecentKeys
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def cost(key: str, value: bytes) -> int:
+    return len(key) + len(value) + ENTRY_OVERHEAD
+
+
+async def test_the_memory_cache_is_bounded_in_bytes_least_recent_first() -> None:
+    entry = cost("k0", b"x" * 1000)
+    cache = MemoryCache(1000, max_bytes=3 * entry, max_value_bytes=10_000)
+    for i in range(3):
+        await cache.set(f"k{i}", b"x" * 1000, 60)
+    assert cache.usage() == (3 * entry, 3)
+    assert await cache.get("k0") is not None  # k1 is now the least recently used
+    await cache.set("k3", b"x" * 1000, 60)
+    assert cache.usage() == (3 * entry, 3)
+    assert await cache.get("k1") is None
+    assert all([await cache.get(k) for k in ("k0", "k2", "k3")])
+    # one large value pushes out as many small ones as it needs
+    await cache.set("big", b"y" * 2000, 60)
+    assert cache.usage() == (cost("big", b"y" * 2000) + entry, 2)
+    assert await cache.get("k3") is not None and await cache.get("k0") is None
+
+
+async def test_the_byte_count_follows_replacements() -> None:
+    cache = MemoryCache(10, max_bytes=100_000)
+    await cache.set("k", b"a" * 5000, 60)
+    await cache.set("k", b"b" * 10, 60)
+    assert cache.usage() == (cost("k", b"b" * 10), 1)
+    assert await cache.get("k") == b"b" * 10
+
+
+async def test_the_entry_count_is_a_second_bound() -> None:
+    cache = MemoryCache(2, max_bytes=10**9)
+    for key in "abc":
+        await cache.set(key, b"1", 60)
+    assert cache.usage()[1] == 2 and await cache.get("a") is None
+
+
+async def test_a_value_over_the_cap_is_not_kept_nor_an_older_one() -> None:
+    cache = MemoryCache(10, max_bytes=16_000)  # the cap: 1/16 of the budget
+    await cache.set("k", b"a" * 1000, 60)
+    assert await cache.get("k") == b"a" * 1000
+    await cache.set("k", b"b" * 1001, 60)
+    assert await cache.get("k") is None and cache.usage() == (0, 0)
+    explicit = MemoryCache(10, max_bytes=10**6, max_value_bytes=10)
+    await explicit.set("k", b"a" * 11, 60)
+    assert explicit.usage() == (0, 0)
+
+
+async def test_expired_entries_are_freed_without_being_looked_up() -> None:
+    clock = Clock()
+    cache = MemoryCache(1000, max_bytes=10**9, clock=clock)
+    for i in range(100):
+        await cache.set(f"short{i}", b"x" * 100, 10)
+    await cache.set("long", b"y" * 100, 300)
+    clock.now += 11
+    # nothing looked up: the entries go when time passes, as the gauges show
+    assert cache.usage() == (cost("long", b"y" * 100), 1)
+    clock.now += 300
+    assert cache.usage() == (0, 0)
+
+
+async def test_the_expiry_of_a_replaced_entry_is_its_new_one() -> None:
+    clock = Clock()
+    cache = MemoryCache(10, max_bytes=10**6, clock=clock)
+    await cache.set("k", b"old", 10)
+    await cache.set("k", b"new", 100)
+    clock.now += 50
+    assert await cache.get("k") == b"new"
+    clock.now += 51
+    assert await cache.get("k") is None and cache.usage() == (0, 0)
+
+
+async def test_the_expiry_heap_stays_bounded_under_rewrites() -> None:
+    cache = MemoryCache(10, max_bytes=10**6)
+    for _ in range(10_000):
+        await cache.set("k", b"v", 3600)
+    assert len(cache._expiries) <= 2 * len(cache) + 64
+
+
+def test_a_key_is_served_from_cache_only_while_comet_accepts_it() -> None:
+    clock = Clock()
+    keys = RecentKeys(60, max_keys=2, clock=clock)
+    alice, bob, carol = ApiKey("a"), ApiKey("b"), ApiKey("c")
+    assert not keys.vouched(alice)
+    keys.accepted(alice)
+    clock.now += 59
+    assert keys.vouched(alice)
+    clock.now += 1
+    assert not keys.vouched(alice)
+    keys.accepted(alice)
+    keys.rejected(alice)
+    assert not keys.vouched(alice)
+    for key in (alice, bob, carol):  # bounded: the least recently accepted is forgotten
+        keys.accepted(key)
+    assert len(keys) == 2 and not keys.vouched(alice) and keys.vouched(carol)
+
+
+def test_the_breaker_probes_once_per_cooldown_and_logs_changes_only(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    log = logging.getLogger("test.breaker")
+    breaker = CircuitBreaker("thing", 5.0, log, clock)
+    caplog.set_level(logging.DEBUG, "test.breaker")
+    assert breaker.closed and not breaker.take_probe()
+    for _ in range(100):
+        breaker.failed("TimeoutError")
+    assert not breaker.closed and not breaker.take_probe()
+    clock.now += 5
+    assert breaker.take_probe() and not breaker.take_probe()  # one probe at a time
+    breaker.failed("TimeoutError")
+    assert not breaker.take_probe()
+    clock.now += 5
+    assert breaker.take_probe()
+    breaker.abstain()  # a probe cancelled: the next caller may probe
+    assert breaker.take_probe()
+    breaker.succeeded()
+    assert breaker.closed
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["thing failed (TimeoutError): skipped, and probed every 5 s until it "
+                        "answers", "thing answers again"]

@@ -1,0 +1,87 @@
+"""RedisCache against a real redis-server that is frozen (SIGSTOP): writes wait for nobody and
+stay bounded, a full pool is a miss rather than a queue, a failure opens the breaker, and the
+per-entry cap holds. Commands get a long timeout here, so that nothing below passes by timing
+out: what returns, returns without waiting on Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.upstream.cache import REDIS_PENDING_WRITES, REDIS_POOL_SIZE, RedisCache
+from tests.redis_server import RedisServer, redis_server
+
+PATIENT = 60.0  # seconds per command: far more than any test here runs
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+async def settled(tasks: list[asyncio.Task[bytes | None]], count: int) -> None:
+    """Until `count` of the tasks are done (a guard of 30 s, not a measurement)."""
+    async with asyncio.timeout(30):
+        while sum(t.done() for t in tasks) < count:
+            await asyncio.sleep(0.01)
+
+
+async def test_writes_run_after_the_answer_and_stay_bounded(redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=PATIENT)
+    try:
+        redis.freeze()
+        async with asyncio.timeout(30):
+            for i in range(100):
+                await cache.set(f"k{i}", b"v", 60)  # returns with Redis frozen
+        assert len(cache._tasks) == REDIS_PENDING_WRITES  # the other writes were dropped
+    finally:
+        await cache.close()
+
+
+async def test_a_full_pool_is_a_miss_not_a_queue(redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=PATIENT)
+    try:
+        redis.freeze()
+        lookups = [asyncio.ensure_future(cache.get(f"k{i}")) for i in range(REDIS_POOL_SIZE + 8)]
+        await settled(lookups, 8)
+        assert [t.result() for t in lookups if t.done()] == [None] * 8
+        assert sum(not t.done() for t in lookups) == REDIS_POOL_SIZE
+        for task in lookups:
+            task.cancel()
+        await asyncio.gather(*lookups, return_exceptions=True)
+    finally:
+        await cache.close()
+
+
+async def test_after_a_failure_redis_is_skipped_and_probed_in_the_background(
+        redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=0.2, cooldown=0.0, write_behind=False)
+    try:
+        await cache.set("k", b"v", 60)
+        assert await cache.get("k") == b"v"
+        redis.freeze()
+        assert await cache.get("k") is None  # one timeout, and the breaker opens
+        redis.thaw()
+        # Redis holds the value and answers again, but the lookup does not ask it: it starts a
+        # probe in the background and misses.
+        assert await cache.get("k") is None
+        assert len(cache._tasks) == 1
+        await asyncio.gather(*cache._tasks)
+        assert await cache.get("k") == b"v"  # the probe got an answer: Redis is used again
+    finally:
+        await cache.close()
+
+
+async def test_a_value_over_the_cap_is_not_written(redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, max_value_bytes=10, write_behind=False)
+    try:
+        await cache.set("small", b"x" * 10, 60)
+        await cache.set("large", b"x" * 11, 60)
+        assert await cache.get("small") == b"x" * 10
+        assert await cache.get("large") is None
+        assert b"large" not in redis.command(b"KEYS *\r\n")
+    finally:
+        await cache.close()
