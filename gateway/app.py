@@ -3,6 +3,7 @@ request gets its own client (the caller's key) and loaders (see `view`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from . import downloads
 from .auth import api_key
 from .graphiql import BUNDLE, STATIC_PATH, bundled
+from .hosts import AllowedHosts
 from .limits import BodyLimit, RateLimit
 from .live import LiveHub
 from .observability import Metrics
@@ -27,14 +29,15 @@ from .request_ids import RequestIdMiddleware
 from .settings import Settings
 from .upstream import CometClient, Transport, errors
 from .upstream.cache import MemoryCache, RedisCache, ResponseCache
+from .upstream.probe import VersionProbe
 from .view import GatewayGraphQL
 
 log = logging.getLogger("gateway")
 
 
 def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
-    """Outermost first: request ids, CORS, then the door's limits."""
-    stack = [Middleware(RequestIdMiddleware)]
+    """Outermost first: request ids, allowed hosts, CORS, then the door's limits."""
+    stack = [Middleware(RequestIdMiddleware), Middleware(AllowedHosts, policy=settings.hosts())]
     if settings.origins():
         stack.append(Middleware(
             CORSMiddleware, allow_origins=settings.origins(),
@@ -60,16 +63,35 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                  else MemoryCache(settings.cache_max_entries))
     live = LiveHub(transport, settings.chart_batch_size)
     view = GatewayGraphQL(settings, transport, persisted, live, metrics)
+    probe = VersionProbe(transport.probe)
+
+    async def check_upstream() -> None:
+        """Say once, at start-up, whether the upstream answers as Comet does."""
+        where = transport.config.root
+        try:
+            version = await probe.check()
+        except errors.UpstreamError as exc:
+            log.warning("the upstream at %s does not answer as Comet does (%s); check "
+                        "COMET_GATEWAY_UPSTREAM_URL", where, exc)
+        else:
+            log.info("the upstream at %s is Comet %s", where, version)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.graphiql and not bundled():
             log.warning("GraphiQL's bundle is not built (run `make`); serving GraphiQL from "
                         "its CDN, which needs internet access")
+        if settings.hosts().warning:
+            log.warning("%s", settings.hosts().warning)
         await transport.open()
+        # In the background: start-up neither waits for the upstream nor fails without it.
+        checking = asyncio.ensure_future(check_upstream())
         try:
             yield
         finally:
+            checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checking
             await live.close()
             await transport.close()
             await persisted.close()
@@ -79,7 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def readyz(request: Request) -> JSONResponse:
         try:
-            version = await transport.probe()
+            version = await probe.check()  # at most one upstream probe per READY_TTL
         except errors.UpstreamError as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "upstreamVersion": version})
@@ -96,7 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 Route("/healthz", healthz), Route("/readyz", readyz),
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
-                *downloads.routes(client_for)],
+                *downloads.routes(client_for, settings.download_stall_timeout)],
         middleware=middleware(settings, metrics), lifespan=lifespan)
     app.state.settings = settings
     app.state.transport = transport

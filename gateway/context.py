@@ -26,10 +26,12 @@ class Context:
     live: LiveHub | None = None
     connection_params: dict[str, Any] | None = None  # graphql-ws's connection_init payload
 
-    def link(self, path: str, **params: str | None) -> str:
-        """An absolute URL of one of the gateway's own routes."""
-        from urllib.parse import urlencode
+    def link(self, path: str, *segments: str, **params: str | None) -> str:
+        """An absolute URL of one of the gateway's own routes: `path`, then each of `segments`
+        percent-encoded as one path segment, then `params` as the query."""
+        from urllib.parse import quote, urlencode
 
+        path += "".join(f"/{quote(s, safe='')}" for s in segments)
         query = urlencode({k: v for k, v in params.items() if v is not None})
         return f"{self.base_url.rstrip('/')}{path}" + (f"?{query}" if query else "")
 
