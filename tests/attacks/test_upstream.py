@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -141,9 +142,11 @@ def test_redirects_never_reach_the_gateways_own_network(
     assert [r["endpoint"] for r in demo.requests()] == [ASSET]  # an upstream fault: no retry
 
 
+@pytest.mark.parametrize("status", [302, 300, 304])
 def test_a_redirect_without_a_location_is_an_upstream_fault(served: Served, demo: DemoServer,
-                                                            alice: dict[str, str]) -> None:
-    demo.fault("experiment/tags", "redirect", status=302)
+                                                            alice: dict[str, str],
+                                                            status: int) -> None:
+    demo.fault("experiment/tags", "redirect", status=status)
     result = served.post({"query": f'{{ experiment(key: "{EXPERIMENT}") {{ name tags }} }}'},
                          headers=alice).json()
     assert result["data"]["experiment"]["name"] and result["data"]["experiment"]["tags"] is None
@@ -340,6 +343,18 @@ def test_retries_never_take_an_operation_past_its_budget(demo: DemoServer, kind:
     sent = demo.requests()
     assert len(sent) <= budget
     assert sum(r["endpoint"] == "experiment/tags" for r in sent) > 20  # and some were retried
+
+
+def test_a_retry_after_of_zero_is_not_retried_at_once(served: Served, demo: DemoServer,
+                                                     alice: dict[str, str]) -> None:
+    demo.fault("experiment/tags", "status", status=429, retry_after="0")
+    before = len(re.findall(r"retrying tags in ([0-9.]+)s", served.log()))
+    result = served.post({"query": f'{{ experiment(key: "{EXPERIMENT}") {{ tags }} }}'},
+                         headers=alice).json()
+    assert codes(result) == ["RATE_LIMITED"]
+    assert sum(r["endpoint"] == "experiment/tags" for r in demo.requests()) == 4  # 1 + 3 retries
+    waits = [float(w) for w in re.findall(r"retrying tags in ([0-9.]+)s", served.log())[before:]]
+    assert len(waits) == 3 and max(waits) > 0  # backed off (jittered), not hammered at once
 
 
 # --- 8. upstreams that do not answer as Comet does ------------------------------------------------

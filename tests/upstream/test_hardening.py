@@ -116,9 +116,13 @@ async def test_waiting_for_a_download_slot_is_bounded(demo: DemoServer) -> None:
         client = CometClient(transport, ApiKey(demo.keys["alice"]))
         key = await some_key(client)
         async with client.download_experiment_model(key, "classifier"):
-            with pytest.raises(errors.Timeout):
+
+            async def second() -> None:
                 async with client.download_experiment_model(key, "classifier"):
                     pass
+
+            with pytest.raises(errors.Timeout):
+                await asyncio.wait_for(second(), 10)  # an unbounded wait fails here instead
 
 
 async def test_the_probe_knows_comet_from_anything_else(demo: DemoServer) -> None:
