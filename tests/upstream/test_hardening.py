@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.upstream import ApiKey, Budget, CometClient, Transport, errors
+from gateway.upstream import ApiKey, Budget, CometClient, Download, Transport, errors
 from tests import demo_server
 from tests.demo_server import DemoServer, free_port
 from tests.upstream.conftest import config_for
@@ -148,5 +148,9 @@ async def test_comet_under_a_path_prefix(prefixed: DemoServer) -> None:
         client = CometClient(transport, ApiKey(prefixed.keys["alice"]))
         assert await client.get_workspaces() == ("alice", "vision-lab")
         assert await transport.probe() == "3.58.0"
-    assert prefixed.counts() == {"GET workspaces": 1} and prefixed.probes() == 1
-    assert [r["raw"] for r in prefixed.requests()] == ["/comet/v1/api/rest/v2/workspaces"]
+        assert prefixed.counts() == {"GET workspaces": 1} and prefixed.probes() == 1
+        assert [r["raw"] for r in prefixed.requests()] == ["/comet/v1/api/rest/v2/workspaces"]
+        key = await some_key(client)
+        image = (await client.get_asset_list(key, "image"))[0]
+        async with client.get_asset(key, image.asset_id) as answer:  # redirected under /comet/v1
+            assert isinstance(answer, Download) and (await answer.read()).startswith(b"\x89PNG")
