@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol
 from urllib.parse import quote
 
@@ -200,6 +200,31 @@ def _panel(client: CometClient, request: Request
     return client.download_panel(request.path_params["template_id"])
 
 
+class _ClientLeft(Exception):
+    """The client closed its connection before the download began."""
+
+
+async def _unless_the_client_leaves(request: Request, opening: Awaitable[Download]) -> Download:
+    """`opening`, given up (with the slot it holds or waits for) if the client goes first."""
+
+    async def left() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    opened, leaving = asyncio.ensure_future(opening), asyncio.ensure_future(left())
+    try:
+        await asyncio.wait({opened, leaving}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        leaving.cancel()
+        if not opened.done():
+            opened.cancel()
+    if opened.cancelled() or not opened.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await opened
+        raise _ClientLeft
+    return opened.result()
+
+
 def routes(client_for: Callable[[Request], CometClient],
            stall_timeout: float = 30.0) -> list[Route]:
     """The download routes; `stall_timeout`: seconds a client may take no data."""
@@ -208,14 +233,18 @@ def routes(client_for: Callable[[Request], CometClient],
         async def endpoint(request: Request) -> Response:
             stack = contextlib.AsyncExitStack()
             try:
-                download = await stack.enter_async_context(opener(client_for(request), request))
+                opened = opener(client_for(request), request)
+                download = await _unless_the_client_leaves(
+                    request, stack.enter_async_context(opened))
             except ValueError as exc:
                 await stack.aclose()
                 return error_response(400, "BAD_USER_INPUT", str(exc))
             except errors.UpstreamError as exc:
                 await stack.aclose()
                 return _upstream_error(exc)
-
+            except _ClientLeft:
+                await stack.aclose()
+                return Response(status_code=499)  # nobody reads it
             return DownloadResponse(download, stack, stall_timeout, safe_headers(download))
 
         return Route(path, endpoint, methods=["GET"])

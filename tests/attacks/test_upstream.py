@@ -291,8 +291,26 @@ def test_stalled_downloads_leave_queries_their_slots(demo: DemoServer) -> None:
                 result = gateway.post({"query": "{ viewer { userName } }"}, key=key).json()
                 assert result == {"data": {"viewer": {"userName": name}}}
         finally:
+            demo.clear_faults()  # let the hung answers go, so that serve can stop at once
             for sock in sockets:
                 sock.close()
+
+
+def test_a_client_that_leaves_before_its_download_begins_frees_its_slot(
+        demo: DemoServer) -> None:
+    demo.fault(MODEL, "delay", delay=60, count=8)  # the first eight hang before their answer
+    env = {"COMET_GATEWAY_UPSTREAM_DEADLINE": "8"}
+    key = demo.keys["alice"]
+    with serve(demo.url, env=env) as gateway:
+        sockets = [open_download(gateway, key) for _ in range(8)]  # the key's 8 download slots
+        try:
+            wait_until(lambda: len(demo.requests()) == 8, "eight downloads held upstream")
+        finally:
+            for sock in sockets:
+                sock.close()  # and gone
+        answer = gateway.http("GET", MODEL_URL, headers={"Authorization": key})
+        demo.clear_faults()  # let the hung answers go, so that serve can stop at once
+    assert answer.status == 200 and answer.body.startswith(b"PK")
 
 
 def test_a_client_that_stops_reading_loses_its_download(demo: DemoServer) -> None:
