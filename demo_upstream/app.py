@@ -70,14 +70,16 @@ async def tick(world: World, every: float) -> None:
 
 def make_app(scale: int = 1, latency_ms: float = 0.0,
              faults: list[knobs.Fault] | None = None,
-             live_every: float | None = None) -> web.Application:
+             live_every: float | None = None, prefix: str = "") -> web.Application:
     """The demo as an aiohttp application (run it with `serve`, or in tests). With
-    `live_every`, the newest experiment of each project keeps logging metrics."""
+    `live_every`, the newest experiment of each project keeps logging metrics. With `prefix`
+    (`/comet`), everything lives under that path, as an on-prem Comet behind a path-routing
+    proxy does, and the root answers 404 to everything else."""
     state = knobs.Knobs(latency_ms=latency_ms)
     for fault in faults or []:
         state.add(fault)
     # The knobs run outside the error mapping, so an injected fault replaces the real answer.
-    app = web.Application(middlewares=[knobs.middleware(state), http.errors])
+    app = web.Application(middlewares=[knobs.middleware(state, prefix), http.errors])
     app[http.WORLD] = World(scale=scale)
     app.router.add_get("/clientlib/isAlive/ver", is_alive)
     app.router.add_get("/openapi.yaml", openapi)
@@ -93,6 +95,11 @@ def make_app(scale: int = 1, latency_ms: float = 0.0,
 
         app.cleanup_ctx.append(ticker)
     app.router.add_route("*", "/api/rest/v2/{tail:.*}", not_found)
+    if prefix:
+        root = web.Application()
+        root.add_subapp(prefix, app)
+        root[http.WORLD] = app[http.WORLD]
+        return root
     return app
 
 

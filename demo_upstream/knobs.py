@@ -3,8 +3,9 @@
 Set at start (`make_app(latency_ms=..., faults=[...])`) or at run time through the admin routes
 under `/_demo/`:
 
-    GET    /_demo/requests            the request log and counts per endpoint
-    DELETE /_demo/requests            clear the log
+    GET    /_demo/requests            the request log, counts per endpoint, and `probes`: how
+                                      many version probes (`clientlib/isAlive/ver`) came
+    DELETE /_demo/requests            clear the log (and the probe count)
     PUT    /_demo/latency             {"ms": 25}
     POST   /_demo/faults              one Fault as JSON (below); answers {"id": ...}
     DELETE /_demo/faults              remove every fault
@@ -19,17 +20,22 @@ prefix when it ends with `*`), for the next `count` matching requests (forever w
 a `fraction` of them drawn from a seeded generator, so that runs repeat.
 
     kind      what the client sees
-    status    `status` with Comet's error body (or `body`, verbatim), and
-              `Retry-After: retry_after` when given
-    delay     the real answer, `delay` seconds late (set it past the client's timeout)
+    status    `status` with Comet's error body (or `body`, verbatim, as `content_type`:
+              an HTML error page, say), and `Retry-After: retry_after` when given
+    delay     the real answer, `delay` seconds late (set it past the client's timeout), or
+              as soon as the faults are cleared
     reset     the connection closed before any byte of the answer
     truncate  a 200 whose body stops halfway (Content-Length promises more)
     garbage   a 200 `application/json` whose body is not JSON
+    redirect  `status` (a 3xx) to `location`, or with no Location at all when it is null
+    bytes     a 200 of `size` bytes, streamed, as `content_type` (default
+              application/octet-stream) with `body` as its file name when given
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -42,7 +48,8 @@ from aiohttp import web
 
 REST_PREFIX = "/api/rest/v2/"
 API_KEY_NOT_REGISTERED = 90212  # Comet's sdk_error_code for a key it does not know
-KINDS = {"status", "delay", "reset", "truncate", "garbage"}
+KINDS = {"status", "delay", "reset", "truncate", "garbage", "redirect", "bytes"}
+PROBE = "/clientlib/isAlive/ver"
 
 
 @dataclass
@@ -56,6 +63,9 @@ class Fault:
     count: int | None = None
     fraction: float | None = None
     method: str | None = None
+    location: str | None = None
+    content_type: str | None = None
+    size: int = 0
     id: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -75,6 +85,7 @@ class Logged:
     at: float
     ended: float | None = None
     fault: str | None = None
+    raw: str = ""  # the request's target as sent, undecoded: path and query
 
 
 @dataclass
@@ -85,6 +96,9 @@ class Knobs:
     revoked: set[str] = field(default_factory=set)
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     next_id: int = 1
+    probes: int = 0
+    # Set when the faults are cleared: answers still held back by a delay go out then.
+    cleared: asyncio.Event = field(default_factory=asyncio.Event)
 
     def add(self, fault: Fault) -> Fault:
         if fault.kind not in KINDS:
@@ -118,16 +132,39 @@ def error_body(status: int, msg: str, sdk_error_code: int = 0) -> bytes:
     return json.dumps({"msg": msg, "code": status, "sdk_error_code": sdk_error_code}).encode()
 
 
-async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.StreamResponse:
+async def _stream_bytes(fault: Fault, request: web.Request) -> web.StreamResponse:
+    headers = {"Content-Type": fault.content_type or "application/octet-stream",
+               "Content-Length": str(fault.size)}
+    if fault.body is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{fault.body}"'
+    response = web.StreamResponse(status=200, headers=headers)
+    await response.prepare(request)
+    chunk = b"x" * 65536
+    left = fault.size
+    while left > 0:
+        await response.write(chunk[:left])
+        left -= len(chunk)
+    await response.write_eof()
+    return response
+
+
+async def _apply(fault: Fault, request: web.Request, handler: Handler,
+                 cleared: asyncio.Event) -> web.StreamResponse:
+    if fault.kind == "redirect":
+        where = {} if fault.location is None else {"Location": fault.location}
+        return web.Response(status=fault.status, headers=where)
+    if fault.kind == "bytes":
+        return await _stream_bytes(fault, request)
     if fault.kind == "status":
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": fault.content_type or "application/json"}
         if fault.retry_after is not None:
             headers["Retry-After"] = fault.retry_after
         body = (fault.body.encode() if fault.body is not None
                 else error_body(fault.status, f"injected {fault.status}"))
         return web.Response(status=fault.status, headers=headers, body=body)
     if fault.kind == "delay":
-        await asyncio.sleep(fault.delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(cleared.wait(), fault.delay)
         return await handler(request)
     transport = request.transport
     if fault.kind == "reset":
@@ -147,14 +184,19 @@ async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.St
                         body=b"<html><body>502 Bad Gateway</body></html>")
 
 
-def middleware(knobs: Knobs) -> Any:
+def middleware(knobs: Knobs, prefix: str = "") -> Any:
+    """The knobs, for an app served under `prefix` (a path, or "" at the root)."""
+
     @web.middleware
     async def knobs_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        path = request.path
+        path = request.path.removeprefix(prefix)
+        if path == PROBE:
+            knobs.probes += 1
         if not path.startswith(REST_PREFIX):
             return await handler(request)
         endpoint = path[len(REST_PREFIX):]
-        entry = Logged(request.method, endpoint, dict(request.query), 0, time.time())
+        entry = Logged(request.method, endpoint, dict(request.query), 0, time.time(),
+                       raw=request.raw_path)
         knobs.log.append(entry)
         if knobs.latency_ms:
             await asyncio.sleep(knobs.latency_ms / 1000)
@@ -166,7 +208,8 @@ def middleware(knobs: Knobs) -> Any:
         fault = knobs.pick(request.method, endpoint)
         entry.fault = fault.kind if fault else None
         try:
-            response = await (_apply(fault, request, handler) if fault else handler(request))
+            response = await (_apply(fault, request, handler, knobs.cleared) if fault
+                              else handler(request))
         except web.HTTPException as exc:
             entry.status = exc.status
             raise
@@ -184,10 +227,12 @@ def middleware(knobs: Knobs) -> Any:
 def admin_routes(knobs: Knobs) -> list[web.RouteDef]:
     async def get_requests(request: web.Request) -> web.Response:
         return web.json_response({"counts": knobs.counts(), "total": len(knobs.log),
+                                  "probes": knobs.probes,
                                   "requests": [asdict(e) for e in knobs.log]})
 
     async def clear_requests(request: web.Request) -> web.Response:
         knobs.log.clear()
+        knobs.probes = 0
         return web.json_response({"ok": True})
 
     async def set_latency(request: web.Request) -> web.Response:
@@ -203,6 +248,8 @@ def admin_routes(knobs: Knobs) -> list[web.RouteDef]:
 
     async def clear_faults(request: web.Request) -> web.Response:
         knobs.faults.clear()
+        knobs.cleared.set()
+        knobs.cleared = asyncio.Event()
         knobs.rng.seed(7)  # so that fractions draw the same sequence after every reset
         return web.json_response({"ok": True})
 

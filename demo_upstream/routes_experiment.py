@@ -230,7 +230,8 @@ async def get_asset(request: web.Request) -> web.StreamResponse:
     e = experiment(request)
     a = find_asset(request, e)
     if flag(request.query.get("allow301")):
-        path = f"/_storage/{e.key}/{a.asset_id}"
+        prefix = request.path[:request.path.index("/api/rest/v2/")]  # Comet under a path
+        path = f"{prefix}/_storage/{e.key}/{a.asset_id}"
         raise web.HTTPFound(f"{path}?signature={_signature(path)}")
     return binary(a.make(), a.file_name, a.mime)
 

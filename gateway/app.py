@@ -3,6 +3,7 @@ request gets its own client (the caller's key) and loaders (see `view`)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from . import downloads
 from .auth import MalformedKey, api_key
 from .context import WebsocketOperations
 from .graphiql import BUNDLE, STATIC_PATH, bundled
+from .hosts import AllowedHosts
 from .introspection import IntrospectionAnswers
 from .limits import BodyLimit
 from .live import LiveHub
@@ -31,6 +33,7 @@ from .schema import build_schema
 from .settings import Settings
 from .upstream import CometClient, Transport, errors
 from .upstream.cache import VALUE_SHARE, MemoryCache, RedisCache, ResponseCache
+from .upstream.probe import VersionProbe
 from .view import GatewayGraphQL
 
 log = logging.getLogger("gateway")
@@ -38,8 +41,8 @@ log = logging.getLogger("gateway")
 
 def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits
                ) -> list[Middleware]:
-    """Outermost first: request ids, CORS, then the door's limits."""
-    stack = [Middleware(RequestIdMiddleware)]
+    """Outermost first: request ids, allowed hosts, CORS, then the door's limits."""
+    stack = [Middleware(RequestIdMiddleware), Middleware(AllowedHosts, policy=settings.hosts())]
     if settings.origins():
         stack.append(Middleware(
             CORSMiddleware, allow_origins=settings.origins(),
@@ -82,9 +85,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     """The gateway as an ASGI app (uvicorn: `gateway.app:create_app`, factory)."""
     settings = settings or Settings.from_env()
     metrics = Metrics()
-    transport = Transport(settings.upstream(), response_cache(settings, metrics),
-                          settings.ttls(), metrics, key_recheck=settings.cache_key_recheck)
     rate_limits = RateLimits(settings)
+    transport = Transport(settings.upstream(), response_cache(settings, metrics),
+                          settings.ttls(), metrics, key_recheck=settings.cache_key_recheck,
+                          meter=rate_limits.charge)
     introspection = IntrospectionAnswers(rate_limits)
     schema = build_schema(settings.document_limits(),
                           [WebsocketOperations, lambda: OperationMetrics(metrics),
@@ -96,16 +100,35 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                  accepts=lambda text: not documents.validate(text))
     live = LiveHub(transport, settings.chart_batch_size)
     view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics, rate_limits)
+    probe = VersionProbe(transport.probe)
+
+    async def check_upstream() -> None:
+        """Say once, at start-up, whether the upstream answers as Comet does."""
+        where = transport.config.root
+        try:
+            version = await probe.check()
+        except errors.UpstreamError as exc:
+            log.warning("the upstream at %s does not answer as Comet does (%s); check "
+                        "COMET_GATEWAY_UPSTREAM_URL", where, exc)
+        else:
+            log.info("the upstream at %s is Comet %s", where, version)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.graphiql and not bundled():
             log.warning("GraphiQL's bundle is not built (run `make`); serving GraphiQL from "
                         "its CDN, which needs internet access")
+        if settings.hosts().warning:
+            log.warning("%s", settings.hosts().warning)
         await transport.open()
+        # In the background: start-up neither waits for the upstream nor fails without it.
+        checking = asyncio.ensure_future(check_upstream())
         try:
             yield
         finally:
+            checking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await checking
             await live.close()
             await transport.close()
             await persisted.close()
@@ -115,7 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def readyz(request: Request) -> JSONResponse:
         try:
-            version = await transport.probe()
+            version = await probe.check()  # at most one upstream probe per READY_TTL
         except errors.UpstreamError as exc:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "upstreamVersion": version})
@@ -145,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 Route("/healthz", healthz), Route("/readyz", readyz),
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
-                *downloads.routes(client_for)],
+                *downloads.routes(client_for, settings.download_stall_timeout)],
         middleware=middleware(settings, metrics, rate_limits), lifespan=lifespan,
         exception_handlers={MalformedKey: malformed_key, Exception: internal_error})
     app.state.settings = settings

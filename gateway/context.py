@@ -44,10 +44,12 @@ class Context:
         """Whether the operation came over a websocket (subscriptions may only)."""
         return isinstance(self.request, WebSocket)
 
-    def link(self, path: str, **params: str | None) -> str:
-        """An absolute URL of one of the gateway's own routes."""
-        from urllib.parse import urlencode
+    def link(self, path: str, *segments: str, **params: str | None) -> str:
+        """An absolute URL of one of the gateway's own routes: `path`, then each of `segments`
+        percent-encoded as one path segment, then `params` as the query."""
+        from urllib.parse import quote, urlencode
 
+        path += "".join(f"/{quote(s, safe='')}" for s in segments)
         query = urlencode({k: v for k, v in params.items() if v is not None})
         return f"{self.base_url.rstrip('/')}{path}" + (f"?{query}" if query else "")
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .documents import DocumentLimits
+from .hosts import HostPolicy, host_policy
 from .upstream.config import DEFAULT_UPSTREAM_URL, UpstreamConfig
 from .upstream.endpoints import FAMILIES
 
@@ -38,7 +39,11 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("upstream_url", "COMET_GATEWAY_UPSTREAM_URL", str,
-            "Root URL of the Comet server (the REST API lives at /api/rest/v2/ below it)."),
+            "Root URL of the Comet server, with its path prefix if it lives under one "
+            "(`https://host/comet`): the REST API is at /api/rest/v2/ and the version probe at "
+            "/clientlib/isAlive/ver below it. Unlike Comet's SDK, which drops any path, the "
+            "gateway keeps it; a pasted `/clientlib`, `/api/rest/v2` or trailing `/` is "
+            "dropped."),
     Setting("host", "COMET_GATEWAY_HOST", str, "Address `serve` listens on."),
     Setting("port", "COMET_GATEWAY_PORT", int, "Port `serve` listens on."),
     Setting("workers", "COMET_GATEWAY_WORKERS", int, "uvicorn worker processes for `serve`."),
@@ -46,6 +51,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds per attempt of an upstream REST call."),
     Setting("download_timeout", "COMET_GATEWAY_DOWNLOAD_TIMEOUT", float,
             "Seconds for a whole streamed download."),
+    Setting("download_stall_timeout", "COMET_GATEWAY_DOWNLOAD_STALL_TIMEOUT", float,
+            "Seconds a download may wait for its client to take more data before it is cut "
+            "off (its upstream slot is then free)."),
+    Setting("max_downloads", "COMET_GATEWAY_MAX_DOWNLOADS", int,
+            "Downloads streaming at once, all callers together (apart from the upstream "
+            "requests queries use)."),
+    Setting("max_downloads_per_key", "COMET_GATEWAY_MAX_DOWNLOADS_PER_KEY", int,
+            "Downloads streaming at once for one API key."),
+    Setting("private_redirect_hosts", "COMET_GATEWAY_PRIVATE_REDIRECT_HOSTS", str,
+            "Comma-separated host names a download may be redirected to although they are on "
+            "a private network (an on-prem Comet's object storage). Other redirects may lead "
+            "only to public addresses, or to the upstream's own origin."),
     Setting("deadline", "COMET_GATEWAY_UPSTREAM_DEADLINE", float,
             "Seconds for one upstream call, retries and Retry-After waits included."),
     Setting("max_retries", "COMET_GATEWAY_MAX_RETRIES", int,
@@ -61,6 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Answer introspection queries (GraphiQL needs them)."),
     Setting("cors_origins", "COMET_GATEWAY_CORS_ORIGINS", str,
             "Comma-separated origins allowed by CORS (`*` for any); none by default."),
+    Setting("allowed_hosts", "COMET_GATEWAY_ALLOWED_HOSTS", str,
+            "Comma-separated host names the gateway answers to (its `Host` header): "
+            "`example.com`, `*.example.com`, or `*` for any. Unset: localhost, 127.0.0.1, ::1, "
+            "the public URL's host and the bind host; any host (with a warning) when bound to "
+            "0.0.0.0 with no public URL, which COMET_GATEWAY_USE_ENV_API_KEY refuses."),
     Setting("max_depth", "COMET_GATEWAY_MAX_DEPTH", int,
             "Fields nested within fields allowed (introspection's too)."),
     Setting("max_aliases", "COMET_GATEWAY_MAX_ALIASES", int, "Aliases allowed in one document."),
@@ -141,6 +163,10 @@ class Settings:
     workers: int = 1
     timeout: float = 10.0
     download_timeout: float = 600.0
+    download_stall_timeout: float = 30.0
+    max_downloads: int = 32
+    max_downloads_per_key: int = 8
+    private_redirect_hosts: str = ""
     deadline: float = 30.0
     max_retries: int = 3
     max_concurrency: int = 64
@@ -150,6 +176,7 @@ class Settings:
     public_url: str | None = None
     introspection: bool = True
     cors_origins: str = ""
+    allowed_hosts: str = ""
     max_depth: int = 15
     max_aliases: int = 30
     max_tokens: int = 2_000
@@ -200,6 +227,7 @@ class Settings:
             raise ValueError("operation_deadline must be positive, the rates not negative")
         self.ttls()  # validates the cache TTLs
         self.upstream()  # validates the upstream numbers
+        self.hosts()  # validates the allowed hosts, and refuses the environment's key to all
 
     def ttls(self) -> dict[str, float]:
         """`cache_ttls` parsed: seconds per endpoint family."""
@@ -220,6 +248,11 @@ class Settings:
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    def hosts(self) -> HostPolicy:
+        """The host names the gateway answers to (see `gateway.hosts`)."""
+        return host_policy(self.allowed_hosts, self.public_url, self.host,
+                           self.use_env_api_key and bool(self.env_api_key))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -258,4 +291,8 @@ class Settings:
             download_timeout=self.download_timeout, deadline=self.deadline,
             max_retries=self.max_retries, max_concurrency=self.max_concurrency,
             max_concurrency_per_key=self.max_concurrency_per_key,
-            backoff_base=self.backoff_base)
+            backoff_base=self.backoff_base, max_downloads=self.max_downloads,
+            max_downloads_per_key=self.max_downloads_per_key,
+            download_stall_timeout=self.download_stall_timeout,
+            private_redirect_hosts=tuple(h.strip() for h in self.private_redirect_hosts.split(",")
+                                         if h.strip()))

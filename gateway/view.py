@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
@@ -211,8 +210,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """A client for one operation (its deadline, its budget, metered against the key's
         rate limit) and its loaders."""
         deadline = asyncio.get_running_loop().time() + self.settings.operation_deadline
-        budget = Budget(self.settings.upstream_budget,
-                        on_spend=functools.partial(self.rate_limits.charge, key))
+        budget = Budget(self.settings.upstream_budget)
         client = CometClient(self.transport, key, deadline=deadline, budget=budget)
         return client, Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
 

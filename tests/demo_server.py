@@ -47,6 +47,10 @@ class DemoServer:
     def counts(self) -> dict[str, int]:
         return dict(self._admin("GET", "requests")["counts"])
 
+    def probes(self) -> int:
+        """Version probes (`clientlib/isAlive/ver`) since the log was last cleared."""
+        return int(self._admin("GET", "requests")["probes"])
+
     def clear_log(self) -> None:
         self._admin("DELETE", "requests")
 
@@ -72,9 +76,9 @@ class DemoServer:
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
-        if self.thread is not None:
+        if self.thread is not None:  # closed here, so that no ResourceWarning comes later
             self.thread.join(10)
-            self.loop.close()  # else its sockets are found unclosed at exit (an error here)
+            self.loop.close()
 
 
 def free_port() -> int:
@@ -83,12 +87,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(scale: int = 1) -> DemoServer:
+def start(scale: int = 1, prefix: str = "") -> DemoServer:
+    """A demo upstream; with `prefix` (`/comet`) it lives under that path, and `url` ends in
+    it (the admin knobs are under it too)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True, name="demo-upstream")
     thread.start()
-    app = demo_upstream.make_app(scale=scale)
+    app = demo_upstream.make_app(scale=scale, prefix=prefix)
     port = free_port()
     runner = asyncio.run_coroutine_threadsafe(
         demo_upstream.serve(app, "127.0.0.1", port), loop).result(10)
-    return DemoServer(f"http://127.0.0.1:{port}", demo_upstream.keys(app), loop, runner, thread)
+    return DemoServer(f"http://127.0.0.1:{port}{prefix}", demo_upstream.keys(app), loop, runner,
+                      thread)

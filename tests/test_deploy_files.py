@@ -73,3 +73,14 @@ def test_kubernetes_manifests_agree_with_the_code() -> None:
     assert found["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == \
         found["Deployment"]["metadata"]["name"]
     assert found["Deployment"]["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
+
+
+def test_the_deployments_answer_the_host_names_they_are_reached_by() -> None:
+    dockerfile = dict(re.findall(r"(COMET_[A-Z_]+)=(\S+)", (DOCKER / "Dockerfile").read_text()))
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    gateway = Settings.from_env({**dockerfile, **compose["services"]["gateway-1"]["environment"]})
+    assert gateway.host == "0.0.0.0"  # bound to every address, yet not answering every host
+    hosts = gateway.hosts()
+    assert hosts.allows("127.0.0.1") and hosts.allows("localhost")
+    assert not hosts.allows("attacker.example")
+    assert Settings.from_env(manifests()["ConfigMap"]["data"]).hosts().any_host

@@ -108,7 +108,7 @@ class Panel:
 
     @strawberry.field(description="The gateway's streaming download of the panel as a zip.")
     def download_url(self, info: Info) -> str:
-        return info.context.link(f"/download/panel/{self.template_id}")
+        return info.context.link("/download/panel", str(self.template_id))
 
 
 @strawberry.type(description="A saved dashboard (view) of a project.")

@@ -5,7 +5,8 @@ key and offers one typed method per endpoint; `errors` is the exception tree.
 """
 
 from . import errors
-from .client import Budget, CometClient
+from .budget import Budget
+from .client import CometClient
 from .config import ApiKey, UpstreamConfig
 from .transport import Download, Redirect, Transport
 

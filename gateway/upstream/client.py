@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from . import endpoints as ep
 from . import errors
+from .budget import Budget
 from .config import ApiKey
 from .endpoints import Endpoint
 from .models import (
@@ -44,25 +45,6 @@ from .transport import Download, Params, Redirect, Transport
 T = TypeVar("T")
 
 
-class Budget:
-    """How many upstream calls one caller (a GraphQL operation) may still make; `on_spend`
-    hears of each (the key's rate limit)."""
-
-    def __init__(self, calls: int, on_spend: Callable[[], None] | None = None) -> None:
-        self.limit = calls
-        self.spent = 0
-        self._on_spend = on_spend
-
-    def spend(self, endpoint: Endpoint) -> None:
-        if self.spent >= self.limit:
-            raise errors.BudgetExceeded(
-                f"{endpoint.name}: not sent; this operation has made its {self.limit} "
-                "upstream calls", endpoint=endpoint.name)
-        self.spent += 1
-        if self._on_spend is not None:
-            self._on_spend()
-
-
 class CometClient:
     def __init__(self, transport: Transport, api_key: ApiKey, *, deadline: float | None = None,
                  budget: Budget | None = None) -> None:
@@ -82,7 +64,7 @@ class CometClient:
                    params: Params | None = None, body: Any = None) -> T:
         self._spend(endpoint)
         data = await self._transport.call_json(endpoint, self._key, params=params, body=body,
-                                               deadline=self._deadline)
+                                               deadline=self._deadline, budget=self._budget)
         try:
             return shape(data)
         except ShapeError as exc:
@@ -203,7 +185,7 @@ class CometClient:
         self._spend(ep.GIT_PATCH)
         content = await self._transport.call(ep.GIT_PATCH, self._key,
                                              params={"experimentKey": key},
-                                             deadline=self._deadline)
+                                             deadline=self._deadline, budget=self._budget)
         if content.lstrip().startswith(b'{"msg"'):
             return None
         return content.decode("utf-8", errors="replace")
@@ -265,13 +247,14 @@ class CometClient:
                   artifact_version_id: str | None = None
                   ) -> contextlib.AbstractAsyncContextManager[Download | Redirect]:
         """The asset's bytes. Comet may redirect to its storage (`allow301`): the redirect is
-        followed (aiohttp drops the key on a cross-origin hop), or with
-        `follow_redirects=False` handed back as a `Redirect`."""
+        followed (by the rules of `redirects`: the key never leaves the upstream's origin, no
+        hop reaches a private address), or with `follow_redirects=False` handed back as a
+        `Redirect`."""
         params = {"experimentKey": key, "assetId": asset_id,
                   "artifactVersionId": artifact_version_id, "allow301": True}
         self._spend(ep.ASSET)
         return self._transport.stream(ep.ASSET, self._key, params=params,
-                                      follow_redirects=follow_redirects)
+                                      follow_redirects=follow_redirects, budget=self._budget)
 
     async def get_experiment_models(self, key: str) -> tuple[ExperimentModel, ...]:
         return await self._experiment(ep.EXPERIMENT_MODELS, key,
@@ -286,7 +269,8 @@ class CometClient:
                         path_params: dict[str, str] | None = None) -> AsyncIterator[Download]:
         self._spend(endpoint)
         async with self._transport.stream(endpoint, self._key, params=params,
-                                          path_params=path_params) as answer:
+                                          path_params=path_params,
+                                          budget=self._budget) as answer:
             assert isinstance(answer, Download)  # redirects are followed here
             yield answer
 

@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
+from yarl import URL
+
 DEFAULT_UPSTREAM_URL = "https://www.comet.com"
+# What users paste from Comet's own settings (`COMET_URL_OVERRIDE` ends in /clientlib/) or from
+# a REST call: the root is what comes before it.
+_PASTED_TAILS = ("/clientlib", "/api/rest/v2", "/api/rest")
+
+
+@functools.lru_cache(maxsize=16)
+def upstream_root(base_url: str) -> URL:
+    """The Comet root of a configured URL: scheme, host, port and path prefix, no trailing `/`.
+
+    Comet on-prem may live under a path (`https://host/comet`); unlike Comet's SDK, which
+    drops any path, the prefix is kept. A pasted `/clientlib`, `/api/rest/v2` or trailing `/`
+    is dropped. Raises ValueError for what cannot be a root: another scheme, no host,
+    credentials, a query or a fragment.
+    """
+    try:
+        url = URL(base_url.strip())
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"upstream URL {base_url!r} is not a URL") from exc
+    if url.scheme not in ("http", "https") or not url.raw_host:
+        raise ValueError("the upstream URL must be an http:// or https:// URL with a host")
+    if url.raw_user is not None or url.raw_password is not None:
+        raise ValueError("the upstream URL must not carry credentials: the API key is sent "
+                         "in the Authorization header")
+    if url.raw_query_string or url.raw_fragment:
+        raise ValueError("the upstream URL must not have a query or a fragment")
+    path = url.raw_path.rstrip("/")
+    for tail in _PASTED_TAILS:
+        if path.endswith(tail):
+            path = path[:-len(tail)].rstrip("/")
+            break
+    return url.with_path(path, encoded=True)
 
 
 @dataclass(frozen=True)
@@ -23,25 +57,43 @@ class UpstreamConfig:
     max_concurrency_per_key: int = 16  # ... and for any one API key
     connection_limit: int = 100  # pooled connections to the upstream
     chunk_size: int = 64 * 1024  # bytes per chunk of a streamed download
+    # Downloads have slots of their own, so that streams a client reads slowly (or not at all)
+    # never hold the slots queries need.
+    max_downloads: int = 32  # downloads in flight, all callers together
+    max_downloads_per_key: int = 8  # ... and for any one API key
+    download_stall_timeout: float = 30.0  # seconds a download may go without progress
+    max_redirects: int = 5  # hops a download may be redirected through
+    # Hosts a redirect may lead to although they resolve to a private address (Comet on-prem
+    # with its object storage inside the network); the upstream's own origin always may.
+    private_redirect_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError("base_url must be an http:// or https:// URL")
-        for name in ("timeout", "download_timeout", "deadline"):
+        upstream_root(self.base_url)  # raises ValueError for what cannot be a Comet root
+        for name in ("timeout", "download_timeout", "deadline", "download_stall_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        if self.backoff_base < 0 or self.backoff_max < 0 or self.max_retries < 0:
-            raise ValueError("retries and backoff cannot be negative")
+        if (self.backoff_base < 0 or self.backoff_max < 0 or self.max_retries < 0
+                or self.max_redirects < 0):
+            raise ValueError("retries, redirects and backoff cannot be negative")
         for name in ("max_concurrency", "max_concurrency_per_key", "connection_limit",
-                     "chunk_size"):
+                     "chunk_size", "max_downloads", "max_downloads_per_key"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
 
     @property
+    def root(self) -> URL:
+        """Where Comet lives: scheme, host, port and path prefix (see `upstream_root`)."""
+        return upstream_root(self.base_url)
+
+    @property
     def rest_root(self) -> str:
-        """`{root}/api/rest/v2/`: like the SDK, any path in the configured URL is dropped."""
-        scheme, _, rest = self.base_url.partition("://")
-        return f"{scheme}://{rest.split('/', 1)[0]}/api/rest/v2/"
+        """`{root}/api/rest/v2/`, encoded as it goes on the wire."""
+        return f"{self.root}/api/rest/v2/"
+
+    @property
+    def probe_url(self) -> str:
+        """Comet's version probe, `{root}/clientlib/isAlive/ver`."""
+        return f"{self.root}/clientlib/isAlive/ver"
 
 
 class ApiKey:

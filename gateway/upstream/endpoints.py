@@ -2,12 +2,19 @@
 
 Paths are relative to `{root}/api/rest/v2/`. Those marked provisional have no client we could
 check them against (see the project's endpoint notes); correcting one is a one-line change here.
+
+Each row also says which answers mean "the thing the caller named does not exist" (`missing`):
+a lookup's 404 (and Comet's 400 for an unknown key or id) is a null, not an error. A listing or
+account endpoint names nothing that could be missing, so its 404 says the upstream is not Comet
+(a wrong URL, a proxy's page): an upstream fault.
 """
 
 from __future__ import annotations
 
 import enum
+import string
 from dataclasses import dataclass
+from urllib.parse import quote
 
 
 class Answer(enum.Enum):
@@ -22,8 +29,8 @@ class Endpoint:
     method: str
     path: str
     answer: Answer = Answer.JSON
-    # Comet answers 400, not 404, when the key or id a lookup names does not exist.
-    unknown_is_400: bool = False
+    # Statuses that, with Comet's JSON error body, mean the named thing does not exist.
+    missing: frozenset[int] = frozenset()
     provisional: bool = False
 
     @property
@@ -35,7 +42,19 @@ class Endpoint:
         return "workspace"
 
     def url_path(self, **path_params: str) -> str:
-        return self.path.format(**path_params)
+        """The path with its parameters filled in, each one percent-encoded as one segment.
+
+        Raises ValueError for a missing or extra parameter, and for a value no segment can
+        hold: empty, `.` or `..` (which every URL library and server resolves as a step up,
+        escaping or not), so that no value can move the request off this endpoint.
+        """
+        wanted = {field for _, field, _, _ in string.Formatter().parse(self.path) if field}
+        if set(path_params) != wanted:
+            raise ValueError(f"{self.name}: path parameters {sorted(wanted)} expected")
+        for name, value in path_params.items():
+            if value in ("", ".", ".."):
+                raise ValueError(f"{self.name}: {value!r} is not a valid {name}")
+        return self.path.format(**{k: quote(v, safe="") for k, v in path_params.items()})
 
 
 FAMILIES = ("workspace", "project", "registry", "panel", "experiment", "metrics")
@@ -47,32 +66,40 @@ _FAMILY_OF_PREFIX = (
 )
 
 
-def _get(name: str, path: str, answer: Answer = Answer.JSON, *, lookup: bool = False,
-         provisional: bool = False) -> Endpoint:
-    return Endpoint(name, "GET", path, answer, lookup, provisional)
+LISTING: frozenset[int] = frozenset()  # names nothing: a 404 is an upstream fault
+LOOKUP = frozenset({404})  # names one thing: 404 when it does not exist
+LOOKUP_400 = frozenset({400, 404})  # ... and Comet answers 400 for an unknown key or id
+
+
+def _get(name: str, path: str, answer: Answer = Answer.JSON, *,
+         missing: frozenset[int] = LISTING, provisional: bool = False) -> Endpoint:
+    return Endpoint(name, "GET", path, answer, missing, provisional)
 
 
 def _experiment(name: str, path: str, answer: Answer = Answer.JSON, *,
                 provisional: bool = False) -> Endpoint:
-    return _get(name, path, answer, lookup=True, provisional=provisional)
+    return _get(name, path, answer, missing=LOOKUP_400, provisional=provisional)
 
 
 WORKSPACES = _get("workspaces", "workspaces")
 PROJECTS = _get("projects", "projects")
 PROJECTS_PAGE = _get("projects_page", "projects/page")
-REGISTRY_MODELS = _get("registry_models", "registry-model", lookup=True)
+# A listing, but Comet answers its unknown workspace with 400.
+REGISTRY_MODELS = _get("registry_models", "registry-model", missing=frozenset({400}))
 REGISTRY_MODEL_COUNT = _get("registry_model_count", "registry-model/count")
-REGISTRY_MODEL_DETAILS = _get("registry_model_details", "registry-model/details", lookup=True)
-REGISTRY_MODEL_NOTES = _get("registry_model_notes", "registry-model/notes", lookup=True)
+REGISTRY_MODEL_DETAILS = _get("registry_model_details", "registry-model/details",
+                              missing=LOOKUP_400)
+REGISTRY_MODEL_NOTES = _get("registry_model_notes", "registry-model/notes", missing=LOOKUP_400)
 REGISTRY_MODEL_DOWNLOAD = _get("registry_model_download", "registry-model/item/download",
-                               Answer.BYTES, lookup=True)
-PROJECT = _get("project", "project")
-PROJECT_COLUMNS = _get("project_columns", "project/column-names")
-PROJECT_QUERY = Endpoint("project_query", "POST", "project/query")
-PROJECT_NOTES = _get("project_notes", "project/notes")
-PROJECT_SHARE_LINKS = _get("project_share_links", "project/get-project-share-links")
+                               Answer.BYTES, missing=LOOKUP_400)
+PROJECT = _get("project", "project", missing=LOOKUP)
+PROJECT_COLUMNS = _get("project_columns", "project/column-names", missing=LOOKUP)
+PROJECT_QUERY = Endpoint("project_query", "POST", "project/query", missing=LOOKUP)
+PROJECT_NOTES = _get("project_notes", "project/notes", missing=LOOKUP)
+PROJECT_SHARE_LINKS = _get("project_share_links", "project/get-project-share-links",
+                           missing=LOOKUP)
 MULTI_METRIC_CHART = Endpoint("multi_metric_chart", "POST", "experiments/multi-metric-chart")
-EXPERIMENTS = _get("experiments", "experiments")
+EXPERIMENTS = _get("experiments", "experiments", missing=LOOKUP)  # of one named project
 EXPERIMENT_METADATA = _experiment("experiment_metadata", "experiment/metadata")
 GIT_METADATA = _experiment("git_metadata", "experiment/git/metadata")
 GIT_PATCH = _experiment("git_patch", "experiment/git/patch", Answer.PATCH)
@@ -101,13 +128,14 @@ ARTIFACT_DOWNLOAD = _experiment("artifact_download", "artifacts/version/download
 STORE = _experiment("store", "experiment/store", provisional=True)
 ACCOUNT_DETAILS = _get("account_details", "account-details")
 PANELS = _get("panels", "code-panel/get-all")
-PANEL = _get("panel", "code-panel/download", lookup=True)
+PANEL = _get("panel", "code-panel/download", missing=LOOKUP_400)
 PANEL_DOWNLOAD = _get("panel_download", "template/{templateId}/download", Answer.BYTES,
-                      lookup=True)
+                      missing=LOOKUP_400)
 DASHBOARD_TEMPLATES = _get("dashboard_templates", "dashboard-templates", provisional=True)
-DASHBOARD = _get("dashboard", "dashboard-templates/download", lookup=True, provisional=True)
-OPTIMIZER_BEST = _get("optimizer_best", "optimizer/best-experiment", lookup=True,
+DASHBOARD = _get("dashboard", "dashboard-templates/download", missing=LOOKUP_400,
+                 provisional=True)
+OPTIMIZER_BEST = _get("optimizer_best", "optimizer/best-experiment", missing=LOOKUP_400,
                       provisional=True)
-WEBHOOK_CONFIG = _get("webhook_config", "webhooks/config", lookup=True)
+WEBHOOK_CONFIG = _get("webhook_config", "webhooks/config", missing=LOOKUP_400)
 
 ALL: tuple[Endpoint, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Endpoint))

@@ -3,18 +3,23 @@
     UpstreamError                     any failed call; .endpoint, .status, .msg, .sdk_error_code
     ├── Unauthenticated               401: no key, or a key Comet does not know
     ├── Forbidden                     403: the key may not see this
-    ├── NotFound                      404, and Comet's 400 for an unknown key or id
+    ├── NotFound                      a lookup's 404 (or Comet's 400 for an unknown key or id),
+    │                                 with Comet's JSON error: the named thing does not exist
     ├── RateLimited                   429 that could not be waited out; .retry_after (seconds)
     ├── Unavailable                   5xx after the retries, connection refused or reset
     │   └── Timeout                   no answer within the call's timeout or deadline
     │       └── DeadlineExceeded      the caller's own deadline (its operation's) passed first
     ├── BadResponse                   an answer that is not what the endpoint promises:
-    │                                 non-JSON where JSON is due, a body of the wrong shape
-    ├── BadRequest                    any other 4xx: the request itself was wrong; not retried
+    │                                 non-JSON where JSON is due, a body of the wrong shape,
+    │                                 a 404 from a listing or as an HTML page, a redirect
+    │                                 that may not be followed (see `redirects`)
+    ├── BadRequest                    any other 4xx: the request itself was wrong (or a path
+    │                                 parameter no URL can hold: not sent); not retried
     └── BudgetExceeded                not sent: the caller's budget of calls is spent
 
-aiohttp's own exceptions never leave the transport: `transport.map_transport_errors` is the one
-place where they are translated. No message ever holds the caller's API key.
+aiohttp's own exceptions never leave the transport: `mapping.map_transport_errors` is the one
+place where they are translated, and `mapping.error_for` the one that reads error answers.
+No message ever holds the caller's API key.
 """
 
 from __future__ import annotations
@@ -41,7 +46,8 @@ class Forbidden(UpstreamError):
 
 
 class NotFound(UpstreamError):
-    """404, or Comet's 400 for an unknown experiment key, asset id or name."""
+    """The thing a lookup named does not exist: Comet's 404, or its 400 for an unknown
+    experiment key, asset id or name (see `Endpoint.missing`)."""
 
 
 class RateLimited(UpstreamError):

@@ -1,22 +1,21 @@
 """The only code that speaks HTTP to Comet: one pooled session, caps, retries, error mapping.
 
-A call runs under two caps (all callers, and the caller's key), inside one overall deadline.
-500/502/503/504, refused or reset connections and timeouts are retried with exponential
-backoff and full jitter, at most `max_retries` times; a 429 is waited out when its `Retry-After`
-fits the deadline; nothing else is retried.
+A call runs under two caps (all callers, and the caller's key), inside one overall deadline;
+downloads have caps of their own. 500/502/503/504, refused or reset connections and timeouts
+are retried with exponential backoff and full jitter, at most `max_retries` times; a 429 is
+waited out when its `Retry-After` fits the deadline (never sooner than the backoff); nothing
+else is retried. Every retry is spent from the caller's budget, if it has one. Redirects are
+followed by the rules of `redirects`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
 import random
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
@@ -24,105 +23,23 @@ import orjson
 from yarl import URL
 
 from . import errors
+from .budget import Budget
 from .cache import ResponseCache, SingleFlight, cache_key
 from .config import ApiKey, UpstreamConfig
+from .download import Download, Redirect
 from .endpoints import Endpoint
+from .mapping import error_for, map_transport_errors, retry_after_seconds
 from .recent_keys import RecentKeys
+from .redirects import REDIRECTS, RedirectPolicy, redirected_method
+from .slots import Slots
 
 log = logging.getLogger("gateway.upstream")
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
+ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its `msg`
 Params = Mapping[str, str | int | bool | None]
-
-
-@contextlib.contextmanager
-def map_transport_errors(endpoint: str) -> Iterator[None]:
-    """Translate aiohttp's exceptions into the upstream tree: the one place that does."""
-    try:
-        yield
-    except errors.UpstreamError:
-        raise
-    except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
-        raise errors.Timeout(f"{endpoint}: no answer in time", endpoint=endpoint) from exc
-    except aiohttp.ClientPayloadError as exc:
-        raise errors.Unavailable(f"{endpoint}: the answer was cut short",
-                                 endpoint=endpoint) from exc
-    except aiohttp.ClientResponseError as exc:  # includes ContentTypeError
-        raise errors.BadResponse(f"{endpoint}: malformed answer ({type(exc).__name__})",
-                                 endpoint=endpoint, status=getattr(exc, "status", None)) from exc
-    except aiohttp.InvalidURL as exc:
-        raise errors.BadRequest(f"{endpoint}: invalid upstream URL", endpoint=endpoint) from exc
-    except (aiohttp.ClientError, ConnectionError, OSError) as exc:
-        raise errors.Unavailable(f"{endpoint}: connection failed ({type(exc).__name__})",
-                                 endpoint=endpoint) from exc
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None when absent."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def error_for(endpoint: Endpoint, status: int, body: bytes, retry_after: str | None,
-              key: ApiKey) -> errors.UpstreamError:
-    """The exception for a non-success answer, keeping Comet's `msg` and `sdk_error_code`."""
-    msg: str | None = None
-    code: int | None = None
-    try:
-        data = json.loads(body)
-        if isinstance(data, dict):
-            msg = str(data["msg"]) if data.get("msg") is not None else None
-            code = int(data["sdk_error_code"]) if data.get("sdk_error_code") is not None else None
-    except (ValueError, TypeError):
-        pass
-    if msg:
-        msg = msg.replace(key.reveal(), "***")[:500]
-    text = f"{endpoint.name}: HTTP {status}" + (f": {msg}" if msg else "")
-    kw: dict[str, Any] = {"endpoint": endpoint.name, "status": status, "msg": msg,
-                          "sdk_error_code": code}
-    if status == 401:
-        return errors.Unauthenticated(text, **kw)
-    if status == 403:
-        return errors.Forbidden(text, **kw)
-    if status == 404 or (status == 400 and endpoint.unknown_is_400):
-        return errors.NotFound(text, **kw)
-    if status == 429:
-        return errors.RateLimited(text, retry_after=retry_after_seconds(retry_after), **kw)
-    if status >= 500:
-        return errors.Unavailable(text, **kw)
-    return errors.BadRequest(text, **kw)
-
-
-class _KeySlots:
-    """A semaphore per API key fingerprint, dropped when no call of that key is in flight."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: ApiKey) -> AsyncIterator[None]:
-        sem, users = self._slots.get(key.fingerprint, (asyncio.Semaphore(self._size), 0))
-        self._slots[key.fingerprint] = (sem, users + 1)
-        try:
-            async with sem:
-                yield
-        finally:
-            sem, users = self._slots[key.fingerprint]
-            if users == 1:
-                del self._slots[key.fingerprint]
-            else:
-                self._slots[key.fingerprint] = (sem, users - 1)
+__all__ = ["Download", "Observer", "Params", "Redirect", "Transport", "error_for",
+           "map_transport_errors", "retry_after_seconds"]
 
 
 class CallRecord(Protocol):
@@ -168,69 +85,52 @@ def observed(observer: Observer, endpoint: Endpoint) -> Iterator[CallRecord]:
             raise
 
 
-@dataclass(frozen=True)
-class Redirect:
-    """`get-asset` with `allow301`, not followed: where the bytes are."""
-
-    location: str
-
-
-class Download:
-    """A streamed binary answer. Iterate `chunks()`; nothing is read until then."""
-
-    def __init__(self, response: aiohttp.ClientResponse, endpoint: str, chunk_size: int) -> None:
-        self._response = response
-        self._endpoint = endpoint
-        self._chunk_size = chunk_size
-        self.content_type: str = response.headers.get("Content-Type",
-                                                       "application/octet-stream")
-        length = response.headers.get("Content-Length")
-        self.content_length: int | None = int(length) if length and length.isdigit() else None
-        self.content_disposition: str | None = response.headers.get("Content-Disposition")
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        with map_transport_errors(self._endpoint):
-            async for chunk in self._response.content.iter_chunked(self._chunk_size):
-                yield chunk
-
-    async def read(self) -> bytes:
-        """The whole body: for small answers and tests only."""
-        return b"".join([chunk async for chunk in self.chunks()])
-
-
 class Transport:
     """One `aiohttp.ClientSession` for the application's life; open it in the lifespan."""
 
     def __init__(self, config: UpstreamConfig, cache: ResponseCache | None = None,
                  ttls: Mapping[str, float] | None = None,
-                 observer: Observer | None = None, key_recheck: float = 60.0) -> None:
+                 observer: Observer | None = None, key_recheck: float = 60.0,
+                 rng: random.Random | None = None,
+                 meter: Callable[[ApiKey], None] | None = None) -> None:
         self.config = config
+        self._meter = meter  # hears of every request sent upstream (the key's rate limit)
         self.observer: Observer = observer or NullObserver()
         self.cache = cache
         self._ttls = dict(ttls or {})
         self._flights = SingleFlight()
         self._recent_keys = RecentKeys(key_recheck)
-        self._session: aiohttp.ClientSession | None = None
-        self._all = asyncio.Semaphore(config.max_concurrency)
-        self._per_key = _KeySlots(config.max_concurrency_per_key)
-        self._rng = random.Random()
+        self._session: aiohttp.ClientSession | None = None  # to the upstream's origin
+        self._away: aiohttp.ClientSession | None = None  # to where it redirects, public only
+        self._queries = Slots(config.max_concurrency, config.max_concurrency_per_key)
+        self._downloads = Slots(config.max_downloads, config.max_downloads_per_key)
+        self._redirects = RedirectPolicy.of(config.root, config.private_redirect_hosts,
+                                            config.max_redirects)
+        self._rng = rng or random.Random()  # the backoff's jitter; tests pass their own
+
+    @staticmethod
+    def _new_session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+        session = aiohttp.ClientSession(connector=connector, raise_for_status=False,
+                                        headers={"User-Agent": "comet-graphql-gateway"})
+        # aiohttp silently repeats an idempotent request once when a pooled connection
+        # was closed under it; our retry policy must be the only one, so that the retry
+        # count and the deadline hold. There is no public switch for it (tests pin this).
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
 
     async def open(self) -> None:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.config.connection_limit)
-            self._session = aiohttp.ClientSession(
-                connector=connector, raise_for_status=False,
-                headers={"User-Agent": "comet-graphql-gateway"})
-            # aiohttp silently repeats an idempotent request once when a pooled connection
-            # was closed under it; our retry policy must be the only one, so that the retry
-            # count and the deadline hold. There is no public switch for it (tests pin this).
-            if hasattr(self._session, "_retry_connection"):
-                self._session._retry_connection = False
+            self._session = self._new_session(
+                aiohttp.TCPConnector(limit=self.config.connection_limit))
+            self._away = self._new_session(aiohttp.TCPConnector(
+                limit=self.config.max_downloads, resolver=self._redirects.resolver()))
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        for session in (self._session, self._away):
+            if session is not None:
+                await session.close()
+        self._session = self._away = None
         if self.cache is not None:
             await self.cache.close()
 
@@ -242,7 +142,13 @@ class Transport:
         await self.close()
 
     def _url(self, endpoint: Endpoint, path_params: Mapping[str, str] | None) -> str:
-        return self.config.rest_root + endpoint.url_path(**(path_params or {}))
+        """The endpoint's URL, and nothing else: its path parameters are escaped (and the
+        few values no escaping can hold refused), so that no value reaches another path."""
+        try:
+            path = endpoint.url_path(**(path_params or {}))
+        except ValueError as exc:
+            raise errors.BadRequest(f"not sent: {exc}", endpoint=endpoint.name) from None
+        return self.config.rest_root + path
 
     @staticmethod
     def _query(params: Params | None) -> dict[str, str]:
@@ -255,14 +161,33 @@ class Transport:
                                                                       else "False")
         return out
 
+    @staticmethod
     @contextlib.asynccontextmanager
-    async def _slot(self, key: ApiKey) -> AsyncIterator[None]:
-        async with self._per_key.hold(key), self._all:
+    async def _slot(slots: Slots, key: ApiKey, endpoint: Endpoint,
+                    remaining: float) -> AsyncIterator[None]:
+        """A slot, waited for no longer than the call's deadline allows."""
+        holding = slots.hold(key)
+        try:
+            async with asyncio.timeout(remaining):
+                await holding.__aenter__()
+        except TimeoutError:
+            raise errors.Timeout(f"{endpoint.name}: no upstream slot free in time",
+                                 endpoint=endpoint.name) from None
+        try:
             yield
+        finally:
+            await holding.__aexit__(None, None, None)
+
+    def _backoff(self, retries: int) -> float:
+        cap = min(self.config.backoff_max, self.config.backoff_base * 2 ** retries)
+        return self._rng.uniform(0, cap)
 
     async def _attempts(self, endpoint: Endpoint, key: ApiKey, deadline: float,
-                        attempt_once: Callable[[float], Awaitable[T]]) -> T:
-        """Run `attempt_once(timeout)` until it succeeds or the retry rules say stop."""
+                        attempt_once: Callable[[float], Awaitable[T]],
+                        budget: Budget | None = None) -> T:
+        """Run `attempt_once(timeout)` until it succeeds or the retry rules say stop. The
+        first attempt was spent by the caller; each retry is spent here, and when the budget
+        has none left, the last failure stands."""
         loop = asyncio.get_running_loop()
         retries = 0
         while True:
@@ -272,17 +197,22 @@ class Transport:
             try:
                 return await attempt_once(remaining)
             except errors.RateLimited as exc:
-                wait = exc.retry_after
+                # A Retry-After of 0 (or in the past) is no reason to hammer: back off anyway.
+                wait = None if exc.retry_after is None else max(exc.retry_after,
+                                                                self._backoff(retries))
                 if (wait is None or retries >= self.config.max_retries
                         or loop.time() + wait > deadline):
+                    raise
+                if budget is not None and not budget.try_spend():
                     raise
             except errors.Unavailable as exc:
                 retryable = exc.status is None or exc.status in RETRYABLE_STATUS
                 if not retryable or retries >= self.config.max_retries:
                     raise
-                cap = min(self.config.backoff_max, self.config.backoff_base * 2 ** retries)
-                wait = self._rng.uniform(0, cap)
+                wait = self._backoff(retries)
                 if loop.time() + wait >= deadline:
+                    raise
+                if budget is not None and not budget.try_spend():
                     raise
             retries += 1
             log.info("retrying %s in %.2fs (retry %d)", endpoint.name, wait, retries)
@@ -290,18 +220,66 @@ class Transport:
             await asyncio.sleep(wait)
 
     async def probe(self) -> str:
-        """Comet's version probe (`clientlib/isAlive/ver`, no key needed): is it up?"""
+        """Comet's version probe (`{root}/clientlib/isAlive/ver`, no key needed): the version
+        it reports; Unavailable when it does not answer, BadResponse when what answers is not
+        Comet (not a 200, not Comet's `{"version": ...}`)."""
         session = self._session_or_fail()
-        scheme, _, rest = self.config.base_url.partition("://")
-        url = f"{scheme}://{rest.split('/', 1)[0]}/clientlib/isAlive/ver"
         with map_transport_errors("is_alive"):
-            async with session.get(url, timeout=aiohttp.ClientTimeout(
-                    total=self.config.timeout)) as resp:
-                if resp.status != 200:
-                    raise errors.Unavailable(f"is_alive: HTTP {resp.status}",
-                                             endpoint="is_alive", status=resp.status)
-                data = await resp.json(content_type=None)
-        return str(data.get("version", "")) if isinstance(data, dict) else ""
+            async with session.get(self.config.probe_url, allow_redirects=False,
+                                   timeout=aiohttp.ClientTimeout(
+                                       total=self.config.timeout)) as resp:
+                status = resp.status
+                body = await resp.content.read(ERROR_BODY_LIMIT)
+        if status in RETRYABLE_STATUS:
+            raise errors.Unavailable(f"is_alive: HTTP {status}", endpoint="is_alive",
+                                     status=status)
+        if status != 200:
+            raise errors.BadResponse(f"is_alive: HTTP {status} to Comet's version probe",
+                                     endpoint="is_alive", status=status)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        version = data.get("version") if isinstance(data, dict) else None
+        if not isinstance(version, str) or not version:
+            raise errors.BadResponse("is_alive: the version probe's answer is not Comet's "
+                                     '`{"version": ...}`', endpoint="is_alive", status=status)
+        return version[:64]
+
+    async def _request(self, endpoint: Endpoint, key: ApiKey, method: str, url: URL, *,
+                       data: bytes | None, timeout: Callable[[], aiohttp.ClientTimeout],
+                       follow_redirects: bool = True) -> aiohttp.ClientResponse:
+        """One attempt: the request, through the redirects it meets when `follow_redirects`.
+        The caller releases the answer. See `redirects` for what a hop may do."""
+        headers = {"Authorization": key.reveal()}
+        if data is not None:
+            headers["Content-Type"] = "application/json;charset=utf-8"
+        if self._meter is not None:
+            self._meter(key)
+        home_only = True  # the chain has not left the upstream's origin
+        for _hop in range(self._redirects.max_redirects + 1):
+            home = self._redirects.is_home(url)
+            home_only = home_only and home
+            if not home:
+                self._redirects.check_away(url, endpoint.name)
+            session = self._session_or_fail() if home else self._away_or_fail()
+            sent = headers if home_only else {k: v for k, v in headers.items()
+                                              if k != "Authorization"}
+            resp = await session.request(method, url, data=data, headers=sent,
+                                         timeout=timeout(), allow_redirects=False)
+            if resp.status not in REDIRECTS or not follow_redirects:
+                return resp
+            try:
+                url = self._redirects.location(resp.url, resp.status, resp.headers,
+                                               endpoint.name)
+            finally:
+                resp.release()
+            method = redirected_method(resp.status, method)
+            if method == "GET":
+                data = None
+                headers.pop("Content-Type", None)
+        raise errors.BadResponse(f"{endpoint.name}: more than {self._redirects.max_redirects} "
+                                 "redirects", endpoint=endpoint.name)
 
     @staticmethod
     def _check_key(endpoint: Endpoint, key: ApiKey) -> None:
@@ -316,15 +294,21 @@ class Transport:
             raise RuntimeError("the upstream transport is not open")
         return self._session
 
+    def _away_or_fail(self) -> aiohttp.ClientSession:
+        if self._away is None:
+            raise RuntimeError("the upstream transport is not open")
+        return self._away
+
     async def call(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
                    body: Any = None, path_params: Mapping[str, str] | None = None,
-                   deadline: float | None = None) -> bytes:
+                   deadline: float | None = None, budget: Budget | None = None) -> bytes:
         """A REST call whose whole answer is read: the raw bytes of a 200.
 
         Served from the cache when it holds a fresh answer for this key and request, and Comet
         accepted the key lately (see `recent_keys`); identical calls in flight at once (any
         requests of the same key) share one cache lookup and one upstream call.
-        `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded.
+        `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded. Retries
+        are spent from `budget` (the call itself was spent by the caller).
         """
         self._check_key(endpoint, key)
         url, query = self._url(endpoint, path_params), self._query(params)
@@ -337,14 +321,15 @@ class Transport:
                                               "passed", endpoint=endpoint.name)
         try:
             return await self._flights.run(
-                shared, lambda: self._cached_fetch(endpoint, key, url, query, body, shared),
-                timeout)
+                shared, lambda: self._cached_fetch(endpoint, key, url, query, body, shared,
+                                                   budget), timeout)
         except TimeoutError:
             raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline passed",
                                           endpoint=endpoint.name) from None
 
     async def _cached_fetch(self, endpoint: Endpoint, key: ApiKey, url: str,
-                            query: dict[str, str], body: Any, shared: str) -> bytes:
+                            query: dict[str, str], body: Any, shared: str,
+                            budget: Budget | None) -> bytes:
         # Inside the single flight: identical calls share the lookup too, so a slow cache
         # delays them together, and its misses cannot split them into several upstream calls.
         ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
@@ -355,7 +340,7 @@ class Transport:
             if hit is not None and served:
                 return hit
         try:
-            content = await self._fetch(endpoint, key, url, query, body)
+            content = await self._fetch(endpoint, key, url, query, body, budget)
         except errors.Unauthenticated:
             self._recent_keys.rejected(key)
             raise
@@ -365,20 +350,23 @@ class Transport:
         return content
 
     async def _fetch(self, endpoint: Endpoint, key: ApiKey, url: str, query: dict[str, str],
-                     body: Any) -> bytes:
-        session = self._session_or_fail()
-        headers = {"Authorization": key.reveal()}
-        if body is not None:
-            headers["Content-Type"] = "application/json;charset=utf-8"
+                     body: Any, budget: Budget | None = None) -> bytes:
         data = None if body is None else json.dumps(body).encode()
+        target = URL(url, encoded=True).with_query(query)
+        loop = asyncio.get_running_loop()
 
         async def once(remaining: float) -> bytes:
-            timeout = aiohttp.ClientTimeout(total=min(self.config.timeout, remaining))
-            async with self._slot(key):
+            ends = loop.time() + min(self.config.timeout, remaining)
+
+            def timeout() -> aiohttp.ClientTimeout:  # one clock for every hop of the attempt
+                return aiohttp.ClientTimeout(total=max(0.001, ends - loop.time()))
+
+            async with self._slot(self._queries, key, endpoint, remaining):
                 with observed(self.observer, endpoint) as record, \
                         map_transport_errors(endpoint.name):
-                    async with session.request(endpoint.method, url, params=query, data=data,
-                                               headers=headers, timeout=timeout) as resp:
+                    resp = await self._request(endpoint, key, endpoint.method, target,
+                                               data=data, timeout=timeout)
+                    async with resp:
                         record.status = str(resp.status)
                         content = await resp.read()
                         if resp.status == 200:
@@ -386,8 +374,8 @@ class Transport:
                         raise error_for(endpoint, resp.status, content,
                                         resp.headers.get("Retry-After"), key)
 
-        deadline = asyncio.get_running_loop().time() + self.config.deadline
-        return await self._attempts(endpoint, key, deadline, once)
+        deadline = loop.time() + self.config.deadline
+        return await self._attempts(endpoint, key, deadline, once, budget)
 
     async def call_json(self, endpoint: Endpoint, key: ApiKey, **kw: Any) -> Any:
         content = await self.call(endpoint, key, **kw)
@@ -400,40 +388,50 @@ class Transport:
     @contextlib.asynccontextmanager
     async def stream(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
                      path_params: Mapping[str, str] | None = None,
-                     follow_redirects: bool = True) -> AsyncIterator[Download | Redirect]:
-        """A binary answer, streamed. Retries happen only before the first byte is handed out."""
+                     follow_redirects: bool = True,
+                     budget: Budget | None = None) -> AsyncIterator[Download | Redirect]:
+        """A binary answer, streamed, in a download slot held until the stream is closed.
+        Retries happen only before the first byte is handed out."""
         self._check_key(endpoint, key)
-        session = self._session_or_fail()
-        url, query = self._url(endpoint, path_params), self._query(params)
-        headers = {"Authorization": key.reveal()}
+        target = URL(self._url(endpoint, path_params), encoded=True).with_query(
+            self._query(params))
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self.config.download_timeout  # the whole download, body included
         async with contextlib.AsyncExitStack() as stack:
 
             async def once(remaining: float) -> aiohttp.ClientResponse:
-                timeout = aiohttp.ClientTimeout(total=self.config.download_timeout,
-                                                sock_connect=min(self.config.timeout, remaining))
+                def timeout() -> aiohttp.ClientTimeout:
+                    return aiohttp.ClientTimeout(total=max(0.001, ends - loop.time()),
+                                                 sock_connect=min(self.config.timeout,
+                                                                  remaining))
+
                 inner = contextlib.AsyncExitStack()
-                await inner.enter_async_context(self._slot(key))
+                await inner.enter_async_context(self._slot(self._downloads, key, endpoint,
+                                                           remaining))
                 try:
                     with observed(self.observer, endpoint) as record, \
                             map_transport_errors(endpoint.name):
-                        resp = await inner.enter_async_context(session.get(
-                            url, params=query, headers=headers, timeout=timeout,
-                            allow_redirects=follow_redirects))
+                        resp = await self._request(endpoint, key, "GET", target, data=None,
+                                                   timeout=timeout,
+                                                   follow_redirects=follow_redirects)
+                        inner.push_async_exit(resp)
                         record.status = str(resp.status)
                         if resp.status == 200 or (not follow_redirects
                                                   and resp.status in REDIRECTS):
                             stack.push_async_exit(inner)
                             return resp
-                        raise error_for(endpoint, resp.status, await resp.read(),
+                        raise error_for(endpoint, resp.status,
+                                        await resp.content.read(ERROR_BODY_LIMIT),
                                         resp.headers.get("Retry-After"), key)
                 except BaseException:
                     await inner.aclose()
                     raise
 
-            deadline = asyncio.get_running_loop().time() + self.config.deadline
-            resp = await self._attempts(endpoint, key, deadline, once)
+            deadline = loop.time() + self.config.deadline
+            resp = await self._attempts(endpoint, key, deadline, once, budget)
             if resp.status in REDIRECTS:
-                location = resp.headers.get("Location", "")
-                yield Redirect(str(resp.url.join(URL(location))))
+                where = self._redirects.location(resp.url, resp.status, resp.headers,
+                                                 endpoint.name)
+                yield Redirect(str(where))
             else:
                 yield Download(resp, endpoint.name, self.config.chunk_size)
