@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from .config import ApiKey
 
 
-class _KeySlots:
+class KeySlots:
     """A semaphore per API key fingerprint, dropped when no call of that key is in flight."""
 
     def __init__(self, size: int) -> None:
@@ -37,7 +37,7 @@ class Slots:
 
     def __init__(self, size: int, per_key: int) -> None:
         self._all = asyncio.Semaphore(size)
-        self._per_key = _KeySlots(per_key)
+        self._per_key = KeySlots(per_key)
 
     @contextlib.asynccontextmanager
     async def hold(self, key: ApiKey) -> AsyncIterator[None]:

@@ -31,7 +31,7 @@ from .endpoints import Endpoint
 from .mapping import error_for, map_transport_errors, retry_after_seconds
 from .recent_keys import RecentKeys
 from .redirects import REDIRECTS, RedirectPolicy, redirected_method
-from .slots import Slots
+from .slots import KeySlots, Slots
 
 log = logging.getLogger("gateway.upstream")
 T = TypeVar("T")
@@ -100,6 +100,7 @@ class Transport:
         self._ttls = dict(ttls or {})
         self._flights = SingleFlight()
         self._recent_keys = RecentKeys(key_recheck)
+        self._probation = KeySlots(1)  # a key Comet has not accepted: one call at a time
         self._session: aiohttp.ClientSession | None = None  # to the upstream's origin
         self._away: aiohttp.ClientSession | None = None  # to where it redirects, public only
         self._queries = Slots(config.max_concurrency, config.max_concurrency_per_key)
@@ -340,7 +341,10 @@ class Transport:
             if hit is not None and served:
                 return hit
         try:
-            content = await self._fetch(endpoint, key, url, query, body, budget)
+            if self._recent_keys.known(key):
+                content = await self._fetch(endpoint, key, url, query, body, budget)
+            else:
+                content = await self._on_probation(endpoint, key, url, query, body, budget)
         except errors.Unauthenticated:
             self._recent_keys.rejected(key)
             raise
@@ -348,6 +352,21 @@ class Transport:
         if ttl and self.cache is not None:
             await self.cache.set(shared, content, ttl)
         return content
+
+    async def _on_probation(self, endpoint: Endpoint, key: ApiKey, url: str,
+                            query: dict[str, str], body: Any, budget: Budget | None) -> bytes:
+        """A call of a key Comet has not accepted lately: one at a time, so that an invented
+        key's request costs Comet one call, not one per field (see `recent_keys`)."""
+        async with self._probation.hold(key):
+            if self._recent_keys.refused(key):
+                raise errors.Unauthenticated(
+                    f"{endpoint.name}: Comet refused this API key moments ago; not asked again",
+                    endpoint=endpoint.name, status=401)
+            if not self._recent_keys.known(key):  # still unknown: this call is the probe
+                return await self._fetch(endpoint, key, url, query, body, budget)
+        # Accepted while this call waited (the probe's caller records it before any waiter
+        # resumes): no need to go one at a time any more.
+        return await self._fetch(endpoint, key, url, query, body, budget)
 
     async def _fetch(self, endpoint: Endpoint, key: ApiKey, url: str, query: dict[str, str],
                      body: Any, budget: Budget | None = None) -> bytes:
