@@ -28,13 +28,15 @@ from .settings import Settings
 from .upstream import CometClient, Transport, errors
 from .upstream.cache import MemoryCache, RedisCache, ResponseCache
 from .view import GatewayGraphQL
+from .websocket import WebSocketsPerClient
 
 log = logging.getLogger("gateway")
 
 
 def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
-    """Outermost first: request ids, CORS, then the door's limits."""
-    stack = [Middleware(RequestIdMiddleware)]
+    """Outermost first: request ids, websockets per client, CORS, then the door's limits."""
+    stack = [Middleware(RequestIdMiddleware),
+             Middleware(WebSocketsPerClient, limit=settings.websockets_per_client)]
     if settings.origins():
         stack.append(Middleware(
             CORSMiddleware, allow_origins=settings.origins(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Mapping
+import functools
 from typing import Any
 
 import orjson
@@ -14,10 +14,9 @@ from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
-from strawberry.http.exceptions import WebSocketDisconnected
 
 from .auth import api_key
 from .context import Context
@@ -30,6 +29,7 @@ from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryN
 from .schema import build_schema
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
+from .websocket import GuardedWebSocketAdapter, KeyChecks, admit
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 _WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -57,18 +57,8 @@ def is_subscription(data: GraphQLRequestData) -> bool:
     return any(o.operation == OperationType.SUBSCRIPTION for o in chosen[:1])
 
 
-class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """graphql-transport-ws speaks text frames: send our (orjson) bytes as text."""
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        try:
-            await self.ws.send_text(orjson.dumps(message).decode())
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
-
-
 class GatewayGraphQL(GraphQL[Context, None]):
-    websocket_adapter_class = TextWebSocketAdapter
+    websocket_adapter_class = GuardedWebSocketAdapter
     def __init__(self, settings: Settings, transport: Transport,
                  persisted: PersistedQueries, live: LiveHub, metrics: Metrics) -> None:
         extensions = [*schema_limits(settings), lambda: OperationMetrics(metrics)]
@@ -158,7 +148,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                            budget=Budget(self.settings.upstream_budget))
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """Browsers cannot set headers on a websocket: take the key from connection_init."""
+        """The key comes in the upgrade's Authorization header or, since browsers cannot set
+        headers on a websocket, in connection_init's payload; the upstream must accept it."""
         params = context.connection_params or {}
         raw = params.get("Authorization") or params.get("authorization")
         if isinstance(raw, str) and raw.strip() and not (context.api_key and
@@ -167,7 +158,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             context.api_key = key
             context.client = self._client(key, context.request)
             context.loaders = self._loaders(context.client)
+        await admit(context.api_key, context.request, self.key_checks, self.settings)
         return await super().on_ws_connect(context)
+
+    @functools.cached_property
+    def key_checks(self) -> KeyChecks:
+        """The verdicts on websocket keys, made on the first websocket."""
+        return KeyChecks(self.transport)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html(self.settings.graphiql_api_key))
