@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import downloads
 from .auth import api_key
+from .cache_control import PrivateAnswers
 from .graphiql import BUNDLE, STATIC_PATH, bundled
 from .limits import BodyLimit, RateLimit
 from .live import LiveHub
@@ -34,8 +35,9 @@ log = logging.getLogger("gateway")
 
 
 def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
-    """Outermost first: request ids, websockets per client, CORS, then the door's limits."""
+    """Outermost first: request ids, cache headers, CORS, then the door's limits."""
     stack = [Middleware(RequestIdMiddleware),
+             Middleware(PrivateAnswers, public_prefixes=(STATIC_PATH,)),
              Middleware(WebSocketsPerClient, limit=settings.websockets_per_client)]
     if settings.origins():
         stack.append(Middleware(
