@@ -23,6 +23,7 @@ class DemoServer:
     keys: dict[str, str]
     loop: asyncio.AbstractEventLoop
     runner: web.AppRunner
+    thread: threading.Thread | None = None
 
     def _admin(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -62,6 +63,11 @@ class DemoServer:
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
+        # Closed once stopped: an unclosed loop is a ResourceWarning whenever it is collected.
+        if self.thread is not None:
+            self.thread.join(10)
+        if not self.loop.is_running():
+            self.loop.close()
 
 
 def free_port() -> int:
@@ -72,9 +78,10 @@ def free_port() -> int:
 
 def start(scale: int = 1) -> DemoServer:
     loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, daemon=True, name="demo-upstream").start()
+    thread = threading.Thread(target=loop.run_forever, daemon=True, name="demo-upstream")
+    thread.start()
     app = demo_upstream.make_app(scale=scale)
     port = free_port()
     runner = asyncio.run_coroutine_threadsafe(
         demo_upstream.serve(app, "127.0.0.1", port), loop).result(10)
-    return DemoServer(f"http://127.0.0.1:{port}", demo_upstream.keys(app), loop, runner)
+    return DemoServer(f"http://127.0.0.1:{port}", demo_upstream.keys(app), loop, runner, thread)
