@@ -35,16 +35,16 @@ log = logging.getLogger("gateway")
 
 
 def middleware(settings: Settings, metrics: Metrics) -> list[Middleware]:
-    """Outermost first: request ids, cache headers, CORS, then the door's limits."""
-    stack = [Middleware(RequestIdMiddleware),
-             Middleware(PrivateAnswers, public_prefixes=(STATIC_PATH,)),
-             Middleware(WebSocketsPerClient, limit=settings.websockets_per_client)]
+    """Outermost first: request ids, CORS, then the door's limits."""
+    stack = [Middleware(RequestIdMiddleware)]
     if settings.origins():
         stack.append(Middleware(
             CORSMiddleware, allow_origins=settings.origins(),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"]))
+    stack.append(Middleware(PrivateAnswers, public_prefixes=(STATIC_PATH,)))
+    stack.append(Middleware(WebSocketsPerClient, limit=settings.websockets_per_client))
     stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     stack.append(Middleware(RateLimit, settings=settings, paths=("/graphql", "/download"),
                             on_limited=metrics.rate_limited.inc))

@@ -178,8 +178,7 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
                      "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
-                     "cache_max_entries", "max_connections", "max_header_bytes",
-                     "websockets_per_client"):
+                     "cache_max_entries"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.log_format not in ("json", "text"):
@@ -188,12 +187,18 @@ class Settings:
             raise ValueError("log_level must be debug, info, warning or error")
         if self.operation_deadline <= 0 or self.rate_limit_per_second < 0:
             raise ValueError("operation_deadline must be positive, the rate not negative")
+        self.ttls()  # validates the cache TTLs
+        self.upstream()  # validates the upstream numbers
+        self._check_server_limits()
+
+    def _check_server_limits(self) -> None:
+        for name in ("max_connections", "max_header_bytes", "websockets_per_client"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
         for name in ("header_timeout", "body_timeout", "keep_alive_timeout",
                      "websocket_init_timeout", "websocket_idle_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive")
-        self.ttls()  # validates the cache TTLs
-        self.upstream()  # validates the upstream numbers
 
     def ttls(self) -> dict[str, float]:
         """`cache_ttls` parsed: seconds per endpoint family."""

@@ -57,8 +57,13 @@ def is_subscription(data: GraphQLRequestData) -> bool:
     return any(o.operation == OperationType.SUBSCRIPTION for o in chosen[:1])
 
 
+class TextWebSocketAdapter(GuardedWebSocketAdapter):
+    """graphql-transport-ws speaks text frames: the guard sends our (orjson) bytes as text, and
+    keeps each websocket's deadlines (see `websocket`)."""
+
+
 class GatewayGraphQL(GraphQL[Context, None]):
-    websocket_adapter_class = GuardedWebSocketAdapter
+    websocket_adapter_class = TextWebSocketAdapter
     def __init__(self, settings: Settings, transport: Transport,
                  persisted: PersistedQueries, live: LiveHub, metrics: Metrics) -> None:
         extensions = [*schema_limits(settings), lambda: OperationMetrics(metrics)]

@@ -57,7 +57,7 @@ def captured() -> Iterator[io.StringIO]:
 
 def test_every_record_is_redacted_messages_arguments_and_tracebacks(
         captured: io.StringIO) -> None:
-    logging.getLogger("uvicorn.error").debug("< %s: %s", "authorization", KEY)
+    logging.getLogger("tests.wire").debug("< %s: %s", "authorization", KEY)
     logging.getLogger("some.library").info("connecting with %r", {"Authorization": KEY})
     try:
         raise ValueError(f"bad header value: Authorization={KEY}")
