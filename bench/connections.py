@@ -13,9 +13,12 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -84,16 +87,51 @@ def slow_heads(port: int, count: int) -> list[socket.socket]:
     return opened
 
 
-def huge_heads(port: int, count: int, mb: int) -> None:
+def huge_heads(port: int, count: int, mb: int, rss: Callable[[], int]) -> int:
+    """`count` connections at once, each sending an unfinished header line of `mb` MB; the
+    peak RSS."""
     line = b"a" * (1 << 20)
-    for _ in range(count):
-        with socket.create_connection(("127.0.0.1", port)) as sock:
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    peak = rss()
+    try:
+        for sock in socks:
             sock.sendall(b"GET /graphql HTTP/1.1\r\nHost: x\r\nX-Huge: ")
-            for _ in range(mb):
+        open_ = set(range(count))
+        for _ in range(mb):
+            for i in list(open_):
                 try:
-                    sock.sendall(line)
-                except OSError:
-                    break
+                    socks[i].sendall(line)
+                except OSError:  # refused and closed
+                    open_.discard(i)
+            peak = max(peak, rss())
+        time.sleep(1)
+        return max(peak, rss())
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@contextlib.contextmanager
+def gateway(upstream_url: str, open_files: int | None = None,
+            **settings: str) -> Iterator[servers.Gateway]:
+    """`serve`, optionally under an open-files limit (soft and hard) of `open_files`."""
+    port = servers.free_port()
+    env = {**os.environ, "COMET_GATEWAY_UPSTREAM_URL": upstream_url,
+           "COMET_GATEWAY_LOG_LEVEL": "warning", **settings}
+
+    def limit() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
+    with subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+                          cwd=servers.ROOT, env=env, preexec_fn=limit,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as process:
+        try:
+            servers.wait_for(f"http://127.0.0.1:{port}/healthz")
+            yield servers.Gateway(f"http://127.0.0.1:{port}", process.pid)
+        finally:
+            process.terminate()
+            process.wait(30)
 
 
 def measure(name: str, pid: int, attack: Callable[[], Awaitable[str] | str]) -> None:
@@ -110,9 +148,10 @@ def measure(name: str, pid: int, attack: Callable[[], Awaitable[str] | str]) -> 
 def main() -> None:
     with servers.upstream(1) as upstream:
         key = upstream.keys["alice"]
-        with servers.gateway(upstream.url, COMET_GATEWAY_MAX_CONNECTIONS="10000",
-                             COMET_GATEWAY_WEBSOCKETS_PER_CLIENT="10000") as gateway:
-            pid, url = gateway.pid, gateway.url.replace("http://", "ws://") + "/graphql"
+        with gateway(upstream.url, COMET_GATEWAY_RATE_LIMIT_PER_SECOND="0",
+                     COMET_GATEWAY_MAX_CONNECTIONS="10000",
+                     COMET_GATEWAY_WEBSOCKETS_PER_CLIENT="10000") as served:
+            pid, url = served.pid, served.url.replace("http://", "ws://") + "/graphql"
 
             def run(count: int, payload: dict[str, object], wave: int) -> Callable[[], str]:
                 def attack() -> str:
@@ -127,26 +166,31 @@ def main() -> None:
                     run(3000, {"Authorization": key}, 3000))
             measure("the same again (the memory is reused)", pid,
                     run(3000, {"Authorization": key}, 3000))
-        with servers.gateway(upstream.url) as gateway:
-            pid, port = gateway.pid, int(gateway.url.rsplit(":", 1)[1])
+        with gateway(upstream.url) as served:
+            pid, port = served.pid, int(served.url.rsplit(":", 1)[1])
 
             def heads() -> str:
-                huge_heads(port, 10, 40)
-                return "10 unfinished 40 MB header lines"
+                peak = huge_heads(port, 10, 40, lambda: servers.rss_kib(pid))
+                return f"10 unfinished 40 MB header lines at once, peak {peak / MB:.0f} MB"
 
-            measure("huge heads (default settings)", pid, heads)
+            measure("huge heads (defaults)", pid, heads)
+        with gateway(upstream.url, open_files=1024) as served:
+            pid = served.pid
 
             def loris() -> str:
-                opened = slow_heads(port, 1030)
+                opened = slow_heads(int(served.url.rsplit(":", 1)[1]), 1030)
                 try:
-                    with contextlib.suppress(OSError):
-                        servers.wait_for(f"{gateway.url}/healthz", timeout=10)
-                    return f"1,030 slow heads: {fds(pid)} fds open, /healthz answered"
+                    try:
+                        servers.wait_for(f"{served.url}/healthz", timeout=10)
+                        answered = "answered"
+                    except RuntimeError:
+                        answered = "NOT answered"
+                    return f"1,030 slow heads: {fds(pid)} fds open, /healthz {answered}"
                 finally:
                     for sock in opened:
                         sock.close()
 
-            measure("slow heads (default settings: at most 1,000 connections)", pid, loris)
+            measure("slow heads (defaults, ulimit -n 1024)", pid, loris)
 
 
 if __name__ == "__main__":
