@@ -19,6 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import downloads
 from .auth import MalformedKey, api_key
+from .cache_control import PrivateAnswers
 from .context import WebsocketOperations
 from .graphiql import BUNDLE, STATIC_PATH, bundled
 from .hosts import AllowedHosts
@@ -35,6 +36,7 @@ from .upstream import CometClient, Transport, errors
 from .upstream.cache import VALUE_SHARE, MemoryCache, RedisCache, ResponseCache
 from .upstream.probe import VersionProbe
 from .view import GatewayGraphQL
+from .websocket import WebSocketsPerClient
 
 log = logging.getLogger("gateway")
 
@@ -49,6 +51,8 @@ def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"]))
+    stack.append(Middleware(PrivateAnswers, public_prefixes=(STATIC_PATH,)))
+    stack.append(Middleware(WebSocketsPerClient, limit=settings.websockets_per_client))
     stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     stack.append(Middleware(RateLimit, settings=settings, limits=rate_limits,
                             on_limited=metrics.rate_limited.inc))

@@ -51,9 +51,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from .logs import configure as configure_logs
+    from .server import serve
     from .settings import Settings
 
     # Flags become the environment, so that every uvicorn worker reads the same settings.
@@ -61,10 +59,7 @@ def _serve(args: argparse.Namespace) -> None:
                       ("port", "COMET_GATEWAY_PORT"), ("workers", "COMET_GATEWAY_WORKERS")):
         if getattr(args, flag) is not None:
             os.environ[env] = str(getattr(args, flag))
-    settings = Settings.from_env()
-    configure_logs(settings.log_format, settings.log_level)
-    uvicorn.run("gateway.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_config=None, log_level=settings.log_level)
+    serve(Settings.from_env())
 
 
 async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
@@ -73,7 +68,7 @@ async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
     import demo_upstream
 
     from .app import create_app
-    from .logs import configure as configure_logs
+    from .server import server_config
     from .settings import Settings
 
     demo_app = demo_upstream.make_app(scale=scale, live_every=2.0)
@@ -81,10 +76,9 @@ async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
     runner = await demo_upstream.serve(demo_app, "127.0.0.1", upstream_port)
     upstream_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     settings = Settings.from_env(upstream_url=upstream_url, host=host, port=port,
-                                 graphiql_api_key=keys[DEMO_USER])
-    configure_logs("text", "warning")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port,
-                                           log_config=None, log_level="warning"))
+                                 graphiql_api_key=keys[DEMO_USER], log_format="text",
+                                 log_level="warning", workers=1)
+    server = uvicorn.Server(server_config(create_app(settings), settings))
     print(f"Demo upstream (Comet-compatible REST): {upstream_url}", flush=True)
     print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
     print(f"Demo API key ({DEMO_USER}): {keys[DEMO_USER]}  (already in GraphiQL's headers)",

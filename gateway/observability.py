@@ -3,11 +3,19 @@ hooks the upstream layer and the loaders report through.
 
 Metrics live in a registry of their own per application (so that two apps in one process,
 as in the tests, count apart). Spans are made only when the OpenTelemetry SDK is installed.
+
+Operation names come from clients, and every label value is a series kept for good, so a name
+gets a label of its own only once an operation by that name ran with a key the upstream
+accepted (one of its upstream calls answered 2xx, or was served from that key's cache); at
+most `MAX_OPERATION_NAMES` names in all, and `MAX_NAMES_PER_KEY` introduced by any one key. The
+rest count as "other" (and unnamed operations as "anonymous").
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import contextvars
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -23,6 +31,50 @@ except ImportError:  # pragma: no cover - depends on the environment
     TRACER = None
 
 MAX_OPERATION_NAMES = 200  # distinct operation labels kept before the rest count as "other"
+MAX_NAMES_PER_KEY = MAX_OPERATION_NAMES // 4  # of those, introduced by one key at most
+
+
+class KeyEvidence:
+    """Filled in while an operation runs: whether the upstream accepted its key."""
+
+    __slots__ = ("accepted",)
+
+    def __init__(self) -> None:
+        self.accepted = False
+
+
+_EVIDENCE: contextvars.ContextVar[KeyEvidence | None] = contextvars.ContextVar(
+    "key_evidence", default=None)
+
+
+def _key_accepted() -> None:
+    evidence = _EVIDENCE.get()
+    if evidence is not None:
+        evidence.accepted = True
+
+
+class OperationLabels:
+    """Which operation names are label values of their own (see the module's docstring)."""
+
+    def __init__(self, limit: int = MAX_OPERATION_NAMES,
+                 per_key: int = MAX_NAMES_PER_KEY) -> None:
+        self.limit, self.per_key = limit, per_key
+        self._names: set[str] = set()
+        self._introduced: collections.Counter[str] = collections.Counter()
+
+    def label(self, name: str | None, key: str | None, accepted: bool) -> str:
+        """The label of `name`, run with the key of fingerprint `key`."""
+        if not name:
+            return "anonymous"
+        name = name[:64]
+        if name in self._names:
+            return name
+        if (not accepted or key is None or len(self._names) >= self.limit
+                or self._introduced[key] >= self.per_key):
+            return "other"
+        self._names.add(name)
+        self._introduced[key] += 1
+        return name
 
 
 class CallRecord:
@@ -58,7 +110,7 @@ class Metrics:
                                  "bookkeeping included", ["store"], registry=r)
         self.store_entries = Gauge("cgw_cache_entries", "Entries an in-process store holds",
                                    ["store"], registry=r)
-        self._names: set[str] = set()
+        self.operation_labels = OperationLabels()
 
     def watch_store(self, store: str, usage: Callable[[], tuple[int, int]]) -> None:
         """Report a store's (bytes, entries), read when the metrics are."""
@@ -67,15 +119,6 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
-
-    def operation_label(self, name: str | None) -> str:
-        name = (name or "anonymous")[:64]
-        if name in self._names:
-            return name
-        if len(self._names) < MAX_OPERATION_NAMES:
-            self._names.add(name)
-            return name
-        return "other"
 
     # --- hooks of the upstream layer (see upstream.transport.Observer) -----------------------
     @contextlib.contextmanager
@@ -89,6 +132,8 @@ class Metrics:
             try:
                 yield record
             finally:
+                if record.status.startswith("2"):
+                    _key_accepted()
                 self.upstream.labels(endpoint, record.status).inc()
                 self.upstream_latency.labels(endpoint).observe(time.perf_counter() - started)
                 if current is not None:
@@ -98,6 +143,8 @@ class Metrics:
         self.retries.labels(endpoint).inc()
 
     def cache_lookup(self, family: str, hit: bool) -> None:
+        if hit:  # entries are per key, and made of 200s only
+            _key_accepted()
         self.cache.labels(family, "hit" if hit else "miss").inc()
 
     def batch(self, loader: str, size: int) -> None:
@@ -113,6 +160,9 @@ class OperationMetrics(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
         context = self.execution_context
+        evidence = KeyEvidence()
+        # Not reset: the operation's context ends with it, and the next operation sets its own.
+        _EVIDENCE.set(evidence)
         span = (TRACER.start_as_current_span("graphql.operation")
                 if TRACER is not None else contextlib.nullcontext())
         with span as current:
@@ -121,7 +171,9 @@ class OperationMetrics(SchemaExtension):
             errors = getattr(result, "errors", None)
             data = getattr(result, "data", None)
             outcome = "ok" if not errors else ("partial" if data else "error")
-            name = self.metrics.operation_label(context.operation_name)
+            key = getattr(context.context, "api_key", None)
+            name = self.metrics.operation_labels.label(
+                context.operation_name, key.fingerprint if key else None, evidence.accepted)
             self.metrics.requests.labels(name, outcome).inc()
             self.metrics.latency.labels(name).observe(time.perf_counter() - started)
             if current is not None:

@@ -47,6 +47,30 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "COMET_GATEWAY_HOST", str, "Address `serve` listens on."),
     Setting("port", "COMET_GATEWAY_PORT", int, "Port `serve` listens on."),
     Setting("workers", "COMET_GATEWAY_WORKERS", int, "uvicorn worker processes for `serve`."),
+    Setting("max_connections", "COMET_GATEWAY_MAX_CONNECTIONS", int,
+            "Open connections one process keeps (HTTP and websocket); when full, the one "
+            "waiting longest for its request head is closed, or the new one is refused. "
+            "Lowered at start-up to what the open-files limit allows."),
+    Setting("header_timeout", "COMET_GATEWAY_HEADER_TIMEOUT", float,
+            "Seconds a client has to send a request's line and headers (from its first byte, "
+            "or from the connection's start); then 408 and the connection is closed."),
+    Setting("body_timeout", "COMET_GATEWAY_BODY_TIMEOUT", float,
+            "Seconds a client has to send a whole request body; then 408 and the connection "
+            "is closed."),
+    Setting("keep_alive_timeout", "COMET_GATEWAY_KEEP_ALIVE_TIMEOUT", float,
+            "Seconds an idle keep-alive connection is kept open (raise it above the idle "
+            "timeout of a load balancer in front)."),
+    Setting("max_header_bytes", "COMET_GATEWAY_MAX_HEADER_BYTES", int,
+            "Largest request line and headers accepted, in bytes; larger ones get 431."),
+    Setting("websockets_per_client", "COMET_GATEWAY_WEBSOCKETS_PER_CLIENT", int,
+            "Websockets one client address may hold open at once (behind a trusted proxy, "
+            "the address it forwards); past it the handshake gets 429."),
+    Setting("websocket_init_timeout", "COMET_GATEWAY_WEBSOCKET_INIT_TIMEOUT", float,
+            "Seconds a websocket has to send `connection_init` with an API key the upstream "
+            "accepts; then it is closed (4408)."),
+    Setting("websocket_idle_timeout", "COMET_GATEWAY_WEBSOCKET_IDLE_TIMEOUT", float,
+            "Seconds a websocket with no operation running and no message from the client "
+            "is kept open."),
     Setting("timeout", "COMET_GATEWAY_TIMEOUT", float,
             "Seconds per attempt of an upstream REST call."),
     Setting("download_timeout", "COMET_GATEWAY_DOWNLOAD_TIMEOUT", float,
@@ -161,6 +185,15 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # The server layer (gateway/server.py): why each default, in docs/security-and-operations.md.
+    max_connections: int = 1000
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive_timeout: float = 5.0
+    max_header_bytes: int = 65_536
+    websockets_per_client: int = 32
+    websocket_init_timeout: float = 10.0
+    websocket_idle_timeout: float = 300.0
     timeout: float = 10.0
     download_timeout: float = 600.0
     download_stall_timeout: float = 30.0
@@ -228,6 +261,16 @@ class Settings:
         self.ttls()  # validates the cache TTLs
         self.upstream()  # validates the upstream numbers
         self.hosts()  # validates the allowed hosts, and refuses the environment's key to all
+        self._check_server_limits()
+
+    def _check_server_limits(self) -> None:
+        for name in ("max_connections", "max_header_bytes", "websockets_per_client"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("header_timeout", "body_timeout", "keep_alive_timeout",
+                     "websocket_init_timeout", "websocket_idle_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
 
     def ttls(self) -> dict[str, float]:
         """`cache_ttls` parsed: seconds per endpoint family."""

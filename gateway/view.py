@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncGenerator, Mapping
+import functools
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -14,11 +15,9 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -39,6 +38,7 @@ from .schema import GatewaySchema
 from .schema.execution import execution_started, recording_execution
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
+from .websocket import GuardedWebSocketAdapter, KeyChecks, admit
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 _WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -54,10 +54,11 @@ def wants_graphql_response(headers: Any) -> bool:
     return False
 
 
-class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """graphql-transport-ws speaks text frames: send our (orjson) bytes as text. A message
-    that is JSON of the wrong shape closes the connection with 4400, as one that is not
-    JSON does (strawberry's handler would fail on it, or run it and answer INTERNAL)."""
+class TextWebSocketAdapter(GuardedWebSocketAdapter):
+    """graphql-transport-ws speaks text frames: the guard sends our (orjson) bytes as text, and
+    keeps each websocket's deadlines (see `websocket`). A message that is JSON of the wrong
+    shape closes the connection with 4400, as one that is not JSON does (strawberry's handler
+    would fail on it, or run it and answer INTERNAL)."""
 
     async def iter_json(self, *, ignore_parsing_errors: bool = False
                         ) -> AsyncGenerator[object, None]:
@@ -67,12 +68,6 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
                 await self.close(4400, problem)
                 return
             yield message
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        try:
-            await self.ws.send_text(orjson.dumps(message).decode())
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
 
 
 class RateLimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
@@ -215,16 +210,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return client, Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
 
     async def on_ws_connect(self, context: Context) -> Any:
-        """Browsers cannot set headers on a websocket: take the key from connection_init."""
+        """The key comes in the upgrade's Authorization header or, since browsers cannot set
+        headers on a websocket, in connection_init's payload; the upstream must accept it."""
         params = context.connection_params or {}
         raw = params.get("Authorization") or params.get("authorization")
         if raw is not None and not (context.api_key and context.api_key.reveal()):
             try:
                 context.api_key = api_key({"authorization": raw}, self.settings)
-            except MalformedKey as exc:  # closed with 4403, before any upstream call
-                raise ConnectionRejectionError(
-                    {"message": str(exc), "extensions": {"code": exc.code}}) from None
+            except MalformedKey:  # no usable key: closed with 4401 below, not sent upstream
+                context.api_key = None
+        await admit(context.api_key, context.request, self.key_checks, self.settings)
         return await super().on_ws_connect(context)
+
+    @functools.cached_property
+    def key_checks(self) -> KeyChecks:
+        """The verdicts on websocket keys, made on the first websocket."""
+        return KeyChecks(self.transport)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html(self.settings.graphiql_api_key))

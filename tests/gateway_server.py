@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 
 from gateway.app import create_app
+from gateway.server import server_config
 from gateway.settings import Settings
 from tests.demo_server import free_port
 
@@ -83,9 +84,9 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
 
 def start(settings: Settings, default_key: str | None = None) -> GatewayServer:
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    settings = settings.replace(host="127.0.0.1", port=port, workers=1)
+    # The server `serve` runs (its protocols and limits), without touching the runner's logs.
+    server = uvicorn.Server(server_config(create_app(settings), settings, configure_logs=False))
     thread = threading.Thread(target=server.run, daemon=True, name="gateway")
     thread.start()
     deadline = time.monotonic() + 10

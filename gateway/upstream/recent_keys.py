@@ -9,8 +9,8 @@ key thus stops getting cached answers within `recheck` seconds, per process, wha
 The same record bounds what a key Comet does not accept can cost it (an invented key is free
 to make): a key Comet has not accepted within `KNOWN_FOR` makes one call at a time until it is
 (the transport's probation), and a key Comet refused (401) without ever having accepted it is
-refused here without asking again for `REFUSED_FOR` seconds. An invented key thus costs Comet one call per request that
-carries it, however many fields the request asks for.
+refused here without asking again for `REFUSED_FOR` seconds. An invented key thus costs Comet
+one call per request that carries it, however many fields the request asks for.
 
 Memory is bounded: the `max_keys` most recently accepted keys, and as many refused ones, are
 kept (by fingerprint); a key forgotten is one whose next call goes upstream, the safe side.
@@ -35,21 +35,22 @@ class RecentKeys:
         self._recheck = recheck
         self._max = max_keys
         self._clock = clock
-        self._accepted_at: OrderedDict[str, float] = OrderedDict()
-        self._refused_at: OrderedDict[str, float] = OrderedDict()
+        self._accepted_at: OrderedDict[str, float] = OrderedDict()  # vouched, unless refused
+        self._known_at: OrderedDict[str, float] = OrderedDict()  # accepted, refused or not
+        self._refused_at: OrderedDict[str, float] = OrderedDict()  # refused, never accepted
 
     def accepted(self, key: ApiKey) -> None:
         """Comet answered a call of this key 200."""
         self._remember(self._accepted_at, key)
+        self._remember(self._known_at, key)
         self._refused_at.pop(key.fingerprint, None)
 
     def rejected(self, key: ApiKey) -> None:
-        """Comet answered a call of this key 401. A key it accepted before (revoked, or a
-        passing fault) is asked again at its next call; one it never accepted is not, for a
-        while."""
-        known = self.known(key)
+        """Comet answered a call of this key 401. A key it accepted within `KNOWN_FOR` (revoked,
+        maybe restored soon) is asked again at its next call; one it never accepted is not, for
+        `REFUSED_FOR` seconds."""
         self._accepted_at.pop(key.fingerprint, None)
-        if not known:
+        if not self.known(key):
             self._remember(self._refused_at, key)
 
     def _remember(self, record: OrderedDict[str, float], key: ApiKey) -> None:
@@ -60,7 +61,7 @@ class RecentKeys:
 
     def known(self, key: ApiKey) -> bool:
         """Whether Comet accepted this key lately enough that its calls need no probation."""
-        at = self._accepted_at.get(key.fingerprint)
+        at = self._known_at.get(key.fingerprint)
         return at is not None and self._clock() - at < KNOWN_FOR
 
     def refused(self, key: ApiKey) -> bool:

@@ -256,7 +256,8 @@ def test_a_malformed_websocket_message_closes_the_connection_with_4400(
             if code != 4400:
                 wrong.append((str(message)[:60], code))
     assert wrong == []
-    assert demo.counts() == {}
+    # Nothing upstream but the websocket's one check of the key (its verdict is kept a minute).
+    assert demo.counts() in ({}, {"GET account-details": 1})
     assert log.errors() == []
 
 
@@ -361,7 +362,7 @@ def test_a_websocket_key_that_is_no_header_is_refused_at_connection_init(
     with connect(ws_url(served), subprotocols=["graphql-transport-ws"],
                  open_timeout=10) as ws:
         ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": key}}))
-        assert closed_with(ws) == 4403  # Forbidden, as graphql-ws's own server rejects
+        assert closed_with(ws) == 4401  # Unauthorized: no usable key, as with none at all
     assert demo.counts() == {}
     assert log.errors() == []
 

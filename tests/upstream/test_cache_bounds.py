@@ -11,7 +11,7 @@ import pytest
 from gateway.upstream import ApiKey
 from gateway.upstream.breaker import CircuitBreaker
 from gateway.upstream.cache import ENTRY_OVERHEAD, MemoryCache
-from gateway.upstream.recent_keys import RecentKeys
+from gateway.upstream.recent_keys import KNOWN_FOR, REFUSED_FOR, RecentKeys
 
 
 class Clock:
@@ -116,6 +116,23 @@ def test_a_key_is_served_from_cache_only_while_comet_accepts_it() -> None:
     for key in (alice, bob, carol):  # bounded: the least recently accepted is forgotten
         keys.accepted(key)
     assert len(keys) == 2 and not keys.vouched(alice) and keys.vouched(carol)
+
+
+def test_an_invented_key_is_refused_for_a_while_a_known_one_is_asked_again() -> None:
+    clock = Clock()
+    keys = RecentKeys(60, clock=clock)
+    invented, real = ApiKey("invented"), ApiKey("real")
+    assert not keys.known(invented) and not keys.refused(invented)
+    keys.rejected(invented)  # never accepted: refused without asking, for REFUSED_FOR
+    assert keys.refused(invented) and not keys.known(invented)
+    clock.now += REFUSED_FOR + 1
+    assert not keys.refused(invented)
+    keys.accepted(real)
+    assert keys.known(real)
+    keys.rejected(real)  # revoked, maybe restored soon: asked again, not refused here
+    assert not keys.refused(real) and keys.known(real) and not keys.vouched(real)
+    clock.now += KNOWN_FOR + 1
+    assert not keys.known(real)
 
 
 def test_the_breaker_probes_once_per_cooldown_and_logs_changes_only(

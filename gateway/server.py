@@ -1,0 +1,130 @@
+"""The server the gateway runs on: uvicorn, configured once here for `serve` (one process or
+`--workers`), `demo` and the tests.
+
+What uvicorn leaves open and this module closes (see `connections` for the protocols):
+
+- heads and bodies without deadlines, heads of any size, connections without a cap;
+- the open-files limit: its soft value (often 1,024) is raised to the hard one at start-up, and
+  the connection cap is kept under what it allows, so that accepting never fails with EMFILE;
+- websocket messages up to 16 MiB (here: no larger than a request body), and per-message
+  deflate, whose zlib state costs about 45 KB per websocket;
+- a client that disconnects in the middle of a request is logged as an application error;
+- memory freed after many connections go is kept by the C allocator (see `memory`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import resource
+import sys
+from typing import Any
+
+import uvicorn
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
+
+from .connections import ConnectionLimits, LimitedHttpProtocol, QuietWebSocketProtocol
+from .settings import Settings
+
+log = logging.getLogger("gateway.server")
+
+# File descriptors kept for what is not a client connection: upstream sockets (one per
+# upstream request in flight at most), Redis, the listening socket, logs, imports.
+SPARE_FDS = 64
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft limit of open files to the hard one; the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def connection_limits(settings: Settings, open_files: int) -> ConnectionLimits:
+    """The settings' limits, with the connection cap lowered to fit `open_files`."""
+    spare = settings.max_concurrency + SPARE_FDS
+    cap = settings.max_connections
+    if cap + spare > open_files:
+        cap = max(1, open_files - spare)
+    return ConnectionLimits(max_connections=cap, header_timeout=settings.header_timeout,
+                            body_timeout=settings.body_timeout,
+                            max_header_bytes=settings.max_header_bytes)
+
+
+class GatewayConfig(uvicorn.Config):
+    """uvicorn's Config with the connection limits the protocols read, and the gateway's logs
+    set up in every process that loads it (uvicorn's workers are fresh interpreters)."""
+
+    def __init__(self, app: Any, *, connection_limits: ConnectionLimits,
+                 log_setup: tuple[str, str] | None, **options: Any) -> None:
+        # Read by configure_logging, which uvicorn's __init__ calls.
+        self.connection_limits = connection_limits
+        self.log_setup = log_setup
+        super().__init__(app, **options)
+
+    def configure_logging(self) -> None:
+        super().configure_logging()
+        if self.log_setup is not None:
+            from .logs import configure
+
+            configure(*self.log_setup)
+
+    def load(self) -> None:
+        super().load()
+        self.loaded_app = ClientGone(self.loaded_app)
+
+
+class ClientGone:
+    """A client that disconnects while its request is read is no application error: there is
+    nobody left to answer, and nothing to log above DEBUG."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            log.debug("the client disconnected before its request was read")
+
+
+def server_config(app: Any, settings: Settings, *, factory: bool = False,
+                  configure_logs: bool = True) -> GatewayConfig:
+    """The uvicorn configuration of `app` (an ASGI app, or an import string with `factory`)
+    under `settings`. `configure_logs` routes every log through `logs.configure` in each
+    process; the in-process test servers leave the test runner's logging alone."""
+    open_files = raise_open_files_limit()
+    limits = connection_limits(settings, open_files)
+    config = GatewayConfig(
+        app, connection_limits=limits,
+        log_setup=(settings.log_format, settings.log_level) if configure_logs else None,
+        factory=factory, host=settings.host, port=settings.port, workers=settings.workers,
+        http=LimitedHttpProtocol, ws=QuietWebSocketProtocol,
+        # uvicorn hands it to loop.call_later: fractions of a second work.
+        timeout_keep_alive=settings.keep_alive_timeout,
+        ws_max_size=settings.max_body_bytes, ws_per_message_deflate=False,
+        log_config=None, log_level=settings.log_level if configure_logs else "warning",
+        lifespan="on")
+    if limits.max_connections < settings.max_connections:  # logged once the logs are set up
+        log.warning("max connections lowered from %d to %d: the open-files limit is %d",
+                    settings.max_connections, limits.max_connections, open_files)
+    return config
+
+
+def serve(settings: Settings) -> None:
+    """Run `comet-gateway serve`: the app from `gateway.app:create_app`, in `settings.workers`
+    processes."""
+    config = server_config("gateway.app:create_app", settings, factory=True)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE

@@ -1,0 +1,261 @@
+"""What a websocket at /graphql may hold: a key the upstream accepts, a few per client, and no
+time without purpose.
+
+- `connection_init` must bring a key (or the upgrade's `Authorization` header must): none, or a
+  malformed one, closes the websocket at once with 4401; a key is checked upstream once
+  (`account-details`), the verdict kept a minute per key and shared by concurrent checks, and a
+  key the upstream refuses closes it with 4401 (or 4403). An upstream that cannot answer closes
+  it with 1013, "try again later".
+- A websocket not acknowledged within the init timeout is closed (4408), and one with no
+  operation running and no message from its client within the idle timeout is closed (1001).
+- A client address holds at most `websockets_per_client` websockets; past it, the handshake is
+  answered 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping
+from json import JSONDecodeError
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
+
+from .settings import Settings
+from .upstream import ApiKey, CometClient, Transport, errors
+
+log = logging.getLogger("gateway.websocket")
+
+VERDICT_TTL = 60.0  # seconds a key's verdict is kept: how late a revoked key is noticed here
+MAX_VERDICTS = 10_000
+
+
+class Verdict(enum.Enum):
+    ACCEPTED = "accepted"
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+
+
+def well_formed(key: ApiKey | None) -> bool:
+    """A key to ask the upstream about: `auth.api_key` has refused the malformed ones."""
+    return key is not None and bool(key.reveal())
+
+
+class KeyChecks:
+    """Whether the upstream accepts a key: asked once (`account-details`, through the normal
+    client), the verdict kept `ttl` seconds per key fingerprint, and concurrent checks of one
+    key sharing one call. Failures other than 401 and 403 are raised, and not kept."""
+
+    def __init__(self, transport: Transport, *, ttl: float = VERDICT_TTL,
+                 max_keys: int = MAX_VERDICTS, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self._transport, self._ttl, self._max_keys, self._clock = transport, ttl, max_keys, clock
+        self._known: collections.OrderedDict[str, tuple[Verdict, float]] = (
+            collections.OrderedDict())
+        self._asking: dict[str, asyncio.Future[Verdict]] = {}
+
+    async def verdict(self, key: ApiKey, deadline: float | None = None) -> Verdict:
+        fingerprint = key.fingerprint
+        known = self._known.get(fingerprint)
+        if known is not None and known[1] > self._clock():
+            return known[0]
+        asking = self._asking.get(fingerprint)
+        if asking is None:
+            asking = asyncio.ensure_future(self._ask(key, deadline))
+            self._asking[fingerprint] = asking
+            asking.add_done_callback(lambda done: self._settled(fingerprint, done))
+        # One waiter that goes away must not cancel the others' call.
+        return await asyncio.shield(asking)
+
+    async def _ask(self, key: ApiKey, deadline: float | None) -> Verdict:
+        try:
+            await CometClient(self._transport, key, deadline=deadline).get_account_details()
+        except (errors.Unauthenticated, errors.NotFound, errors.BadRequest):
+            # account-details names nothing but the caller: any refusal of it is the key's.
+            return Verdict.UNAUTHENTICATED
+        except errors.Forbidden:
+            return Verdict.FORBIDDEN
+        return Verdict.ACCEPTED
+
+    def _settled(self, fingerprint: str, done: asyncio.Future[Verdict]) -> None:
+        del self._asking[fingerprint]
+        if done.cancelled() or done.exception() is not None:
+            return  # not kept: the next websocket asks again
+        self._known[fingerprint] = (done.result(), self._clock() + self._ttl)
+        self._known.move_to_end(fingerprint)
+        while len(self._known) > self._max_keys:
+            self._known.popitem(last=False)
+
+
+async def admit(key: ApiKey | None, websocket: WebSocket, checks: KeyChecks,
+                settings: Settings) -> None:
+    """Return when the upstream accepts `key`; else close the websocket with the reason, and
+    raise WebSocketDisconnected (which ends strawberry's handlers quietly)."""
+    if not well_formed(key):
+        await _close(websocket, 4401, "Unauthorized: send a valid API key in connection_init's "
+                                      "payload as Authorization")
+        raise WebSocketDisconnected
+    assert key is not None
+    deadline = asyncio.get_running_loop().time() + settings.websocket_init_timeout
+    try:
+        verdict = await checks.verdict(key, deadline)
+    except errors.UpstreamError as exc:
+        log.info("websocket key check failed upstream: %s", type(exc).__name__)
+        await _close(websocket, 1013, "the API key could not be checked upstream; retry later")
+        raise WebSocketDisconnected from None
+    if verdict is Verdict.UNAUTHENTICATED:
+        await _close(websocket, 4401, "Unauthorized: the upstream does not accept this API key")
+        raise WebSocketDisconnected
+    if verdict is Verdict.FORBIDDEN:
+        await _close(websocket, 4403, "Forbidden: the upstream refuses this API key")
+        raise WebSocketDisconnected
+
+
+async def _close(websocket: WebSocket, code: int, reason: str) -> None:
+    if websocket.application_state != WebSocketState.DISCONNECTED:
+        try:
+            await websocket.close(code=code, reason=reason)
+        except (WebSocketDisconnect, OSError):
+            pass  # the client went first
+
+
+class GuardedWebSocketAdapter(ASGIWebSocketAdapter):
+    """Strawberry's Starlette websocket adapter, sending text frames (as graphql-transport-ws
+    asks), and closing websockets that are not acknowledged in time or stay idle.
+
+    It follows operations from the messages it passes: a client's `subscribe` (or graphql-ws'
+    `start`) opens one; a client's `complete` (`stop`) or the server's `complete` or `error`
+    ends it."""
+
+    def __init__(self, view: Any, request: WebSocket, response: WebSocket) -> None:
+        super().__init__(view, request, response)
+        settings: Settings = view.settings
+        self._loop = asyncio.get_running_loop()
+        self._init_timeout = settings.websocket_init_timeout
+        self._idle_timeout = settings.websocket_idle_timeout
+        self._acknowledged = False
+        self._operations: set[str] = set()
+        self._opened = self._last_heard = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing: asyncio.Task[None] | None = None
+        self._rearm()
+
+    async def iter_json(self, *, ignore_parsing_errors: bool = False
+                        ) -> AsyncGenerator[object, None]:
+        try:
+            while self.ws.application_state != WebSocketState.DISCONNECTED:
+                text = await self.ws.receive_text()
+                self._last_heard = self._loop.time()
+                try:
+                    message = self.view.decode_json(text)
+                except JSONDecodeError as exc:
+                    if not ignore_parsing_errors:
+                        raise NonJsonMessageReceived from exc
+                    continue
+                self._follow(message, from_client=True)
+                yield message
+        except KeyError as exc:
+            raise NonTextMessageReceived from exc
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._stop_timer()
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.ws.application_state == WebSocketState.DISCONNECTED:
+            raise WebSocketDisconnected  # closed here (a deadline) while this was on its way
+        self._follow(message, from_client=False)
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        await _close(self.ws, code, reason)
+
+    def _follow(self, message: object, *, from_client: bool) -> None:
+        if not isinstance(message, Mapping):
+            return
+        kind, ident = message.get("type"), message.get("id")
+        if kind == "connection_ack":
+            self._acknowledged = True
+        elif isinstance(ident, str):
+            if from_client and kind in ("subscribe", "start"):
+                self._operations.add(ident)
+            elif kind in (("complete", "stop") if from_client else ("complete", "error")):
+                self._operations.discard(ident)
+                self._last_heard = max(self._last_heard, self._loop.time())
+        self._rearm()
+
+    def _rearm(self) -> None:
+        self._stop_timer()
+        if not self._acknowledged:
+            self._timer = self._loop.call_at(self._opened + self._init_timeout, self._expire)
+        elif not self._operations:
+            self._timer = self._loop.call_at(self._last_heard + self._idle_timeout,
+                                             self._expire)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        if not self._acknowledged:
+            code, reason = 4408, "Connection initialisation timeout"
+        elif self._operations:
+            return
+        else:
+            code, reason = 1001, "idle: no operation and no message"
+        self._closing = asyncio.ensure_future(_close(self.ws, code, reason))
+
+
+class WebSocketsPerClient:
+    """At most `limit` websockets open per client address; past it, the handshake gets 429."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._open: collections.Counter[str] = collections.Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        if self._open[client] >= self.limit:
+            await _refuse(scope, send, f"too many websockets from this address "
+                                       f"(at most {self.limit})")
+            return
+        self._open[client] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self._open[client] -= 1
+            if self._open[client] <= 0:
+                del self._open[client]
+
+
+async def _refuse(scope: Scope, send: Send, message: str) -> None:
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008, "reason": ""})  # HTTP 403
+        return
+    body = json.dumps({"errors": [{"message": message,
+                                   "extensions": {"code": "RATE_LIMITED"}}]}).encode()
+    await send({"type": "websocket.http.response.start", "status": 429,
+                "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")]})
+    await send({"type": "websocket.http.response.body", "body": body})
