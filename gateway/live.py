@@ -109,8 +109,9 @@ class LiveHub:
                       interval)
         poller = self._pollers.get(feed)
         if poller is None:
-            poller = Poller(CometClient(self._transport, key), feed[1], feed[2], interval,
-                            self._batch)
+            # Never from the response cache: a poll is for what was logged since the last one.
+            poller = Poller(CometClient(self._transport, key, cached=False), feed[1], feed[2],
+                            interval, self._batch)
             self._pollers[feed] = poller
             poller.start()
         queue: asyncio.Queue[list[NewPoints] | BaseException] = asyncio.Queue()

@@ -47,11 +47,12 @@ T = TypeVar("T")
 
 class CometClient:
     def __init__(self, transport: Transport, api_key: ApiKey, *, deadline: float | None = None,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None, cached: bool = True) -> None:
         self._transport = transport
         self._key = api_key
         self._deadline = deadline  # event-loop time, for every call of this client
         self._budget = budget
+        self._cached = cached  # False: never answered from the response cache (live data)
 
     def __repr__(self) -> str:
         return "CometClient(key=***)"
@@ -64,7 +65,8 @@ class CometClient:
                    params: Params | None = None, body: Any = None) -> T:
         self._spend(endpoint)
         data = await self._transport.call_json(endpoint, self._key, params=params, body=body,
-                                               deadline=self._deadline, budget=self._budget)
+                                               deadline=self._deadline, budget=self._budget,
+                                               cached=self._cached)
         try:
             return shape(data)
         except ShapeError as exc:

@@ -302,18 +302,21 @@ class Transport:
 
     async def call(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
                    body: Any = None, path_params: Mapping[str, str] | None = None,
-                   deadline: float | None = None, budget: Budget | None = None) -> bytes:
+                   deadline: float | None = None, budget: Budget | None = None,
+                   cached: bool = True) -> bytes:
         """A REST call whose whole answer is read: the raw bytes of a 200.
 
         Served from the cache when it holds a fresh answer for this key and request, and Comet
-        accepted the key lately (see `recent_keys`); identical calls in flight at once (any
-        requests of the same key) share one cache lookup and one upstream call.
+        accepted the key lately (see `recent_keys`), unless `cached` is False (what is new
+        since the last call is the point: live metrics); identical calls in flight at once (any
+        requests of the same key, as `cached` alike) share one cache lookup and one call.
         `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded. Retries
         are spent from `budget` (the call itself was spent by the caller).
         """
         self._check_key(endpoint, key)
         url, query = self._url(endpoint, path_params), self._query(params)
         shared = cache_key(key, endpoint, {**query, "_url": url}, body)
+        flight = shared if cached else f"{shared}:uncached"  # never joins a cached lookup
         timeout = None
         if deadline is not None:
             timeout = deadline - asyncio.get_running_loop().time()
@@ -322,19 +325,19 @@ class Transport:
                                               "passed", endpoint=endpoint.name)
         try:
             return await self._flights.run(
-                shared, lambda: self._cached_fetch(endpoint, key, url, query, body, shared,
-                                                   budget), timeout)
+                flight, lambda: self._cached_fetch(endpoint, key, url, query, body, shared,
+                                                   budget, cached), timeout)
         except TimeoutError:
             raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline passed",
                                           endpoint=endpoint.name) from None
 
     async def _cached_fetch(self, endpoint: Endpoint, key: ApiKey, url: str,
                             query: dict[str, str], body: Any, shared: str,
-                            budget: Budget | None) -> bytes:
+                            budget: Budget | None, cached: bool = True) -> bytes:
         # Inside the single flight: identical calls share the lookup too, so a slow cache
         # delays them together, and its misses cannot split them into several upstream calls.
         ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
-        if ttl and self.cache is not None:
+        if ttl and self.cache is not None and cached:
             hit = await self.cache.get(shared)
             served = hit is not None and self._recent_keys.vouched(key)
             self.observer.cache_lookup(endpoint.family, served)

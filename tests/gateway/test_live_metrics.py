@@ -115,3 +115,34 @@ def test_subscriptions_are_refused_over_plain_http(gateway: GatewayServer) -> No
                           "metrics: [\"loss\"]) { metricName } }")
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "websocket" in result["errors"][0]["message"]
+
+
+def test_updates_never_come_from_the_response_cache(demo: DemoServer) -> None:
+    """With the cache on and charts kept ten minutes, a point logged after the subscription
+    started still arrives at the next poll (before, the poll was answered from the cache)."""
+    from websockets.sync.client import connect
+
+    from gateway.settings import Settings
+    from tests.gateway_server import start
+
+    ttls = ",".join(f"{family}=600" for family in Settings().ttls())
+    server = start(Settings(upstream_url=demo.url, cache=True, cache_ttls=ttls,
+                            rate_limit_per_second=0), default_key=demo.keys["alice"])
+    query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
+             " intervalSeconds: 1) { experimentKey steps } }")
+    try:
+        with connect(server.url.replace("http", "ws") + "/graphql",
+                     subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "connection_init",
+                                "payload": {"Authorization": demo.keys["alice"]}}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                "payload": {"query": query, "variables": {"k": KEYS[:1]}}}))
+            time.sleep(1.5)  # the first poll sets the baseline (and would fill the cache)
+            steps = demo.log_metric(KEYS[0], "loss", [0.01])
+            update = json.loads(ws.recv(timeout=10))
+        assert update["type"] == "next", update
+        assert update["payload"]["data"]["metricUpdates"] == {"experimentKey": KEYS[0],
+                                                              "steps": steps}
+    finally:
+        server.stop()
