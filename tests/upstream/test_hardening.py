@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 from collections.abc import Iterator
 
 import pytest
@@ -15,16 +14,9 @@ from gateway.upstream import ApiKey, Budget, CometClient, Download, Transport, e
 from tests import demo_server
 from tests.demo_server import DemoServer, free_port
 from tests.upstream.conftest import config_for
-from tests.upstream.test_faults import TAGS, calls, some_key
+from tests.upstream.test_faults import TAGS, Ceiling, calls, some_key
 
 HTML = "<html><body><h1>Not Found</h1></body></html>"
-
-
-class Ceiling(random.Random):
-    """Jitter that always draws the top of its range: waits that can be read from the log."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return b
 
 
 @pytest.mark.parametrize("kind", ["reset", "status"])
