@@ -66,6 +66,7 @@ class Fault:
     location: str | None = None
     content_type: str | None = None
     size: int = 0
+    chunked: bool = False  # `bytes`: sent without a Content-Length
     id: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -133,8 +134,9 @@ def error_body(status: int, msg: str, sdk_error_code: int = 0) -> bytes:
 
 
 async def _stream_bytes(fault: Fault, request: web.Request) -> web.StreamResponse:
-    headers = {"Content-Type": fault.content_type or "application/octet-stream",
-               "Content-Length": str(fault.size)}
+    headers = {"Content-Type": fault.content_type or "application/octet-stream"}
+    if not fault.chunked:
+        headers["Content-Length"] = str(fault.size)
     if fault.body is not None:
         headers["Content-Disposition"] = f'attachment; filename="{fault.body}"'
     response = web.StreamResponse(status=200, headers=headers)

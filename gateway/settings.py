@@ -91,6 +91,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds for one upstream call, retries and Retry-After waits included."),
     Setting("max_retries", "COMET_GATEWAY_MAX_RETRIES", int,
             "Retries of a failed upstream call (5xx, resets, timeouts, 429 with Retry-After)."),
+    Setting("max_upstream_answer_bytes", "COMET_GATEWAY_MAX_UPSTREAM_ANSWER_BYTES", int,
+            "Bytes of one upstream JSON answer read into memory; a larger one fails its field "
+            "with UPSTREAM_BAD_RESPONSE."),
     Setting("max_concurrency", "COMET_GATEWAY_MAX_CONCURRENCY", int,
             "Upstream requests in flight at once, all callers together."),
     Setting("max_concurrency_per_key", "COMET_GATEWAY_MAX_CONCURRENCY_PER_KEY", int,
@@ -202,6 +205,7 @@ class Settings:
     private_redirect_hosts: str = ""
     deadline: float = 30.0
     max_retries: int = 3
+    max_upstream_answer_bytes: int = 32 * 1024 * 1024
     max_concurrency: int = 64
     max_concurrency_per_key: int = 16
     chart_batch_size: int = 100
@@ -337,5 +341,6 @@ class Settings:
             backoff_base=self.backoff_base, max_downloads=self.max_downloads,
             max_downloads_per_key=self.max_downloads_per_key,
             download_stall_timeout=self.download_stall_timeout,
+            max_answer_bytes=self.max_upstream_answer_bytes,
             private_redirect_hosts=tuple(h.strip() for h in self.private_redirect_hosts.split(",")
                                          if h.strip()))

@@ -57,6 +57,9 @@ class UpstreamConfig:
     max_concurrency_per_key: int = 16  # ... and for any one API key
     connection_limit: int = 100  # pooled connections to the upstream
     chunk_size: int = 64 * 1024  # bytes per chunk of a streamed download
+    # Bytes of one JSON answer read into memory (parsed, it takes several times as much): a
+    # larger one is UPSTREAM_BAD_RESPONSE rather than the whole process's memory.
+    max_answer_bytes: int = 32 * 1024 * 1024
     # Downloads have slots of their own, so that streams a client reads slowly (or not at all)
     # never hold the slots queries need.
     max_downloads: int = 32  # downloads in flight, all callers together
@@ -76,7 +79,8 @@ class UpstreamConfig:
                 or self.max_redirects < 0):
             raise ValueError("retries, redirects and backoff cannot be negative")
         for name in ("max_concurrency", "max_concurrency_per_key", "connection_limit",
-                     "chunk_size", "max_downloads", "max_downloads_per_key"):
+                     "chunk_size", "max_downloads", "max_downloads_per_key",
+                     "max_answer_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
 

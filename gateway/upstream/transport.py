@@ -390,7 +390,7 @@ class Transport:
                                                data=data, timeout=timeout)
                     async with resp:
                         record.status = str(resp.status)
-                        content = await resp.read()
+                        content = await self._read_bounded(endpoint, resp)
                         if resp.status == 200:
                             return content
                         raise error_for(endpoint, resp.status, content,
@@ -398,6 +398,23 @@ class Transport:
 
         deadline = loop.time() + self.config.deadline
         return await self._attempts(endpoint, key, deadline, once, budget)
+
+    async def _read_bounded(self, endpoint: Endpoint, resp: aiohttp.ClientResponse) -> bytes:
+        """A whole answer, refused (UPSTREAM_BAD_RESPONSE, not retried) past its byte bound,
+        by its Content-Length or while it is read."""
+        limit = self.config.max_answer_bytes
+        too_large = errors.BadResponse(
+            f"{endpoint.name}: the answer is larger than {limit} bytes; ask for less "
+            "(fewer experiments or metrics at once, or sampled series)",
+            endpoint=endpoint.name, status=resp.status)
+        if resp.content_length is not None and resp.content_length > limit:
+            raise too_large
+        content = bytearray()
+        async for chunk in resp.content.iter_chunked(self.config.chunk_size):
+            content += chunk
+            if len(content) > limit:
+                raise too_large
+        return bytes(content)
 
     async def call_json(self, endpoint: Endpoint, key: ApiKey, **kw: Any) -> Any:
         content = await self.call(endpoint, key, **kw)
