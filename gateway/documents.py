@@ -172,6 +172,11 @@ class _Walk:
             if node is None:
                 stack.pop()
                 continue
+            # Spreads and inline fragments count as selections, as fields do: fragments that
+            # only spread other fragments twice would otherwise expand 2**n times, countless.
+            error = self._count(node, depth)
+            if error is not None:
+                return error
             if isinstance(node, FragmentSpreadNode):
                 name = node.name.value
                 if name in chain:
@@ -190,9 +195,6 @@ class _Walk:
                 continue
             if not isinstance(node, FieldNode):
                 continue
-            error = self._count(node, depth)
-            if error is not None:
-                return error
             key = (path, node.alias.value if node.alias else node.name.value)
             child = path_ids.setdefault(key, len(path_ids) + 1)
             self.pairs += at_path.get(child, 0)
@@ -209,14 +211,14 @@ class _Walk:
                               lists))
         return None
 
-    def _count(self, node: FieldNode, depth: int) -> GraphQLError | None:
+    def _count(self, node: Node, depth: int) -> GraphQLError | None:
         if depth > self.limits.max_depth:
             return refusal(f"the query's depth (fields nested in fields) passes "
                            f"{self.limits.max_depth}", TOO_COMPLEX, node)
         self.fields += 1
         if self.fields > self.limits.max_fields:
-            return refusal(f"the query selects more than {self.limits.max_fields} fields "
-                           "(fragments expanded)", TOO_COMPLEX, node)
+            return refusal(f"the query selects more than {self.limits.max_fields} fields and "
+                           "fragments (every spread expanded)", TOO_COMPLEX, node)
         return None
 
     def _introspection(self, node: FieldNode, lists: tuple[str, ...] | None

@@ -121,3 +121,14 @@ def test_deep_nesting_is_too_complex_never_internal(roomy: Served) -> None:
         answer = roomy.post({"query": query})
         assert codes(answer.json()) == ["QUERY_TOO_COMPLEX"], answer.json()
     assert " ERROR " not in roomy.log() and '"level": "error"' not in roomy.log()
+
+
+def test_fragments_that_only_spread_fragments_are_counted(served: Served) -> None:
+    # 2**22 spreads of fragments that select nothing: before spreads counted as selections,
+    # this 274-token document cost 6.8 s of CPU, and doubled with every fragment added.
+    levels = 22
+    bomb = "{ ...F0 } " + " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}"
+                                   for i in range(levels)) + f" fragment F{levels} on Query " \
+                                                             "{ ...Nope }"
+    cost, answers = cpu_per_request(served, [{"query": bomb}])
+    assert codes(answers[0]) == ["QUERY_TOO_COMPLEX"] and cost < CPU_PER_REQUEST
