@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -51,13 +52,16 @@ def map_transport_errors(endpoint: str) -> Iterator[None]:
 
 
 def retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None when absent."""
+    """`Retry-After` as seconds from now: delta-seconds or an HTTP date; None when absent or
+    not a finite number (`inf`, `1e400`, `nan`: no wait anyone could honour)."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -92,14 +93,15 @@ class Transport:
                  ttls: Mapping[str, float] | None = None,
                  observer: Observer | None = None, key_recheck: float = 60.0,
                  rng: random.Random | None = None,
-                 meter: Callable[[ApiKey], None] | None = None) -> None:
+                 meter: Callable[[ApiKey], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self._meter = meter  # hears of every request sent upstream (the key's rate limit)
         self.observer: Observer = observer or NullObserver()
         self.cache = cache
         self._ttls = dict(ttls or {})
         self._flights = SingleFlight()
-        self._recent_keys = RecentKeys(key_recheck)
+        self._recent_keys = RecentKeys(key_recheck, clock=clock)
         self._probation = KeySlots(1)  # a key Comet has not accepted: one call at a time
         self._session: aiohttp.ClientSession | None = None  # to the upstream's origin
         self._away: aiohttp.ClientSession | None = None  # to where it redirects, public only
@@ -348,8 +350,9 @@ class Transport:
                 content = await self._fetch(endpoint, key, url, query, body, budget)
             else:
                 content = await self._on_probation(endpoint, key, url, query, body, budget)
-        except errors.Unauthenticated:
-            self._recent_keys.rejected(key)
+        except errors.Unauthenticated as exc:
+            if exc.status == 401:  # Comet's own answer, not a refusal made here
+                self._recent_keys.rejected(key)
             raise
         self._recent_keys.accepted(key)
         if ttl and self.cache is not None:
@@ -362,9 +365,10 @@ class Transport:
         key's request costs Comet one call, not one per field (see `recent_keys`)."""
         async with self._probation.hold(key):
             if self._recent_keys.refused(key):
+                # No status: made here, not answered by Comet (so it does not prolong itself).
                 raise errors.Unauthenticated(
                     f"{endpoint.name}: Comet refused this API key moments ago; not asked again",
-                    endpoint=endpoint.name, status=401)
+                    endpoint=endpoint.name)
             if not self._recent_keys.known(key):  # still unknown: this call is the probe
                 return await self._fetch(endpoint, key, url, query, body, budget)
         # Accepted while this call waited (the probe's caller records it before any waiter

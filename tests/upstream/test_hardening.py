@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.upstream import ApiKey, Budget, CometClient, Download, Transport, errors
+from gateway.upstream.mapping import retry_after_seconds
+from gateway.upstream.recent_keys import REFUSED_FOR
 from tests import demo_server
 from tests.demo_server import DemoServer, free_port
 from tests.upstream.conftest import config_for
@@ -146,3 +148,29 @@ async def test_comet_under_a_path_prefix(prefixed: DemoServer) -> None:
         image = (await client.get_asset_list(key, "image"))[0]
         async with client.get_asset(key, image.asset_id) as answer:  # redirected under /comet/v1
             assert isinstance(answer, Download) and (await answer.read()).startswith(b"\x89PNG")
+
+
+def test_a_retry_after_that_is_no_number_is_ignored() -> None:
+    for value in ("inf", "-inf", "1e400", "nan"):
+        assert retry_after_seconds(value) is None, value
+    assert retry_after_seconds("2.5") == 2.5 and retry_after_seconds("-3") == 0.0
+
+
+async def test_a_key_refused_here_is_asked_again_once_the_refusal_ends(demo: DemoServer) -> None:
+    """A key Comet refused (never accepted) is refused here for REFUSED_FOR without asking; a
+    client polling meanwhile must not prolong that, or a key restored by Comet stays locked out."""
+    now = [1000.0]
+    bob = ApiKey(demo.keys["bob"])
+    async with Transport(config_for(demo), clock=lambda: now[0]) as transport:
+        client = CometClient(transport, bob)
+        demo.revoke(demo.keys["bob"])
+        with pytest.raises(errors.Unauthenticated):
+            await client.get_workspaces()
+        demo.restore_keys()
+        for _ in range(4):  # polled every 2 s: refused here, Comet not asked
+            now[0] += 2
+            with pytest.raises(errors.Unauthenticated):
+                await client.get_workspaces()
+        assert sum(demo.counts().values()) == 1
+        now[0] = 1000.0 + REFUSED_FOR + 1  # past the refusal, counted from Comet's own 401
+        assert await client.get_workspaces() == ("bob", "nlp-research")
