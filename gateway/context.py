@@ -32,6 +32,12 @@ class Context:
     # A fresh client and loaders for a key: each operation over a websocket gets its own.
     open_client: Callable[[ApiKey], tuple[CometClient, Loaders]] | None = None
 
+    def renew(self) -> None:
+        """A fresh client and loaders, in place: for the next event of a subscription, which
+        is an operation of its own as far as budget, deadline and freshness go."""
+        if self.open_client is not None:
+            self.client, self.loaders = self.open_client(self.api_key or ApiKey(""))
+
     def for_operation(self) -> Context:
         """This context with a client (budget, deadline) and loaders of the operation's own."""
         if self.open_client is None:

@@ -64,6 +64,9 @@ class Subscription:
                 news = await queue.get()
                 if isinstance(news, BaseException):
                     raise news
+                # What the events' own fields fetch (their experiment, ...) is the new poll's:
+                # its own budget and deadline, and nothing an earlier poll's loaders kept.
+                context.renew()
                 for point in news:
                     m = point.metric
                     yield MetricUpdate(

@@ -146,3 +146,34 @@ def test_updates_never_come_from_the_response_cache(demo: DemoServer) -> None:
                                                               "steps": steps}
     finally:
         server.stop()
+
+
+def test_an_update_past_the_operation_deadline_still_resolves_its_fields(
+        demo: DemoServer) -> None:
+    """Each poll's updates are an operation of their own for what their fields fetch: a
+    subscription older than the operation deadline still gets its experiment's name."""
+    from websockets.sync.client import connect
+
+    from gateway.settings import Settings
+    from tests.gateway_server import start
+
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            operation_deadline=1.0), default_key=demo.keys["alice"])
+    query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
+             " intervalSeconds: 1) { steps experiment { name } } }")
+    try:
+        with connect(server.url.replace("http", "ws") + "/graphql",
+                     subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "connection_init",
+                                "payload": {"Authorization": demo.keys["alice"]}}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                "payload": {"query": query, "variables": {"k": KEYS[:1]}}}))
+            time.sleep(2.5)  # the baseline poll, and past the 1 s deadline
+            steps = demo.log_metric(KEYS[0], "loss", [0.02])
+            update = json.loads(ws.recv(timeout=10))
+        assert update["type"] == "next" and "errors" not in update["payload"], update
+        data = update["payload"]["data"]["metricUpdates"]
+        assert data["steps"] == steps and data["experiment"]["name"]
+    finally:
+        server.stop()
