@@ -35,15 +35,26 @@ SUBSCRIPTION_COMMENT = "# subscription\n{ viewer { " + "a " * 490_000 + "} }"
 
 @dataclass(frozen=True)
 class Attack:
+    """One hostile request, sent in a loop. With `fresh`, each sends its document with a new
+    first line (a comment), so that no cache of the gateway ever holds it."""
+
     name: str
     method: str = "POST"
     body: bytes = b""
     path: str = "/graphql"
+    fresh: bool = False
+
+    def body_for(self, i: int) -> bytes:
+        if not self.fresh:
+            return self.body
+        payload = json.loads(self.body)
+        payload["query"] = f"# {i}\n{payload['query']}"
+        return json.dumps(payload).encode()
 
 
 def attacks() -> list[Attack]:
-    def post(name: str, payload: object) -> Attack:
-        return Attack(name, body=json.dumps(payload).encode())
+    def post(name: str, payload: object, fresh: bool = False) -> Attack:
+        return Attack(name, body=json.dumps(payload).encode(), fresh=fresh)
 
     digest = hashlib.sha256(SUBSCRIPTION_COMMENT.encode()).hexdigest()
     persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
@@ -58,10 +69,16 @@ def attacks() -> list[Attack]:
         post("viewer{defaultWorkspace{name}} x150", {
             "query": "{" + " viewer { defaultWorkspace { name } }" * 150 + "}"}),
         post("10,001 tokens", {"query": "{ viewer { " + "userName " * 10_001 + "} }"}),
+        post("1,990 tokens, a new text each time", {
+            "query": "{ viewer { " + "userName " * 1990 + "} }"}, fresh=True),
+        post("fragments spreading fragments, 2**22", {"query": "{ ...F0 } " + " ".join(
+            f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(22))
+            + " fragment F22 on Query { ...Nope }"}),
         post("fragment cycle of 300", {"query": cycle}),
         post("introspection bomb", {"query": "{ __schema { types { fields { type { fields { "
                                               "type { fields { name } } } } } } } }"}),
         post("introspection, GraphiQL's", {"query": _introspection()}),
+        post("introspection, a new text each time", {"query": _introspection()}, fresh=True),
         Attack("JSON nested 10,000 deep", body=b"[" * 10_000 + b"]" * 10_000),
         post("query($k:ID!) with k: null", {
             "query": "query($k: ID!) { experiment(key: $k) { name } }", "variables": {"k": None}}),
@@ -82,10 +99,12 @@ def attacker(url: str, attack: Attack, stop: multiprocessing.synchronize.Event,
         connector = aiohttp.TCPConnector(limit=1, local_addr=("127.0.0.2", 0))
         headers = {"Content-Type": "application/json"}
         async with aiohttp.ClientSession(connector=connector) as session:
+            sent = 0
             while not stop.is_set():
+                sent += 1
                 try:
                     async with session.request(attack.method, url + attack.path,
-                                               data=attack.body or None,
+                                               data=attack.body_for(sent) or None,
                                                headers=headers) as answer:
                         await answer.read()
                         seen[answer.status] += 1

@@ -286,6 +286,10 @@ class Documents:
             parsed.validated = True
         return [_copy(error) for error in parsed.errors or ()]
 
+    def known(self, text: str) -> bool:
+        """Whether this text was read before and is kept: reading it again costs nothing."""
+        return text in self._cache
+
     def _parsed(self, text: str) -> _Parsed:
         found = self._cache.get(text)
         if found is not None:

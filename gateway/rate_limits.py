@@ -36,6 +36,10 @@ UNLIMITED_PATHS = ("/healthz",)
 # requests a second instead of being answered thousands of times a second.
 REFUSAL_PAUSE = 0.5
 PAUSED_PER_ADDRESS = 8
+# A query text read for the first time costs its address one more request per this many
+# characters (graphql-core reads about 4 µs a token): a client sending new texts of the
+# largest size allowed gets a few a second, while a text sent again costs one request.
+CHARACTERS_PER_REQUEST = 2048
 
 
 class TokenBuckets:
@@ -85,8 +89,11 @@ class RateLimits:
     """The application's buckets: requests per client address, upstream calls per key."""
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
+        # What a request costs beyond its token (a new text read, an introspection computed)
+        # may take the bucket below zero, by at most a burst: paid for by waiting.
         self.requests = (TokenBuckets(settings.rate_limit_per_second,
-                                      settings.rate_limit_burst, clock=clock)
+                                      settings.rate_limit_burst,
+                                      floor=-float(settings.rate_limit_burst), clock=clock)
                          if settings.rate_limit_per_second else None)
         self.upstream = (TokenBuckets(settings.upstream_rate_per_key,
                                       settings.upstream_burst_per_key,
@@ -110,6 +117,11 @@ class RateLimits:
         """One upstream call made for `key`."""
         if self.upstream is not None:
             self.upstream.charge(key.fingerprint)
+
+    def charge_reading(self, address: str, text: str) -> None:
+        """A query text the gateway has not read before, about to be read for `address`."""
+        if self.requests is not None and len(text) >= CHARACTERS_PER_REQUEST:
+            self.requests.charge(address, len(text) // CHARACTERS_PER_REQUEST)
 
 
 def client_address(scope: Scope) -> str:

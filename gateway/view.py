@@ -43,6 +43,8 @@ from .websocket import GuardedWebSocketAdapter, KeyChecks, admit
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 _WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "wants_graphql_response", default=False)
+# The client's address, for what reading a request's query texts costs it (see rate_limits).
+_ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="?")
 
 
 def wants_graphql_response(headers: Any) -> bool:
@@ -86,6 +88,8 @@ class RateLimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
                     "message": f"{why}; retry in {seconds}s",
                     "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds}}]})
                 return
+            self.view.charge_reading(client_address(context.request.scope),
+                                     message["payload"]["query"])
         await super().handle_subscribe(message)
 
 
@@ -130,6 +134,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
                               if data[name] else None)
         return request_shape.check_operation(data)
 
+    def charge_reading(self, address: str, text: str | None) -> None:
+        """What reading a query text the gateway has not read before costs `address`."""
+        documents = getattr(self.schema, "documents", None)
+        if text and documents is not None and not documents.known(text):
+            self.rate_limits.charge_reading(address, text)
+
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A hashed persisted query comes as a GET without `query`: it is not a browser.
         return bool(super().should_render_graphql_ide(request)
@@ -139,6 +149,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             GraphQLRequestData]:
         parsed = await super().parse_http_body(request)
         items = parsed if isinstance(parsed, list) else [parsed]
+        for item in items:  # before any is read (a persisted query is read to be kept)
+            self.charge_reading(_ADDRESS.get(), item.query)
         resolved = [await self.persisted.resolve(item) for item in items]
         return resolved if isinstance(parsed, list) else resolved[0]
 
@@ -153,6 +165,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return
         request = Request(scope, receive)
         token = _WANTS_GRAPHQL_RESPONSE.set(wants_graphql_response(request.headers))
+        address = _ADDRESS.set(client_address(scope))
         try:
             with recording_execution():
                 response = await self.run(request)
@@ -170,6 +183,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return
         finally:
             _WANTS_GRAPHQL_RESPONSE.reset(token)
+            _ADDRESS.reset(address)
         await response(scope, receive, send)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 
+from gateway.rate_limits import CHARACTERS_PER_REQUEST
+from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.serve_process import Served, serve
 
@@ -132,3 +135,29 @@ def test_fragments_that_only_spread_fragments_are_counted(served: Served) -> Non
                                                              "{ ...Nope }"
     cost, answers = cpu_per_request(served, [{"query": bomb}])
     assert codes(answers[0]) == ["QUERY_TOO_COMPLEX"] and cost < CPU_PER_REQUEST
+
+
+def test_a_client_sending_new_texts_is_slowed_by_what_reading_them_costs(
+        demo_session: DemoServer) -> None:
+    """Each text new to the gateway is read (up to 10 ms at the token limit); a text read before
+    costs a lookup. So a new text costs its address a request per 2,048 characters: a client
+    sending new texts of the largest size in a loop gets a few a second, not a full core (it
+    took 6 s of CPU in 6 s)."""
+    text = "{ viewer { " + "userName " * 1990 + "} }"  # about 18 KB, under the tokens
+    with serve(demo_session.url) as process:
+        before = process.cpu_seconds()
+        statuses = []
+        started = time.monotonic()
+        i = 0
+        while time.monotonic() - started < 6:
+            i += 1
+            statuses.append(process.post({"query": f"# {i}\n{text}"}).status)
+        elapsed = time.monotonic() - started
+        used = process.cpu_seconds() - before
+    defaults = Settings()
+    cost = 1 + len(text) // CHARACTERS_PER_REQUEST  # requests of the bucket each new text
+    allowed = (defaults.rate_limit_burst + defaults.rate_limit_per_second * elapsed) / cost
+    print(f"new texts: {statuses.count(200)} read, {statuses.count(429)} refused, "
+          f"{used:.2f} s of CPU in {elapsed:.1f} s")
+    assert statuses.count(200) <= allowed + 2, (statuses.count(200), allowed)
+    assert used < 3.0, used
