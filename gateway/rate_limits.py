@@ -7,7 +7,7 @@ Two kinds of token bucket, both in process (`COMET_GATEWAY_WORKERS` × replicas 
   no upstream call (a refused document, introspection, a request without a key), and it is
   keyed on the address so that inventing keys or spelling one key differently gains nothing.
   Behind a proxy the address is the one uvicorn takes from `X-Forwarded-For`
-  (`FORWARDED_ALLOW_IPS` says which proxies to believe).
+  (`COMET_GATEWAY_FORWARDED_ALLOW_IPS` says which proxies to believe).
 - **Upstream calls, per API key** (its fingerprint, after `auth.api_key` has read the header
   the one way every route reads it). Every upstream attempt, retries included, takes a token;
   a key whose bucket is empty is refused at the door, and an operation already running may
@@ -19,6 +19,8 @@ Two kinds of token bucket, both in process (`COMET_GATEWAY_WORKERS` × replicas 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import time
 from collections.abc import Callable
 
@@ -125,8 +127,13 @@ class RateLimits:
 
 
 def client_address(scope: Scope) -> str:
-    client = scope.get("client") or ("?", 0)
-    return str(client[0])
+    """Who a request comes from, for the per-client limits: its IPv4 address, or its IPv6
+    /64 (one host is usually given a whole /64, and would otherwise count as 2**64 clients)."""
+    host = str((scope.get("client") or ("?", 0))[0])
+    if ":" in host:
+        with contextlib.suppress(ValueError):
+            return str(ipaddress.ip_network(f"{host}/64", strict=False))
+    return host
 
 
 def retry_after(wait: float) -> int:

@@ -27,11 +27,12 @@ from uvicorn.supervisors import Multiprocess
 
 from .connections import ConnectionLimits, LimitedHttpProtocol, QuietWebSocketProtocol
 from .settings import Settings
+from .upstream.cache import REDIS_POOL_SIZE
 
 log = logging.getLogger("gateway.server")
 
-# File descriptors kept for what is not a client connection: upstream sockets (one per
-# upstream request in flight at most), Redis, the listening socket, logs, imports.
+# File descriptors kept for what is not a client connection and not counted below: the
+# listening socket, logs, imports, the event loop's own.
 SPARE_FDS = 64
 
 
@@ -48,7 +49,11 @@ def raise_open_files_limit() -> int:
 
 def connection_limits(settings: Settings, open_files: int) -> ConnectionLimits:
     """The settings' limits, with the connection cap lowered to fit `open_files`."""
-    spare = settings.max_concurrency + SPARE_FDS
+    # Sockets the process may hold besides its clients': the upstream pool, the pool for
+    # redirected downloads, and Redis's two pools (the cache's and the persisted queries').
+    upstream = settings.upstream()
+    redis = 2 * REDIS_POOL_SIZE if settings.redis_url else 0
+    spare = upstream.connection_limit + upstream.max_downloads + redis + SPARE_FDS
     cap = settings.max_connections
     if cap + spare > open_files:
         cap = max(1, open_files - spare)
@@ -108,6 +113,7 @@ def server_config(app: Any, settings: Settings, *, factory: bool = False,
         http=LimitedHttpProtocol, ws=QuietWebSocketProtocol,
         # uvicorn hands it to loop.call_later: fractions of a second work.
         timeout_keep_alive=settings.keep_alive_timeout,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         ws_max_size=settings.max_body_bytes, ws_per_message_deflate=False,
         log_config=None, log_level=settings.log_level if configure_logs else "warning",
         lifespan="on")

@@ -110,6 +110,11 @@ SETTINGS: tuple[Setting, ...] = (
             "`example.com`, `*.example.com`, or `*` for any. Unset: localhost, 127.0.0.1, ::1, "
             "the public URL's host and the bind host; any host (with a warning) when bound to "
             "0.0.0.0 with no public URL, which COMET_GATEWAY_USE_ENV_API_KEY refuses."),
+    Setting("forwarded_allow_ips", "COMET_GATEWAY_FORWARDED_ALLOW_IPS", str,
+            "Comma-separated addresses of proxies whose X-Forwarded-For gives the client's "
+            "address (what the per-client limits count), or `*` for any; uvicorn's "
+            "FORWARDED_ALLOW_IPS. Set it to the proxy in front, or every client behind it "
+            "shares one address."),
     Setting("max_depth", "COMET_GATEWAY_MAX_DEPTH", int,
             "Fields nested within fields allowed (introspection's too)."),
     Setting("max_aliases", "COMET_GATEWAY_MAX_ALIASES", int, "Aliases allowed in one document."),
@@ -214,6 +219,7 @@ class Settings:
     introspection: bool = True
     cors_origins: str = ""
     allowed_hosts: str = ""
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     max_depth: int = 15
     max_aliases: int = 30
     max_tokens: int = 2_000

@@ -34,6 +34,7 @@ from strawberry.http.exceptions import (
     WebSocketDisconnected,
 )
 
+from .rate_limits import client_address
 from .settings import Settings
 from .upstream import ApiKey, CometClient, Transport, errors
 
@@ -236,7 +237,7 @@ class WebSocketsPerClient:
         if scope["type"] != "websocket":
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("?", 0))[0]
+        client = client_address(scope)
         if self._open[client] >= self.limit:
             await _refuse(scope, send, f"too many websockets from this address "
                                        f"(at most {self.limit})")

@@ -212,3 +212,13 @@ def test_introspection_answers_are_kept_and_a_new_one_costs_more(demo: DemoServe
         assert post(server, "{ __typename }", None)[0] == 429
     finally:
         server.stop()
+
+
+def test_an_ipv6_client_counts_by_its_64() -> None:
+    from gateway.rate_limits import client_address
+
+    one = client_address({"client": ("2001:db8:1:2::1", 1)})
+    assert one == client_address({"client": ("2001:db8:1:2:ffff::9", 2)}) == "2001:db8:1:2::/64"
+    assert client_address({"client": ("2001:db8:1:3::1", 1)}) != one
+    assert client_address({"client": ("10.0.0.1", 1)}) == "10.0.0.1"
+    assert client_address({}) == "?"

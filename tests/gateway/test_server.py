@@ -10,6 +10,7 @@ import pytest
 from gateway.connections import LimitedHttpProtocol, QuietWebSocketProtocol
 from gateway.server import SPARE_FDS, connection_limits, raise_open_files_limit, server_config
 from gateway.settings import Settings
+from gateway.upstream.cache import REDIS_POOL_SIZE
 
 
 @pytest.fixture
@@ -32,8 +33,12 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one(low_soft_limit: int
 
 
 def test_the_connection_cap_leaves_room_for_upstream_sockets() -> None:
+    # The upstream pool (100), redirected downloads' pool (32), Redis's two pools (32 each).
     settings = Settings(max_connections=1000, max_concurrency=64)
-    assert connection_limits(settings, 1024).max_connections == 1024 - 64 - SPARE_FDS
+    assert connection_limits(settings, 1024).max_connections == 1024 - 100 - 32 - SPARE_FDS
+    with_redis = settings.replace(redis_url="redis://127.0.0.1:6379/0")
+    assert connection_limits(with_redis, 1024).max_connections == \
+        1024 - 100 - 32 - 2 * REDIS_POOL_SIZE - SPARE_FDS
     assert connection_limits(settings, 65536).max_connections == 1000
 
 
