@@ -57,7 +57,9 @@ MAX_INTROSPECTION_LISTS_ON_A_PATH = 3  # types → fields → args
 ONCE_IN_INTROSPECTION = frozenset({"__schema", "types", "directives"})
 # Parse results kept, estimated at this many bytes of Python objects per character of text.
 CACHE_BYTES = 32 * 1024 * 1024
-AST_BYTES_PER_CHARACTER = 80
+# Python objects a parsed document holds per token (its nodes, and the token list its
+# locations keep): about 420 bytes for GraphiQL's introspection, 600 for a list of names.
+AST_BYTES_PER_TOKEN = 640
 
 
 def refusal(message: str, code: str, nodes: Sequence[Node] | Node | None = None) -> GraphQLError:
@@ -81,6 +83,7 @@ class _Parsed:
     document: DocumentNode | None
     errors: list[GraphQLError] | None  # the parse error, or (later) the validation's
     validated: bool = False
+    size: int = 0  # bytes it is estimated to hold (see AST_BYTES_PER_TOKEN)
 
 
 def measure(document: DocumentNode, limits: DocumentLimits) -> GraphQLError | None:
@@ -301,32 +304,35 @@ class Documents:
                 f"{self.limits.max_length} are allowed", TOO_COMPLEX)])
         self.parses += 1
         try:
-            parsed = _Parsed(_parse(text, self.limits.max_tokens), None)
+            document, tokens = _parse(text, self.limits.max_tokens)
+            parsed = _Parsed(document, None, size=tokens * AST_BYTES_PER_TOKEN)
         except GraphQLError as error:
-            parsed = _Parsed(None, [error])
+            parsed = _Parsed(None, [error], size=len(text))
         self._keep(text, parsed)
         return parsed
 
     def _keep(self, text: str, parsed: _Parsed) -> None:
-        size = len(text) * AST_BYTES_PER_CHARACTER
+        size = len(text) + parsed.size
         if size > self._cache_bytes // 8:
             return
+        parsed.size = size
         self._cache[text] = parsed
         self._bytes += size
         while self._bytes > self._cache_bytes:
-            old, _ = self._cache.popitem(last=False)
-            self._bytes -= len(old) * AST_BYTES_PER_CHARACTER
+            _, old = self._cache.popitem(last=False)
+            self._bytes -= old.size
 
     def __len__(self) -> int:
         return len(self._cache)
 
 
-def _parse(text: str, max_tokens: int) -> DocumentNode:
+def _parse(text: str, max_tokens: int) -> tuple[DocumentNode, int]:
     """graphql-core's parser, its refusals coded: too many tokens, or too deep, is the query's
-    size (QUERY_TOO_COMPLEX); anything else its syntax (BAD_USER_INPUT)."""
+    size (QUERY_TOO_COMPLEX); anything else its syntax (BAD_USER_INPUT). The document, and the
+    tokens it was read from."""
     parser = Parser(text, max_tokens=max_tokens)
     try:
-        return parser.parse_document()
+        return parser.parse_document(), parser.token_count
     except RecursionError:
         pass  # refused below, outside this block, so that the recursion's frames are freed
     except GraphQLError as error:

@@ -180,3 +180,17 @@ def test_spreads_count_even_when_they_select_nothing() -> None:
     code, message = refused(docs, text)
     assert code == "QUERY_TOO_COMPLEX" and "fragments" in message
     assert docs.validations == 0
+
+
+def test_the_kept_documents_are_bounded_by_their_estimated_size() -> None:
+    from gateway.documents import AST_BYTES_PER_TOKEN
+
+    schema = build_schema()
+    docs = Documents(schema._schema, DocumentLimits(), cache_bytes=120 * AST_BYTES_PER_TOKEN * 8)
+    small = "{ viewer { " + "userName " * 95 + "} }"  # about 100 tokens: a ninth of the cache
+    for i in range(20):
+        docs.validate(f"# {i}\n{small}")
+    assert 8 <= len(docs) <= 9  # the least recently used went
+    large = "{ viewer { " + "userName " * 900 + "} }"  # over an eighth: read, not kept
+    docs.validate(large)
+    assert not docs.known(large) and docs.known(f"# 19\n{small}")
