@@ -3,18 +3,12 @@ and only here (HTTP headers and websocket `connection_init` payloads alike)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .errors import GatewayError
 from .settings import Settings
 from .upstream import ApiKey
-
-MAX_KEY_LENGTH = 1024
-# What can go upstream as the value of an `Authorization` header: visible ASCII only. No
-# control characters (CR/LF would split the header), no spaces, nothing beyond ASCII. Comet's
-# own keys are 25 letters and digits; the length bound is generous on purpose.
-_SENDABLE = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
+from .upstream.config import MAX_KEY_LENGTH, SENDABLE_KEY
 
 
 class MalformedKey(GatewayError):
@@ -41,8 +35,8 @@ def api_key(headers: Any, settings: Settings) -> ApiKey:
     raw = (given or "").strip()
     if raw.lower().startswith("bearer "):
         raw = raw[7:].strip()
-    if raw and not _SENDABLE.fullmatch(raw):
+    if raw and not SENDABLE_KEY.fullmatch(raw):
         raise MalformedKey
     if not raw and settings.use_env_api_key and settings.env_api_key:
-        raw = settings.env_api_key
+        raw = settings.env_api_key.strip()  # checked when the settings were read
     return ApiKey(raw)

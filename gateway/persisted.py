@@ -5,6 +5,7 @@ both, which the gateway checks and keeps. Works over GET, so a CDN can cache the
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ TTL = 3600.0
 # longer one is still answered, only not kept, so its hash stays unknown.
 MAX_QUERY_BYTES = 64 * 1024
 
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 class PersistedQueryNotFound(Exception):
     """The hash is unknown here: the client should send the query with it."""
@@ -42,9 +44,12 @@ class PersistedQueries:
         persisted = (extensions or {}).get("persistedQuery")
         if not isinstance(persisted, dict):
             return None
-        if persisted.get("version") != 1 or not isinstance(persisted.get("sha256Hash"), str):
-            raise PersistedQueryMismatch("persistedQuery needs version 1 and a sha256Hash")
-        return str(persisted["sha256Hash"]).lower()
+        digest = persisted.get("sha256Hash")
+        if persisted.get("version") != 1 or not isinstance(digest, str) \
+                or not SHA256_HEX.fullmatch(digest):
+            raise PersistedQueryMismatch("persistedQuery needs version 1 and a sha256Hash of "
+                                         "64 hexadecimal digits")
+        return digest.lower()
 
     async def resolve(self, data: GraphQLRequestData) -> GraphQLRequestData:
         """The request with its query filled in from the store, or kept there."""

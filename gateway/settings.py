@@ -15,7 +15,7 @@ from typing import Any
 
 from .documents import DocumentLimits
 from .hosts import HostPolicy, host_policy
-from .upstream.config import DEFAULT_UPSTREAM_URL, UpstreamConfig
+from .upstream.config import DEFAULT_UPSTREAM_URL, SENDABLE_KEY, UpstreamConfig
 from .upstream.endpoints import FAMILIES
 
 
@@ -271,6 +271,10 @@ class Settings:
         self.ttls()  # validates the cache TTLs
         self.upstream()  # validates the upstream numbers
         self.hosts()  # validates the allowed hosts, and refuses the environment's key to all
+        if self.env_api_key and not SENDABLE_KEY.fullmatch(self.env_api_key.strip()):
+            # What `auth.api_key` refuses from a caller, refused at start-up (never shown).
+            raise ValueError("COMET_API_KEY: not a key that can be sent (1 to 1,024 visible "
+                             "ASCII characters, no spaces or control characters)")
         self._check_server_limits()
 
     def _check_server_limits(self) -> None:

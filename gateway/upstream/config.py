@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from dataclasses import dataclass
 
 from yarl import URL
@@ -98,6 +99,13 @@ class UpstreamConfig:
     def probe_url(self) -> str:
         """Comet's version probe, `{root}/clientlib/isAlive/ver`."""
         return f"{self.root}/clientlib/isAlive/ver"
+
+
+MAX_KEY_LENGTH = 1024
+# What can go upstream as the value of an `Authorization` header: visible ASCII only. No
+# control characters (CR/LF would split the header), no spaces, nothing beyond ASCII. Comet's
+# own keys are 25 letters and digits; the length bound is generous on purpose.
+SENDABLE_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_KEY_LENGTH}}}")
 
 
 class ApiKey:
