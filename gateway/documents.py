@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -38,8 +39,9 @@ from graphql import (
     specified_rules,
 )
 from graphql.language.parser import Parser
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
-from strawberry.schema.schema import validate_document
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule, validate
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 BAD_INPUT = "BAD_USER_INPUT"
@@ -55,6 +57,9 @@ INTROSPECTION_LISTS = frozenset({"types", "fields", "inputFields", "interfaces",
                                  "possibleTypes", "enumValues", "args", "directives"})
 MAX_INTROSPECTION_LISTS_ON_A_PATH = 3  # types → fields → args
 ONCE_IN_INTROSPECTION = frozenset({"__schema", "types", "directives"})
+# Validation errors found before graphql-core stops (its own default is 100): each is located
+# in the text, at a cost that grows with the lines before it.
+MAX_ERRORS = 20
 # Parse results kept, estimated at this many bytes of Python objects per character of text.
 CACHE_BYTES = 32 * 1024 * 1024
 # Python objects a parsed document holds per token (its nodes, and the token list its
@@ -255,7 +260,10 @@ class Documents:
                  cache_bytes: int = CACHE_BYTES) -> None:
         self.schema = schema
         self.limits = limits
-        rules: list[type[ASTValidationRule]] = list(specified_rules)
+        # The spec's rules and the two strawberry adds (its own `validate_document` does not let
+        # us lower graphql-core's bound on errors).
+        rules: list[type[ASTValidationRule]] = [*specified_rules, MaybeNullValidationRule,
+                                                OneOfInputValidationRule]
         if not limits.introspection:
             rules.append(NoSchemaIntrospectionCustomRule)
         self.rules = tuple(rules)
@@ -284,8 +292,8 @@ class Documents:
                 parsed.errors = [limit]
             else:
                 self.validations += 1
-                parsed.errors = [_coded(error, BAD_INPUT) for error in validate_document(
-                    self.schema, parsed.document, self.rules)]
+                parsed.errors = [_coded(error, BAD_INPUT) for error in validate(
+                    self.schema, parsed.document, self.rules, max_errors=MAX_ERRORS)]
             parsed.validated = True
         return [_copy(error) for error in parsed.errors or ()]
 
@@ -302,6 +310,12 @@ class Documents:
             return _Parsed(None, [refusal(
                 f"the query is {len(text)} characters long; at most "
                 f"{self.limits.max_length} are allowed", TOO_COMPLEX)])
+        if text.count("\n") + text.count("\r") > self.limits.max_tokens:
+            # A line holds a token or is empty: empty lines only make each error's location
+            # cost more to find (graphql-core walks every line break before it).
+            return _Parsed(None, [refusal(
+                f"the query has more lines than the {self.limits.max_tokens} tokens it may "
+                "hold", TOO_COMPLEX)])
         self.parses += 1
         try:
             document, tokens = _parse(text, self.limits.max_tokens)
@@ -345,10 +359,13 @@ def _parse(text: str, max_tokens: int) -> tuple[DocumentNode, int]:
 
 
 def _coded(error: GraphQLError, code: str) -> GraphQLError:
-    return GraphQLError(error.message, error.nodes, error.source, error.positions,
-                        extensions={**(error.extensions or {}), "code": code})
+    return _copy(error, {**(error.extensions or {}), "code": code})
 
 
-def _copy(error: GraphQLError) -> GraphQLError:
-    return GraphQLError(error.message, error.nodes, error.source, error.positions,
-                        extensions=error.extensions)
+def _copy(error: GraphQLError, extensions: dict[str, Any] | None = None) -> GraphQLError:
+    """The error again, its locations taken as they are: graphql-core finds a location's line
+    by walking every line break before it, so recomputing them would cost each request
+    (lines × errors) again."""
+    copy = GraphQLError(error.message, extensions=extensions or error.extensions)
+    copy.locations = error.locations
+    return copy

@@ -137,7 +137,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
     def charge_reading(self, address: str, text: str | None) -> None:
         """What reading a query text the gateway has not read before costs `address`."""
         documents = getattr(self.schema, "documents", None)
-        if text and documents is not None and not documents.known(text):
+        # A text over the length allowed is refused before it is read: it costs nothing.
+        if (text and documents is not None and len(text) <= documents.limits.max_length
+                and not documents.known(text)):
             self.rate_limits.charge_reading(address, text)
 
     def should_render_graphql_ide(self, request: Any) -> bool:

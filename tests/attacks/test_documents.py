@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.rate_limits import CHARACTERS_PER_REQUEST
+from gateway.rate_limits import reading_cost
 from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.serve_process import Served, serve
@@ -139,10 +139,10 @@ def test_fragments_that_only_spread_fragments_are_counted(served: Served) -> Non
 
 def test_a_client_sending_new_texts_is_slowed_by_what_reading_them_costs(
         demo_session: DemoServer) -> None:
-    """Each text new to the gateway is read (up to 10 ms at the token limit); a text read before
-    costs a lookup. So a new text costs its address a request per 2,048 characters: a client
-    sending new texts of the largest size in a loop gets a few a second, not a full core (it
-    took 6 s of CPU in 6 s)."""
+    """Each text new to the gateway is read (up to 25 ms at the token limit); a text read before
+    costs a lookup. So a new text costs its address a request per 200 tokens (and per 8 KiB):
+    a client sending new texts of the largest size in a loop gets a few a second, not a full
+    core (it took 6 s of CPU in 6 s)."""
     text = "{ viewer { " + "userName " * 1990 + "} }"  # about 18 KB, under the tokens
     with serve(demo_session.url) as process:
         before = process.cpu_seconds()
@@ -155,9 +155,22 @@ def test_a_client_sending_new_texts_is_slowed_by_what_reading_them_costs(
         elapsed = time.monotonic() - started
         used = process.cpu_seconds() - before
     defaults = Settings()
-    cost = 1 + len(text) // CHARACTERS_PER_REQUEST  # requests of the bucket each new text
+    cost = 1 + reading_cost(text)  # requests of the bucket each new text takes
     allowed = (defaults.rate_limit_burst + defaults.rate_limit_per_second * elapsed) / cost
     print(f"new texts: {statuses.count(200)} read, {statuses.count(429)} refused, "
           f"{used:.2f} s of CPU in {elapsed:.1f} s")
     assert statuses.count(200) <= allowed + 2, (statuses.count(200), allowed)
     assert used < 3.0, used
+
+
+def test_errors_far_down_many_lines_cost_little(served: Served) -> None:
+    """graphql-core finds an error's line by walking every line break before it: 65,000 empty
+    lines before 100 errors cost 2.2 s a request (a batch of 7: 15.6 s). Lines are bounded by
+    the tokens, errors by 20, and a kept text's errors are never located again."""
+    many_lines = "\n" * 65_000 + "{ __typename" + " @a" * 110 + " }"
+    under = "\n" * 1_900 + "{ __typename" + " @a" * 110 + " }"
+    cost, answers = cpu_per_request(served, [[{"query": many_lines}] * 7, [{"query": under}] * 7,
+                                             [{"query": under}] * 7])
+    assert [a["errors"][0]["extensions"]["code"] for a in answers[0]] == ["QUERY_TOO_COMPLEX"] * 7
+    assert len(answers[1][0]["errors"]) <= 21 and answers[1] == answers[2]
+    assert cost < CPU_PER_REQUEST
