@@ -90,7 +90,7 @@ class IntrospectionAnswers:
         request = getattr(context, "request", None)
         buckets = self._rate_limits.requests
         if buckets is not None and request is not None:
-            buckets.charge(client_address(request.scope), EXECUTED_COST)
+            buckets.charge(client_address(request.scope), EXECUTED_COST, partly=True)
 
     def __len__(self) -> int:
         return len(self._answers)

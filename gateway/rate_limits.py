@@ -10,10 +10,11 @@ Two kinds of token bucket, both in process (`COMET_GATEWAY_WORKERS` × replicas 
   (`COMET_GATEWAY_FORWARDED_ALLOW_IPS` says which proxies to believe).
 - **Upstream calls, per API key** (its fingerprint, after `auth.api_key` has read the header
   the one way every route reads it). Every upstream attempt, retries included, takes a token;
-  a key whose bucket is empty is refused at the door, and an operation already running may
-  take the bucket below zero, at most by its own upstream budget, so that no answer is cut
-  short by it. This limits what costs: a dashboard of 60 panels is 60 requests but may be
-  few calls, and one query may be thousands.
+  a key whose bucket is empty is refused at the door, and work already running (operations,
+  subscriptions' polls) may take the bucket below zero by at most one operation's upstream
+  budget: past that, its calls fail with RATE_LIMITED instead of being sent. This limits what
+  costs: a dashboard of 60 panels is 60 requests but may be few calls, and one query may be
+  thousands.
 """
 
 from __future__ import annotations
@@ -78,10 +79,15 @@ class TokenBuckets:
         self._store(name, tokens - 1 if wait == 0 else tokens, now)
         return wait
 
-    def charge(self, name: str, tokens: float = 1.0) -> None:
-        """Take tokens whether or not there are any, down to `floor`."""
+    def charge(self, name: str, tokens: float = 1.0, *, partly: bool = False) -> bool:
+        """Take tokens whether or not there are any, down to `floor`. Past the floor: with
+        `partly`, as many as are left above it; else none, and False."""
         level, now = self._level(name)
+        if level - tokens < self.floor and not partly:
+            self._store(name, level, now)
+            return False
         self._store(name, max(self.floor, level - tokens), now)
+        return True
 
     def _store(self, name: str, tokens: float, now: float) -> None:
         self._buckets[name] = (tokens, now)
@@ -122,17 +128,17 @@ class RateLimits:
                 return wait, "this API key has made too many upstream calls"
         return 0.0, ""
 
-    def charge(self, key: ApiKey) -> None:
-        """One upstream call made for `key`."""
-        if self.upstream is not None:
-            self.upstream.charge(key.fingerprint)
+    def charge(self, key: ApiKey) -> bool:
+        """One upstream call about to be made for `key`: False when the key's bucket is as far
+        below zero as running work may take it (then the call is not made)."""
+        return self.upstream is None or self.upstream.charge(key.fingerprint)
 
     def charge_reading(self, address: str, text: str) -> None:
         """A query text the gateway has not read before, about to be read for `address`."""
         if self.requests is not None:
             cost = reading_cost(text)
             if cost:
-                self.requests.charge(address, cost)
+                self.requests.charge(address, cost, partly=True)
 
 
 def reading_cost(text: str) -> int:

@@ -93,10 +93,11 @@ class Transport:
                  ttls: Mapping[str, float] | None = None,
                  observer: Observer | None = None, key_recheck: float = 60.0,
                  rng: random.Random | None = None,
-                 meter: Callable[[ApiKey], None] | None = None,
+                 meter: Callable[[ApiKey], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
-        self._meter = meter  # hears of every request sent upstream (the key's rate limit)
+        # Asked before every request sent upstream (the key's rate limit): False, not sent.
+        self._meter = meter
         self.observer: Observer = observer or NullObserver()
         self.cache = cache
         self._ttls = dict(ttls or {})
@@ -257,8 +258,10 @@ class Transport:
         headers = {"Authorization": key.reveal()}
         if data is not None:
             headers["Content-Type"] = "application/json;charset=utf-8"
-        if self._meter is not None:
-            self._meter(key)
+        if self._meter is not None and not self._meter(key):
+            raise errors.RateLimited(
+                f"{endpoint.name}: not sent; this API key has made too many upstream calls",
+                endpoint=endpoint.name)
         home_only = True  # the chain has not left the upstream's origin
         for _hop in range(self._redirects.max_redirects + 1):
             home = self._redirects.is_home(url)
