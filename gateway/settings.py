@@ -129,6 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_answer_objects", "COMET_GATEWAY_MAX_ANSWER_OBJECTS", int,
             "Objects one operation's answer may hold, counted in its lists; a list that would "
             "pass it fails with QUERY_TOO_COMPLEX and the rest of the answer is sent."),
+    Setting("max_answer_fields", "COMET_GATEWAY_MAX_ANSWER_FIELDS", int,
+            "Fields one operation may resolve (and ten times as many values in lists of "
+            "numbers or strings); past it, the rest are null with QUERY_TOO_COMPLEX."),
     Setting("max_operations", "COMET_GATEWAY_MAX_OPERATIONS", int,
             "Operations allowed in one batched HTTP request."),
     Setting("operation_deadline", "COMET_GATEWAY_OPERATION_DEADLINE", float,
@@ -227,6 +230,7 @@ class Settings:
     max_fields: int = 2_000
     max_body_bytes: int = 1_000_000
     max_answer_objects: int = 25_000
+    max_answer_fields: int = 100_000
     max_operations: int = 10
     operation_deadline: float = 60.0
     upstream_budget: int = 2000
@@ -253,7 +257,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
-                     "max_query_length", "max_fields", "max_answer_objects",
+                     "max_query_length", "max_fields", "max_answer_objects", "max_answer_fields",
                      "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
                      "upstream_burst_per_key", "cache_max_entries", "cache_max_bytes",
                      "persisted_max_bytes"):

@@ -2,12 +2,19 @@
 
 Links make the graph cyclic (a project's experiments each have a project, whose experiments
 ...), and the loaders fetch each resource once, so that a few upstream calls can fill an
-answer of 500 × 500 × 500 objects: the upstream budget does not see it, only the gateway's
-memory and CPU do. Each list of objects is counted before its items are completed. Past
-`max_answer_objects` for one operation, that list is null instead of built, and so is every
-field of an object type resolved after it (its resolver is not called: a resolver may build a
-list of its own before it is counted); the answer carries one QUERY_TOO_COMPLEX error that says
-so, not one per field (a bomb cut short would otherwise fill the answer with thousands).
+answer of 500 × 500 × 500 objects, or of 60 copies of one experiment's every link: the upstream
+budget does not see it, only the gateway's memory and CPU do. Three things are counted as the
+answer is built, each against its bound for one operation:
+
+- objects in lists, before each list's items are built (`max_answer_objects`);
+- fields resolved, each before its resolver runs (`max_answer_fields`): graphql-core spends
+  some 10 µs on each;
+- values in lists of scalars, such as metric series (ten values per field allowed: these are
+  taken as they are, in bulk, see `execution`).
+
+Past a bound, the field at hand is null, and so is every field resolved after it (its resolver
+is not called); the answer carries one QUERY_TOO_COMPLEX error that says so, not one per
+field (a bomb cut short would otherwise fill the answer with thousands of them).
 """
 
 from __future__ import annotations
@@ -28,53 +35,92 @@ from graphql.pyutils import Path
 from .execution import BulkLeafExecutionContext
 
 DEFAULT_MAX_OBJECTS = 25_000
+DEFAULT_MAX_FIELDS = 100_000
+VALUES_PER_FIELD = 10
 
 
 class AnswerTooLarge(GraphQLError):
-    """A list of objects not built: the operation's answer has reached its bound."""
+    """A field not resolved: the operation's answer has reached one of its bounds."""
 
 
 class BoundedExecutionContext(BulkLeafExecutionContext):
-    """Counts the objects an operation's lists hold; refuses the lists past the bound
-    (`settings.max_answer_objects` of the context, else DEFAULT_MAX_OBJECTS)."""
+    """Counts what an operation's answer holds; past a bound (the context's `settings`, else
+    the defaults here), refuses every field still to come."""
 
-    _objects = 0
+    _objects = _fields = _values = 0
     _refused = 0
-    _bound = DEFAULT_MAX_OBJECTS
+    _reported = False
+    _why = ""
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
                       field_details_list: Any, path: Path, position_context: Any) -> Any:
+        if not self._refused:
+            self._fields += 1
+            bound = self._bound("max_answer_fields", DEFAULT_MAX_FIELDS)
+            if self._fields > bound:
+                self._refuse(f"more than {bound} fields")
         if self._refused:
             field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-            if field is not None and not is_leaf_type(get_named_type(field.type)):
+            if field is not None:
                 self._refused += 1
                 self.handle_field_error(self._too_large(), field.type, field_details_list, path)
-                return None
+            return None
         return super().execute_field(parent_type, source, field_details_list, path,
                                      position_context)
-
-    def _too_large(self) -> AnswerTooLarge:
-        return AnswerTooLarge(
-            f"the answer would hold more than {self._bound} objects: this list, and every "
-            "object or list asked for after it, is null; ask for fewer items (`first`) or "
-            "nest fewer lists", extensions={"code": "QUERY_TOO_COMPLEX"})
 
     def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType],
                             field_details_list: Any, info: Any, path: Path,
                             result: Any, position_context: Any) -> Any:
-        if type(result) in (list, tuple) and not is_leaf_type(get_named_type(return_type)):
-            settings = getattr(info.context, "settings", None)
-            self._bound = getattr(settings, "max_answer_objects", DEFAULT_MAX_OBJECTS)
-            if self._refused or self._objects + len(result) > self._bound:
-                self._refused += 1
-                raise self._too_large()
-            self._objects += len(result)
+        if type(result) in (list, tuple) and not self._refused:
+            if is_leaf_type(get_named_type(return_type)):
+                self._values += len(result)
+                bound = VALUES_PER_FIELD * self._bound("max_answer_fields", DEFAULT_MAX_FIELDS)
+                if self._values > bound:
+                    self._refuse(f"more than {bound} values in lists")
+            else:
+                self._objects += len(result)
+                bound = self._bound("max_answer_objects", DEFAULT_MAX_OBJECTS)
+                if self._objects > bound:
+                    self._refuse(f"more than {bound} objects in lists")
+        if self._refused:
+            self._refused += 1
+            raise self._too_large()
         return super().complete_list_value(return_type, field_details_list, info, path,
                                            result, position_context)
 
+    def complete_object_value(self, return_type: GraphQLObjectType, field_details_list: Any,
+                              info: Any, path: Path, result: Any, position_context: Any
+                              ) -> Any:
+        # Past a bound, an object already fetched (an item of a list being built) is not
+        # built field by field: its nearest nullable parent is null at once.
+        if self._refused:
+            self._refused += 1
+            raise self._too_large()
+        return super().complete_object_value(return_type, field_details_list, info, path,
+                                             result, position_context)
+
     def handle_field_error(self, raw_error: Exception, return_type: GraphQLOutputType,
                            field_details_list: Any, path: Path) -> None:
-        if isinstance(raw_error, AnswerTooLarge) and self._refused > 1 \
-                and not is_non_null_type(return_type):
-            return  # the first refusal's error speaks for the rest: the field is null
+        # graphql-core wraps the refusal in an error located at the field (and again at each
+        # non-null parent it nulls on its way up): what it carries is what counts.
+        refusal = isinstance(raw_error, AnswerTooLarge) or isinstance(
+            getattr(raw_error, "original_error", None), AnswerTooLarge)
+        if refusal and not is_non_null_type(return_type):
+            if self._reported:
+                return  # the first refusal's error speaks for the rest: the field is null
+            self._reported = True
         super().handle_field_error(raw_error, return_type, field_details_list, path)
+
+    def _bound(self, name: str, default: int) -> int:
+        settings = getattr(self.context_value, "settings", None)
+        return int(getattr(settings, name, default))
+
+    def _refuse(self, why: str) -> None:
+        self._refused = 1
+        self._why = why
+
+    def _too_large(self) -> AnswerTooLarge:
+        return AnswerTooLarge(
+            f"the answer would hold {self._why}: this field, and every field asked for after "
+            "it, is null; ask for fewer items (`first`), fewer fields or nest fewer lists",
+            extensions={"code": "QUERY_TOO_COMPLEX"})

@@ -40,3 +40,40 @@ def test_a_large_real_answer_is_whole(served: Served, demo: DemoServer) -> None:
     edges = answer["data"]["project"]["experiments"]["edges"]
     assert len(edges) == 113
     assert all(len(e["node"]["project"]["experiments"]["edges"]) == 113 for e in edges)
+
+
+EXPERIMENT = ("key name startTime endTime tags gitPatch html code output graph "
+              "systemDetails { command hostname installedPackages ip os osType user } "
+              "git { branch origin parent root user } "
+              "project { id name description owner numberOfExperiments notes shareLinks "
+              "workspace { name } } workspace { name }")
+
+
+def copies_of_links(copies: int) -> str:
+    """One experiment `copies` times over, with its assets' experiment and the optimizer's best
+    experiment, links within links: the loaders fetch each once, the answer holds them all."""
+    inner = EXPERIMENT
+    for _ in range(4):
+        inner = f"{EXPERIMENT} optimizer {{ id bestExperiment {{ {inner} }} }}"
+    return ("query($k: [ID!]!) { experiments(keys: $k) { assets { experiment { "
+            + inner + " } } } }"), copies
+
+
+def test_copies_of_one_experiments_links_are_cut_at_the_fields_bound(
+        served: Served, demo: DemoServer) -> None:
+    key = demo.keys["alice"]
+    first = served.post({"query": '{ project(workspace: "vision-lab", name: '
+                                  '"image-classifier") { experiments(first: 1) '
+                                  "{ edges { node { key } } } } }"}, key=key).json()
+    experiment = first["data"]["project"]["experiments"]["edges"][0]["node"]["key"]
+    query, copies = copies_of_links(60)
+    before_rss, before_cpu = served.rss_kib(), served.cpu_seconds()
+    answer = served.post({"query": query, "variables": {"k": [experiment] * copies}},
+                         key=key, timeout=120).json()
+    used_cpu = served.cpu_seconds() - before_cpu
+    grown = served.rss_kib() - before_rss
+    print(f"links cut: {used_cpu:.2f} s CPU, RSS +{grown / 1024:.0f} MiB")
+    [error] = answer["errors"]  # one error, not one per field refused
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX" and "fields" in error["message"]
+    # Uncut, this answer took 24 s and 275 MiB for 60 copies, and 500 copies are allowed.
+    assert used_cpu < 12 and grown < 300 * 1024, (used_cpu, grown)
