@@ -112,9 +112,9 @@ SETTINGS: tuple[Setting, ...] = (
             "0.0.0.0 with no public URL, which COMET_GATEWAY_USE_ENV_API_KEY refuses."),
     Setting("forwarded_allow_ips", "COMET_GATEWAY_FORWARDED_ALLOW_IPS", str,
             "Comma-separated addresses of proxies whose X-Forwarded-For gives the client's "
-            "address (what the per-client limits count), or `*` for any; uvicorn's "
-            "FORWARDED_ALLOW_IPS. Set it to the proxy in front, or every client behind it "
-            "shares one address."),
+            "address (what the per-client limits count), or `*` for any; none by default, "
+            "not even loopback (a tunnel or port-forward would let anyone claim any address). "
+            "Set it to the proxy in front, or every client behind it shares one address."),
     Setting("max_depth", "COMET_GATEWAY_MAX_DEPTH", int,
             "Fields nested within fields allowed (introspection's too)."),
     Setting("max_aliases", "COMET_GATEWAY_MAX_ALIASES", int, "Aliases allowed in one document."),
@@ -222,7 +222,7 @@ class Settings:
     introspection: bool = True
     cors_origins: str = ""
     allowed_hosts: str = ""
-    forwarded_allow_ips: str = "127.0.0.1,::1"
+    forwarded_allow_ips: str = ""
     max_depth: int = 15
     max_aliases: int = 30
     max_tokens: int = 2_000

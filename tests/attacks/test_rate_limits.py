@@ -27,17 +27,21 @@ def fresh(demo_session: DemoServer) -> Iterator[Served]:
         yield process
 
 
-async def flood(url: str, authorizations: list[str | None], query: str) -> list[int]:
-    """All the requests at once; their HTTP statuses."""
+async def flood(url: str, authorizations: list[str | None], query: str,
+                forwarded: bool = False) -> list[int]:
+    """All the requests at once; their HTTP statuses. With `forwarded`, each claims another
+    client address in X-Forwarded-For."""
     async with aiohttp.ClientSession() as session:
-        async def one(authorization: str | None) -> int:
+        async def one(i: int, authorization: str | None) -> int:
             headers = {"Authorization": authorization} if authorization else {}
+            if forwarded:
+                headers["X-Forwarded-For"] = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
             async with session.post(f"{url}/graphql", json={"query": query},
                                     headers=headers) as answer:
                 await answer.read()
                 return answer.status
 
-        return list(await asyncio.gather(*(one(a) for a in authorizations)))
+        return list(await asyncio.gather(*(one(i, a) for i, a in enumerate(authorizations))))
 
 
 def test_spelling_the_key_otherwise_gains_nothing(fresh: Served, demo: DemoServer) -> None:
@@ -60,6 +64,18 @@ def test_inventing_keys_gains_nothing(fresh: Served) -> None:
     elapsed = time.monotonic() - started
     assert statuses.count(200) <= (DEFAULTS.rate_limit_burst
                                    + DEFAULTS.rate_limit_per_second * elapsed + 1)
+
+
+def test_claiming_other_addresses_gains_nothing(fresh: Served) -> None:
+    # No proxy is trusted by default, loopback included (a tunnel or port-forward comes from
+    # 127.0.0.1): before, each X-Forwarded-For from 127.0.0.1 was another client.
+    count = DEFAULTS.rate_limit_burst + 100
+    started = time.monotonic()
+    statuses = asyncio.run(flood(fresh.url, [None] * count, "{ __typename }", forwarded=True))
+    elapsed = time.monotonic() - started
+    assert statuses.count(200) <= (DEFAULTS.rate_limit_burst
+                                   + DEFAULTS.rate_limit_per_second * elapsed + 1)
+    assert statuses.count(429) >= 1
 
 
 def test_a_websocket_is_no_way_around_the_limit(fresh: Served, demo: DemoServer) -> None:

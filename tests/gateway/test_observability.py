@@ -40,7 +40,8 @@ def sample(text: str, name: str, **labels: str) -> float:
 
 def test_prometheus_metrics(demo: DemoServer) -> None:
     server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0.001,
-                            rate_limit_burst=3, cache=True), default_key=demo.keys["alice"])
+                            rate_limit_burst=3, cache=True, forwarded_allow_ips="127.0.0.1"),
+                   default_key=demo.keys["alice"])
     try:
         demo.fault("experiment/tags", "status", status=503, count=1)
         assert "errors" not in server.post(QUERY)
@@ -48,8 +49,8 @@ def test_prometheus_metrics(demo: DemoServer) -> None:
         server.post("{ __typename }")
         assert server.post("{ __typename }")["errors"][0]["extensions"]["code"] == \
             "RATE_LIMITED"
-        # The scraper comes from another address (through a trusted proxy, as uvicorn reads
-        # X-Forwarded-For from 127.0.0.1): its requests have a bucket of their own.
+        # The scraper comes from another address (through a proxy this gateway trusts):
+        # its requests have a bucket of their own.
         text = server.http("GET", "/metrics", headers={"X-Forwarded-For": "10.0.0.9"}
                            ).body.decode()
     finally:
