@@ -36,13 +36,13 @@ from .upstream import CometClient, Transport, errors
 from .upstream.cache import VALUE_SHARE, MemoryCache, RedisCache, ResponseCache
 from .upstream.probe import VersionProbe
 from .view import GatewayGraphQL
-from .websocket import WebSocketsPerClient
+from .websocket import WebSocketKeys, WebSocketsPerClient
 
 log = logging.getLogger("gateway")
 
 
-def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits
-               ) -> list[Middleware]:
+def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits,
+               websocket_keys: WebSocketKeys) -> list[Middleware]:
     """Outermost first: request ids, allowed hosts, CORS, then the door's limits."""
     stack = [Middleware(RequestIdMiddleware), Middleware(AllowedHosts, policy=settings.hosts())]
     if settings.origins():
@@ -52,7 +52,8 @@ def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"]))
     stack.append(Middleware(PrivateAnswers, public_prefixes=(STATIC_PATH,)))
-    stack.append(Middleware(WebSocketsPerClient, limit=settings.websockets_per_client))
+    stack.append(Middleware(WebSocketsPerClient, limit=settings.websockets_per_client,
+                            keys=websocket_keys))
     stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
     stack.append(Middleware(RateLimit, settings=settings, limits=rate_limits,
                             on_limited=metrics.rate_limited.inc))
@@ -173,7 +174,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
                 *downloads.routes(client_for, settings.download_stall_timeout)],
-        middleware=middleware(settings, metrics, rate_limits), lifespan=lifespan,
+        middleware=middleware(settings, metrics, rate_limits, view.websocket_keys),
+        lifespan=lifespan,
         exception_handlers={MalformedKey: malformed_key, Exception: internal_error})
     app.state.settings = settings
     app.state.transport = transport

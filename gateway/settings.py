@@ -65,6 +65,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("websockets_per_client", "COMET_GATEWAY_WEBSOCKETS_PER_CLIENT", int,
             "Websockets one client address may hold open at once (behind a trusted proxy, "
             "the address it forwards); past it the handshake gets 429."),
+    Setting("websockets_per_key", "COMET_GATEWAY_WEBSOCKETS_PER_KEY", int,
+            "Websockets one API key may hold open per process (past it: closed with 4429 "
+            "after connection_init)."),
     Setting("websocket_init_timeout", "COMET_GATEWAY_WEBSOCKET_INIT_TIMEOUT", float,
             "Seconds a websocket has to send `connection_init` with an API key the upstream "
             "accepts; then it is closed (4408)."),
@@ -203,6 +206,7 @@ class Settings:
     keep_alive_timeout: float = 5.0
     max_header_bytes: int = 65_536
     websockets_per_client: int = 32
+    websockets_per_key: int = 64
     websocket_init_timeout: float = 10.0
     websocket_idle_timeout: float = 300.0
     timeout: float = 10.0
@@ -282,7 +286,8 @@ class Settings:
         self._check_server_limits()
 
     def _check_server_limits(self) -> None:
-        for name in ("max_connections", "max_header_bytes", "websockets_per_client"):
+        for name in ("max_connections", "max_header_bytes", "websockets_per_client",
+                     "websockets_per_key"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         for name in ("header_timeout", "body_timeout", "keep_alive_timeout",

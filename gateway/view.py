@@ -38,7 +38,7 @@ from .schema import GatewaySchema
 from .schema.execution import execution_started, recording_execution
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
-from .websocket import GuardedWebSocketAdapter, KeyChecks, admit
+from .websocket import GuardedWebSocketAdapter, KeyChecks, WebSocketKeys, admit
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 _WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -107,6 +107,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None,
                          subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,))
         self.rate_limits = rate_limits
+        self.websocket_keys = WebSocketKeys(settings.websockets_per_key)
         self.metrics = metrics
         self.settings = settings
         self.transport = transport
@@ -235,7 +236,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 context.api_key = api_key({"authorization": raw}, self.settings)
             except MalformedKey:  # no usable key: closed with 4401 below, not sent upstream
                 context.api_key = None
-        await admit(context.api_key, context.request, self.key_checks, self.settings)
+        await admit(context.api_key, context.request, self.key_checks, self.settings,
+                    self.websocket_keys)
         return await super().on_ws_connect(context)
 
     @functools.cached_property

@@ -9,7 +9,8 @@ time without purpose.
 - A websocket not acknowledged within the init timeout is closed (4408), and one with no
   operation running and no message from its client within the idle timeout is closed (1001).
 - A client address holds at most `websockets_per_client` websockets; past it, the handshake is
-  answered 429.
+  answered 429. An API key holds at most `websockets_per_key` per process; past it, the
+  websocket is closed with 4429 after `connection_init`.
 """
 
 from __future__ import annotations
@@ -101,10 +102,37 @@ class KeyChecks:
             self._known.popitem(last=False)
 
 
+class WebSocketKeys:
+    """Websockets open per API key (by fingerprint), at most `limit`: a key's holder could
+    otherwise fill a process's connections from a few addresses. A websocket counts from its
+    key's admission until the connection ends (`WebSocketsPerClient` lets it go)."""
+
+    STATE = "cgw.websocket_key"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: collections.Counter[str] = collections.Counter()
+
+    def enter(self, scope: Scope, key: ApiKey) -> bool:
+        if self._open[key.fingerprint] >= self.limit:
+            return False
+        self._open[key.fingerprint] += 1
+        scope.setdefault("state", {})[self.STATE] = key.fingerprint
+        return True
+
+    def leave(self, scope: Scope) -> None:
+        fingerprint = scope.get("state", {}).pop(self.STATE, None)
+        if fingerprint is not None:
+            self._open[fingerprint] -= 1
+            if self._open[fingerprint] <= 0:
+                del self._open[fingerprint]
+
+
 async def admit(key: ApiKey | None, websocket: WebSocket, checks: KeyChecks,
-                settings: Settings) -> None:
-    """Return when the upstream accepts `key`; else close the websocket with the reason, and
-    raise WebSocketDisconnected (which ends strawberry's handlers quietly)."""
+                settings: Settings, keys: WebSocketKeys | None = None) -> None:
+    """Return when the upstream accepts `key` (and it holds fewer websockets than `keys`
+    allows); else close the websocket with the reason, and raise WebSocketDisconnected (which
+    ends strawberry's handlers quietly)."""
     if not well_formed(key):
         await _close(websocket, 4401, "Unauthorized: send a valid API key in connection_init's "
                                       "payload as Authorization")
@@ -122,6 +150,10 @@ async def admit(key: ApiKey | None, websocket: WebSocket, checks: KeyChecks,
         raise WebSocketDisconnected
     if verdict is Verdict.FORBIDDEN:
         await _close(websocket, 4403, "Forbidden: the upstream refuses this API key")
+        raise WebSocketDisconnected
+    if keys is not None and not keys.enter(websocket.scope, key):
+        await _close(websocket, 4429, f"too many websockets for this API key (at most "
+                                      f"{keys.limit} per process)")
         raise WebSocketDisconnected
 
 
@@ -226,11 +258,13 @@ class GuardedWebSocketAdapter(ASGIWebSocketAdapter):
 
 
 class WebSocketsPerClient:
-    """At most `limit` websockets open per client address; past it, the handshake gets 429."""
+    """At most `limit` websockets open per client address; past it, the handshake gets 429.
+    When a websocket ends, its key's count (`keys`) lets it go too."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, keys: WebSocketKeys | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.keys = keys
         self._open: collections.Counter[str] = collections.Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -249,6 +283,8 @@ class WebSocketsPerClient:
             self._open[client] -= 1
             if self._open[client] <= 0:
                 del self._open[client]
+            if self.keys is not None:
+                self.keys.leave(scope)
 
 
 async def _refuse(scope: Scope, send: Send, message: str) -> None:

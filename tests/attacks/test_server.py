@@ -280,6 +280,17 @@ def test_websockets_per_client_address_are_capped(served: Served, demo: DemoServ
     assert elsewhere == ["ack"] * 5
 
 
+def test_websockets_per_key_are_capped(demo_session: DemoServer) -> None:
+    """One key from many addresses cannot fill the process's connections: past its cap its
+    websockets are closed after connection_init, and a websocket that ends frees its place."""
+    key = demo_session.keys["carol"]
+    with serve(demo_session.url, env={"COMET_GATEWAY_WEBSOCKETS_PER_KEY": "10"}) as process:
+        outcomes = asyncio.run(many(process, 14, {"Authorization": key}))
+        assert sorted(outcomes) == ["ack"] * 10 + ["closed 4429"] * 4
+        again = asyncio.run(many(process, 10, {"Authorization": key}))  # the first ones ended
+    assert again == ["ack"] * 10
+
+
 def test_a_websocket_key_is_checked_upstream_once(served: Served, demo: DemoServer) -> None:
     fake = asyncio.run(many(served, 30, {"Authorization": "not-a-comet-key-0123456789"}))
     assert fake == ["closed 4401"] * 30
