@@ -65,6 +65,7 @@ CACHE_BYTES = 32 * 1024 * 1024
 # Python objects a parsed document holds per token (its nodes, and the token list its
 # locations keep): about 420 bytes for GraphiQL's introspection, 600 for a list of names.
 AST_BYTES_PER_TOKEN = 640
+ERROR_BYTES = 4096  # a validation error kept with its text: message, locations, extensions
 
 
 def refusal(message: str, code: str, nodes: Sequence[Node] | Node | None = None) -> GraphQLError:
@@ -295,6 +296,7 @@ class Documents:
                 parsed.errors = [_coded(error, BAD_INPUT) for error in validate(
                     self.schema, parsed.document, self.rules, max_errors=MAX_ERRORS)]
             parsed.validated = True
+            self._grew(text, parsed, ERROR_BYTES * len(parsed.errors))
         return [_copy(error) for error in parsed.errors or ()]
 
     def known(self, text: str) -> bool:
@@ -335,6 +337,15 @@ class Documents:
         while self._bytes > self._cache_bytes:
             _, old = self._cache.popitem(last=False)
             self._bytes -= old.size
+
+    def _grew(self, text: str, parsed: _Parsed, size: int) -> None:
+        """A kept text's entry holds `size` more bytes (its validation errors)."""
+        if size and self._cache.get(text) is parsed:
+            parsed.size += size
+            self._bytes += size
+            while self._bytes > self._cache_bytes and self._cache:
+                _, old = self._cache.popitem(last=False)
+                self._bytes -= old.size
 
     def __len__(self) -> int:
         return len(self._cache)
