@@ -31,7 +31,7 @@ from .persisted import MAX_QUERY_BYTES, PersistedQueries
 from .rate_limits import RateLimit, RateLimits
 from .request_ids import RequestIdMiddleware
 from .schema import build_schema
-from .settings import Settings
+from .settings import Settings, address_in
 from .upstream import CometClient, Transport, errors
 from .upstream.cache import VALUE_SHARE, MemoryCache, RedisCache, ResponseCache
 from .upstream.probe import VersionProbe
@@ -148,7 +148,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready", "upstreamVersion": version})
 
+    scrapers = settings.metrics_networks()
+
     async def prometheus(request: Request) -> Response:
+        # Operation names are the clients' own words: only a scraper on an allowed network
+        # (private ones by default) reads them.
+        host = (request.client.host if request.client else "") or ""
+        if not any(address_in(host, network) for network in scrapers):
+            return JSONResponse({"errors": [{"message": "Not found",
+                                             "extensions": {"code": "FORBIDDEN"}}]},
+                                status_code=404)
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     def client_for(request: Request) -> CometClient:

@@ -8,6 +8,7 @@ repr.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -182,6 +183,9 @@ SETTINGS: tuple[Setting, ...] = (
             "by default the URL of each request."),
     Setting("metrics", "COMET_GATEWAY_METRICS", _bool,
             "Serve Prometheus metrics at /metrics."),
+    Setting("metrics_from", "COMET_GATEWAY_METRICS_FROM", str,
+            "Comma-separated networks whose clients may read /metrics (operation names are "
+            "the clients' own words); others get 404. `*` for any."),
     Setting("log_format", "COMET_GATEWAY_LOG_FORMAT", str,
             "`json` (one object per line, with the request id) or `text`."),
     Setting("log_level", "COMET_GATEWAY_LOG_LEVEL", str, "debug, info, warning or error."),
@@ -251,6 +255,8 @@ class Settings:
     persisted_max_bytes: int = 8 * 1024 * 1024
     redis_timeout: float = 0.25
     metrics: bool = True
+    metrics_from: str = ("127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,"
+                         "fc00::/7")
     log_format: str = "json"
     log_level: str = "info"
     use_env_api_key: bool = False
@@ -277,6 +283,7 @@ class Settings:
                 or self.upstream_rate_per_key < 0:
             raise ValueError("operation_deadline must be positive, the rates not negative")
         self.ttls()  # validates the cache TTLs
+        self.metrics_networks()  # validates the networks that may read /metrics
         self.upstream()  # validates the upstream numbers
         self.hosts()  # validates the allowed hosts, and refuses the environment's key to all
         if self.env_api_key and not SENDABLE_KEY.fullmatch(self.env_api_key.strip()):
@@ -311,6 +318,11 @@ class Settings:
         return DocumentLimits(max_length=self.max_query_length, max_tokens=self.max_tokens,
                               max_depth=self.max_depth, max_aliases=self.max_aliases,
                               max_fields=self.max_fields, introspection=self.introspection)
+
+    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network | None]:
+        """`metrics_from` parsed (None stands for any address)."""
+        return [None if part.strip() == "*" else ipaddress.ip_network(part.strip(), strict=False)
+                for part in self.metrics_from.split(",") if part.strip()]
 
     def origins(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
@@ -363,3 +375,14 @@ class Settings:
             max_answer_bytes=self.max_upstream_answer_bytes,
             private_redirect_hosts=tuple(h.strip() for h in self.private_redirect_hosts.split(",")
                                          if h.strip()))
+
+
+def address_in(host: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network | None
+               ) -> bool:
+    """Whether a client's address is in `network` (None: any address)."""
+    if network is None:
+        return True
+    try:
+        return ipaddress.ip_address(host) in network
+    except ValueError:
+        return False

@@ -123,3 +123,18 @@ def test_opentelemetry_spans(spans: InMemorySpanExporter, demo: DemoServer) -> N
     assert names.count("upstream POST multi_metric_chart") == 1
     operation = next(s for s in spans.get_finished_spans() if s.name == "graphql.operation")
     assert operation.attributes["graphql.operation.name"] == "Sandbox"
+
+
+def test_metrics_are_read_from_private_networks_only(demo: DemoServer) -> None:
+    """Operation names are the clients' own words: an anonymous client on the internet must
+    not read another's from /metrics (a proxy this gateway trusts says where clients are)."""
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            forwarded_allow_ips="127.0.0.1"), default_key=demo.keys["alice"])
+    try:
+        server.post("query AcmeAcquisitionDashboard { viewer { userName } }")
+        public = server.http("GET", "/metrics", headers={"X-Forwarded-For": "203.0.113.5"})
+        private = server.http("GET", "/metrics", headers={"X-Forwarded-For": "10.1.2.3"})
+    finally:
+        server.stop()
+    assert public.status == 404 and b"Acme" not in public.body
+    assert private.status == 200 and b"AcmeAcquisitionDashboard" in private.body
