@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.rate_limits import reading_cost
+from gateway.rate_limits import BODY_BYTES_PER_REQUEST, reading_cost
 from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.serve_process import Served, serve
@@ -174,3 +174,29 @@ def test_errors_far_down_many_lines_cost_little(served: Served) -> None:
     assert [a["errors"][0]["extensions"]["code"] for a in answers[0]] == ["QUERY_TOO_COMPLEX"] * 7
     assert len(answers[1][0]["errors"]) <= 21 and answers[1] == answers[2]
     assert cost < CPU_PER_REQUEST
+
+
+def test_large_variables_cost_their_size(demo_session: DemoServer) -> None:
+    """95,000 keys in 1 MB of variables cost some 100 ms to decode and coerce before the
+    500-key limit refuses them: such a body costs its address a request per 16 KiB, so a
+    client sending it in a loop gets a few a second, not a core."""
+    body = {"query": "query($k: [ID!]!) { experiments(keys: $k) { name } }",
+            "variables": {"k": [f"k{i:05d}" for i in range(95_000)]}}
+    with serve(demo_session.url) as process:
+        before = process.cpu_seconds()
+        statuses = []
+        started = time.monotonic()
+        while time.monotonic() - started < 6:
+            try:
+                statuses.append(process.post(body).status)
+            except OSError:  # refused before the body was read: the connection is closed
+                statuses.append(429)
+        elapsed = time.monotonic() - started
+        used = process.cpu_seconds() - before
+    size = len(json.dumps(body))
+    defaults = Settings()
+    allowed = (defaults.rate_limit_burst + defaults.rate_limit_per_second * elapsed) / (
+        1 + size // BODY_BYTES_PER_REQUEST)
+    print(f"large variables: {statuses.count(200)} read, {statuses.count(429)} refused, "
+          f"{used:.2f} s of CPU in {elapsed:.1f} s")
+    assert statuses.count(200) <= allowed + 2 and used < 3.0, (statuses.count(200), used)
