@@ -86,7 +86,6 @@ def test_no_key_reaches_the_log_at_debug(chatty: Served, demo: DemoServer) -> No
     asyncio.run(websockets())
     log = chatty.log()
     assert '"level": "debug"' in log  # the level the test is about
-    assert "***" in log  # lines that carried a key were written, masked (not left out)
     leaked = {p for secret in (key, fake, cut) for p in pieces(secret) if p in log}
     assert not leaked, [line for line in log.splitlines() if any(p in line for p in leaked)]
 
