@@ -26,6 +26,15 @@ REPEATED = "{" + " viewer { defaultWorkspace { name } }" * 1000 + "}"
 TOKENS = "{ viewer { " + "userName " * 10_001 + "} }"
 
 
+@pytest.fixture(scope="module")
+def served(demo_session: DemoServer) -> Iterator[Served]:
+    """`serve` at its defaults but for the address's rate limit: these tests measure what a
+    document costs the server to refuse, not how often one may be sent (which the tests at
+    the end of this module, and test_rate_limits, do at the defaults)."""
+    with serve(demo_session.url, env={"COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0"}) as process:
+        yield process
+
+
 def codes(body: dict[str, object]) -> list[str]:
     return [e["extensions"]["code"] for e in body.get("errors", [])]  # type: ignore[attr-defined]
 
