@@ -81,12 +81,25 @@ def test_persisted_queries_from_fake_keys_stay_within_the_byte_budget(served: Se
     assert served.rss_kib() - rss_before < 100 * 1024
 
 
+# What these tests measure is memory: the address's rate limit (which prices a new text and a
+# large body, see test_rate_limits) would only make them wait.
+NO_ADDRESS_LIMIT = {"COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0"}
+
+
+@pytest.fixture(scope="module")
+def served(demo_session: DemoServer) -> Iterator[Served]:
+    """`serve` at its defaults but for the address's rate limit."""
+    with serve(demo_session.url, env=NO_ADDRESS_LIMIT) as process:
+        yield process
+
+
 @pytest.fixture(scope="module")
 def caching(demo_session: DemoServer) -> Iterator[Served]:
     """`serve` with the in-process cache on, and every answer cached for TTL seconds."""
     ttls = ",".join(f"{family}={TTL}" for family in DEFAULTS.ttls())
     with serve(demo_session.url, env={"COMET_GATEWAY_CACHE": "true",
-                                      "COMET_GATEWAY_CACHE_TTLS": ttls}) as process:
+                                      "COMET_GATEWAY_CACHE_TTLS": ttls,
+                                      **NO_ADDRESS_LIMIT}) as process:
         yield process
 
 
