@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -38,7 +37,7 @@ from .schema import GatewaySchema
 from .schema.execution import execution_started, recording_execution
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
-from .websocket import GuardedWebSocketAdapter, KeyChecks, WebSocketKeys, admit
+from .websocket import GuardedWebSocketAdapter, WebSocketKeys, admit
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
 _WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
@@ -236,14 +235,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 context.api_key = api_key({"authorization": raw}, self.settings)
             except MalformedKey:  # no usable key: closed with 4401 below, not sent upstream
                 context.api_key = None
-        await admit(context.api_key, context.request, self.key_checks, self.settings,
+        await admit(context.api_key, context.request, self.transport, self.settings,
                     self.websocket_keys)
         return await super().on_ws_connect(context)
-
-    @functools.cached_property
-    def key_checks(self) -> KeyChecks:
-        """The verdicts on websocket keys, made on the first websocket."""
-        return KeyChecks(self.transport)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(graphiql_html(self.settings.graphiql_api_key))

@@ -2,9 +2,9 @@
 time without purpose.
 
 - `connection_init` must bring a key (or the upgrade's `Authorization` header must): none, or a
-  malformed one, closes the websocket at once with 4401; a key is checked upstream once
-  (`account-details`), the verdict kept a minute per key and shared by concurrent checks, and a
-  key the upstream refuses closes it with 4401 (or 4403). An upstream that cannot answer closes
+  malformed one, closes the websocket at once with 4401; a key Comet has not accepted within
+  the last minute is checked upstream (`account-details`, a call concurrent checks share), and
+  a key the upstream refuses closes it with 4401 (or 4403). An upstream that cannot answer closes
   it with 1013, "try again later".
 - A websocket not acknowledged within the init timeout is closed (4408), and one with no
   operation running and no message from its client within the idle timeout is closed (1001).
@@ -20,8 +20,7 @@ import collections
 import enum
 import json
 import logging
-import time
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from json import JSONDecodeError
 from typing import Any
 
@@ -41,10 +40,6 @@ from .upstream import ApiKey, CometClient, Transport, errors
 
 log = logging.getLogger("gateway.websocket")
 
-VERDICT_TTL = 60.0  # seconds a key's verdict is kept: how late a revoked key is noticed here
-MAX_VERDICTS = 10_000
-
-
 class Verdict(enum.Enum):
     ACCEPTED = "accepted"
     UNAUTHENTICATED = "unauthenticated"
@@ -56,50 +51,22 @@ def well_formed(key: ApiKey | None) -> bool:
     return key is not None and bool(key.reveal())
 
 
-class KeyChecks:
-    """Whether the upstream accepts a key: asked once (`account-details`, through the normal
-    client), the verdict kept `ttl` seconds per key fingerprint, and concurrent checks of one
-    key sharing one call. Failures other than 401 and 403 are raised, and not kept."""
-
-    def __init__(self, transport: Transport, *, ttl: float = VERDICT_TTL,
-                 max_keys: int = MAX_VERDICTS, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
-        self._transport, self._ttl, self._max_keys, self._clock = transport, ttl, max_keys, clock
-        self._known: collections.OrderedDict[str, tuple[Verdict, float]] = (
-            collections.OrderedDict())
-        self._asking: dict[str, asyncio.Future[Verdict]] = {}
-
-    async def verdict(self, key: ApiKey, deadline: float | None = None) -> Verdict:
-        fingerprint = key.fingerprint
-        known = self._known.get(fingerprint)
-        if known is not None and known[1] > self._clock():
-            return known[0]
-        asking = self._asking.get(fingerprint)
-        if asking is None:
-            asking = asyncio.ensure_future(self._ask(key, deadline))
-            self._asking[fingerprint] = asking
-            asking.add_done_callback(lambda done: self._settled(fingerprint, done))
-        # One waiter that goes away must not cancel the others' call.
-        return await asyncio.shield(asking)
-
-    async def _ask(self, key: ApiKey, deadline: float | None) -> Verdict:
-        try:
-            await CometClient(self._transport, key, deadline=deadline).get_account_details()
-        except (errors.Unauthenticated, errors.NotFound, errors.BadRequest):
-            # account-details names nothing but the caller: any refusal of it is the key's.
-            return Verdict.UNAUTHENTICATED
-        except errors.Forbidden:
-            return Verdict.FORBIDDEN
+async def verdict(transport: Transport, key: ApiKey, deadline: float | None = None) -> Verdict:
+    """Whether the upstream accepts `key`. The transport keeps what Comet said of each key (see
+    `upstream.recent_keys`): a key it answered 200 within the recheck (60 s) is taken at its
+    word; else `account-details` is asked, through the normal client, so that concurrent checks
+    of one key share one call and an invented key costs Comet one call, not one per websocket.
+    Failures other than 401 and 403 are raised."""
+    if transport.vouches_for(key):
         return Verdict.ACCEPTED
-
-    def _settled(self, fingerprint: str, done: asyncio.Future[Verdict]) -> None:
-        del self._asking[fingerprint]
-        if done.cancelled() or done.exception() is not None:
-            return  # not kept: the next websocket asks again
-        self._known[fingerprint] = (done.result(), self._clock() + self._ttl)
-        self._known.move_to_end(fingerprint)
-        while len(self._known) > self._max_keys:
-            self._known.popitem(last=False)
+    try:
+        await CometClient(transport, key, deadline=deadline).get_account_details()
+    except (errors.Unauthenticated, errors.NotFound, errors.BadRequest):
+        # account-details names nothing but the caller: any refusal of it is the key's.
+        return Verdict.UNAUTHENTICATED
+    except errors.Forbidden:
+        return Verdict.FORBIDDEN
+    return Verdict.ACCEPTED
 
 
 class WebSocketKeys:
@@ -128,7 +95,7 @@ class WebSocketKeys:
                 del self._open[fingerprint]
 
 
-async def admit(key: ApiKey | None, websocket: WebSocket, checks: KeyChecks,
+async def admit(key: ApiKey | None, websocket: WebSocket, transport: Transport,
                 settings: Settings, keys: WebSocketKeys | None = None) -> None:
     """Return when the upstream accepts `key` (and it holds fewer websockets than `keys`
     allows); else close the websocket with the reason, and raise WebSocketDisconnected (which
@@ -140,15 +107,15 @@ async def admit(key: ApiKey | None, websocket: WebSocket, checks: KeyChecks,
     assert key is not None
     deadline = asyncio.get_running_loop().time() + settings.websocket_init_timeout
     try:
-        verdict = await checks.verdict(key, deadline)
+        said = await verdict(transport, key, deadline)
     except errors.UpstreamError as exc:
         log.info("websocket key check failed upstream: %s", type(exc).__name__)
         await _close(websocket, 1013, "the API key could not be checked upstream; retry later")
         raise WebSocketDisconnected from None
-    if verdict is Verdict.UNAUTHENTICATED:
+    if said is Verdict.UNAUTHENTICATED:
         await _close(websocket, 4401, "Unauthorized: the upstream does not accept this API key")
         raise WebSocketDisconnected
-    if verdict is Verdict.FORBIDDEN:
+    if said is Verdict.FORBIDDEN:
         await _close(websocket, 4403, "Forbidden: the upstream refuses this API key")
         raise WebSocketDisconnected
     if keys is not None and not keys.enter(websocket.scope, key):

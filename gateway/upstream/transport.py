@@ -223,6 +223,10 @@ class Transport:
             self.observer.retry(endpoint.name)
             await asyncio.sleep(wait)
 
+    def vouches_for(self, key: ApiKey) -> bool:
+        """Whether Comet answered a call of `key` 200 within the recheck (see `recent_keys`)."""
+        return self._recent_keys.vouched(key)
+
     async def probe(self) -> str:
         """Comet's version probe (`{root}/clientlib/isAlive/ver`, no key needed): the version
         it reports; Unavailable when it does not answer, BadResponse when what answers is not
