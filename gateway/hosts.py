@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .limits import send_errors
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "[::]", "*"})
@@ -135,11 +136,5 @@ class AllowedHosts:
         if host is not None and self.policy.allows(host):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "websocket" and "websocket.http.response" not in scope.get(
-                "extensions", {}):
-            await send({"type": "websocket.close", "code": 1008})
-            return
-        await JSONResponse({"errors": [{
-            "message": "this gateway does not answer to that host name (see "
-                       "COMET_GATEWAY_ALLOWED_HOSTS)",
-            "extensions": {"code": "BAD_USER_INPUT"}}]}, status_code=400)(scope, receive, send)
+        await send_errors(send, 400, "BAD_USER_INPUT", "this gateway does not answer to that "
+                          "host name (see COMET_GATEWAY_ALLOWED_HOSTS)", scope=scope)

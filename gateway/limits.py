@@ -10,18 +10,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 async def send_errors(send: Send, status: int, code: str, message: str,
                       headers: dict[str, str] | None = None,
-                      extensions: dict[str, Any] | None = None) -> None:
+                      extensions: dict[str, Any] | None = None,
+                      scope: Scope | None = None) -> None:
+    """A refusal as GraphQL answers errors, with `status`. For a websocket's handshake (`scope`
+    says so) the same HTTP answer where the server can send one, else a bare 403."""
+    prefix = ""
+    if scope is not None and scope["type"] == "websocket":
+        if "websocket.http.response" not in scope.get("extensions", {}):
+            await send({"type": "websocket.close", "code": 1008})  # HTTP 403, no reason
+            return
+        prefix = "websocket."
     body = json.dumps({"errors": [{"message": message, "extensions": {
         "code": code, **(extensions or {})}}]}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": f"{prefix}http.response.start", "status": status, "headers": raw})
+    await send({"type": f"{prefix}http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -35,8 +45,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length", b"").decode("latin-1")
+        declared = Headers(scope=scope).get("content-length", "")
         message = f"request body larger than {self.max_bytes} bytes"
         if declared.isdigit() and int(declared) > self.max_bytes:
             await send_errors(send, 413, "BAD_USER_INPUT", message)

@@ -174,7 +174,7 @@ def retry_after(wait: float) -> int:
 
 class RateLimit:
     """Answer 429 with `Retry-After` and RATE_LIMITED when `RateLimits.admit` says wait (a
-    websocket handshake is refused with HTTP 429 too)."""
+    websocket handshake too)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, limits: RateLimits,
                  on_limited: Callable[[], None] | None = None) -> None:
@@ -202,17 +202,9 @@ class RateLimit:
             self.on_limited()
         await self._pause(address, wait)
         seconds = retry_after(wait)
-        if scope["type"] == "websocket":
-            if "websocket.http.response" in scope.get("extensions", {}):
-                await send({"type": "websocket.http.response.start", "status": 429,
-                            "headers": [(b"retry-after", str(seconds).encode())]})
-                await send({"type": "websocket.http.response.body", "body": b""})
-            else:  # the handshake is refused (HTTP 403) without the reason
-                await send({"type": "websocket.close", "code": 1008})
-            return
         await send_errors(send, 429, "RATE_LIMITED", f"{why}; retry in {seconds}s",
                           headers={"Retry-After": str(seconds)},
-                          extensions={"retryAfter": seconds})
+                          extensions={"retryAfter": seconds}, scope=scope)
 
     async def _pause(self, address: str, wait: float) -> None:
         paused = self._paused.get(address, 0)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import enum
-import json
 import logging
 from collections.abc import AsyncGenerator, Mapping
 from json import JSONDecodeError
@@ -34,6 +33,7 @@ from strawberry.http.exceptions import (
     WebSocketDisconnected,
 )
 
+from .limits import send_errors
 from .rate_limits import client_address
 from .settings import Settings
 from .upstream import ApiKey, CometClient, Transport, errors
@@ -240,8 +240,9 @@ class WebSocketsPerClient:
             return
         client = client_address(scope)
         if self._open[client] >= self.limit:
-            await _refuse(scope, send, f"too many websockets from this address "
-                                       f"(at most {self.limit})")
+            await send_errors(send, 429, "RATE_LIMITED", f"too many websockets from this "
+                              f"address (at most {self.limit})",
+                              headers={"Retry-After": "1"}, scope=scope)
             return
         self._open[client] += 1
         try:
@@ -252,14 +253,3 @@ class WebSocketsPerClient:
                 del self._open[client]
             if self.keys is not None:
                 self.keys.leave(scope)
-
-
-async def _refuse(scope: Scope, send: Send, message: str) -> None:
-    if "websocket.http.response" not in scope.get("extensions", {}):
-        await send({"type": "websocket.close", "code": 1008, "reason": ""})  # HTTP 403
-        return
-    body = json.dumps({"errors": [{"message": message,
-                                   "extensions": {"code": "RATE_LIMITED"}}]}).encode()
-    await send({"type": "websocket.http.response.start", "status": 429,
-                "headers": [(b"content-type", b"application/json"), (b"retry-after", b"1")]})
-    await send({"type": "websocket.http.response.body", "body": body})
