@@ -26,7 +26,7 @@ _PLAIN_NUMBERS = frozenset({float, int, type(None)})
 # experiment costs a share of a POST (chart_batch_size a POST), and every metric name and
 # parameter goes into each of them.
 MAX_CHART_EXPERIMENTS = 500  # as many as `experiments(keys:)` takes
-MAX_CHART_METRICS = 50  # as many as `metricUpdates` takes
+MAX_CHART_METRICS = 50
 MAX_CHART_PARAMS = 100
 CHART_BOUNDS = (f"At most {MAX_CHART_EXPERIMENTS} experiments, {MAX_CHART_METRICS} metrics "
                 f"and {MAX_CHART_PARAMS} params.")
