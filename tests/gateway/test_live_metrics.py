@@ -9,10 +9,12 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from demo_upstream.world import World
+from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.gateway_server import GatewayServer
 
@@ -117,19 +119,18 @@ def test_subscriptions_are_refused_over_plain_http(gateway: GatewayServer) -> No
     assert "websocket" in result["errors"][0]["message"]
 
 
-def test_updates_never_come_from_the_response_cache(demo: DemoServer) -> None:
-    """With the cache on and charts kept ten minutes, a point logged after the subscription
-    started still arrives at the next poll (before, the poll was answered from the cache)."""
+def first_update_after_a_point(settings: Settings, demo: DemoServer, fields: str,
+                               wait: float, value: float) -> tuple[list[int], dict[str, Any]]:
+    """A gateway with `settings`; a subscription to one experiment's loss (`fields` of each
+    update) over graphql-transport-ws; after `wait` seconds a point logged: its steps, and the
+    first message that came after it."""
     from websockets.sync.client import connect
 
-    from gateway.settings import Settings
     from tests.gateway_server import start
 
-    ttls = ",".join(f"{family}=600" for family in Settings().ttls())
-    server = start(Settings(upstream_url=demo.url, cache=True, cache_ttls=ttls,
-                            rate_limit_per_second=0), default_key=demo.keys["alice"])
+    server = start(settings, default_key=demo.keys["alice"])
     query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
-             " intervalSeconds: 1) { experimentKey steps } }")
+             f" intervalSeconds: 1) {{ {fields} }} }}")
     try:
         with connect(server.url.replace("http", "ws") + "/graphql",
                      subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
@@ -138,42 +139,32 @@ def test_updates_never_come_from_the_response_cache(demo: DemoServer) -> None:
             assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
             ws.send(json.dumps({"id": "1", "type": "subscribe",
                                 "payload": {"query": query, "variables": {"k": KEYS[:1]}}}))
-            time.sleep(1.5)  # the first poll sets the baseline (and would fill the cache)
-            steps = demo.log_metric(KEYS[0], "loss", [0.01])
-            update = json.loads(ws.recv(timeout=10))
-        assert update["type"] == "next", update
-        assert update["payload"]["data"]["metricUpdates"] == {"experimentKey": KEYS[0],
-                                                              "steps": steps}
+            time.sleep(wait)
+            steps = demo.log_metric(KEYS[0], "loss", [value])
+            return steps, json.loads(ws.recv(timeout=10))
     finally:
         server.stop()
+
+
+def test_updates_never_come_from_the_response_cache(demo: DemoServer) -> None:
+    """With the cache on and charts kept ten minutes, a point logged after the subscription
+    started still arrives at the next poll (before, the poll was answered from the cache)."""
+    ttls = ",".join(f"{family}=600" for family in Settings().ttls())
+    steps, update = first_update_after_a_point(
+        Settings(upstream_url=demo.url, cache=True, cache_ttls=ttls, rate_limit_per_second=0),
+        demo, "experimentKey steps", 1.5, 0.01)  # the first poll fills the cache
+    assert update["type"] == "next", update
+    assert update["payload"]["data"]["metricUpdates"] == {"experimentKey": KEYS[0],
+                                                          "steps": steps}
 
 
 def test_an_update_past_the_operation_deadline_still_resolves_its_fields(
         demo: DemoServer) -> None:
     """Each poll's updates are an operation of their own for what their fields fetch: a
     subscription older than the operation deadline still gets its experiment's name."""
-    from websockets.sync.client import connect
-
-    from gateway.settings import Settings
-    from tests.gateway_server import start
-
-    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
-                            operation_deadline=1.0), default_key=demo.keys["alice"])
-    query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
-             " intervalSeconds: 1) { steps experiment { name } } }")
-    try:
-        with connect(server.url.replace("http", "ws") + "/graphql",
-                     subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
-            ws.send(json.dumps({"type": "connection_init",
-                                "payload": {"Authorization": demo.keys["alice"]}}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-            ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                "payload": {"query": query, "variables": {"k": KEYS[:1]}}}))
-            time.sleep(2.5)  # the baseline poll, and past the 1 s deadline
-            steps = demo.log_metric(KEYS[0], "loss", [0.02])
-            update = json.loads(ws.recv(timeout=10))
-        assert update["type"] == "next" and "errors" not in update["payload"], update
-        data = update["payload"]["data"]["metricUpdates"]
-        assert data["steps"] == steps and data["experiment"]["name"]
-    finally:
-        server.stop()
+    steps, update = first_update_after_a_point(
+        Settings(upstream_url=demo.url, rate_limit_per_second=0, operation_deadline=1.0),
+        demo, "steps experiment { name }", 2.5, 0.02)  # past the 1 s deadline
+    assert update["type"] == "next" and "errors" not in update["payload"], update
+    data = update["payload"]["data"]["metricUpdates"]
+    assert data["steps"] == steps and data["experiment"]["name"]
