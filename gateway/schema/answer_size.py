@@ -19,6 +19,7 @@ field (a bomb cut short would otherwise fill the answer with thousands of them).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from graphql import (
@@ -52,23 +53,27 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
     """Counts what an operation's answer holds; past a bound (the context's `settings`, else
     the defaults here), refuses every field still to come."""
 
-    _objects = _fields = _values = 0
-    _refused = 0
-    _reported = False
-    _why = ""
-    _field_errors = 0
+    _objects = _fields = _values = _field_errors = 0
+    _why = ""  # why the rest is refused, once a bound is passed
+    _reported = False  # whether the refusal's one error is in the answer
+
+    @functools.cached_property
+    def _bounds(self) -> tuple[int, int, int]:
+        """Objects in lists, fields, values in lists: the context's settings, else defaults."""
+        settings = getattr(self.context_value, "settings", None)
+        fields = int(getattr(settings, "max_answer_fields", DEFAULT_MAX_FIELDS))
+        return (int(getattr(settings, "max_answer_objects", DEFAULT_MAX_OBJECTS)), fields,
+                VALUES_PER_FIELD * fields)
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
                       field_details_list: Any, path: Path, position_context: Any) -> Any:
-        if not self._refused:
+        if not self._why:
             self._fields += 1
-            bound = self._bound("max_answer_fields", DEFAULT_MAX_FIELDS)
-            if self._fields > bound:
-                self._refuse(f"more than {bound} fields")
-        if self._refused:
+            if self._fields > self._bounds[1]:
+                self._why = f"more than {self._bounds[1]} fields"
+        if self._why:
             field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
             if field is not None:
-                self._refused += 1
                 self.handle_field_error(self._too_large(), field.type, field_details_list, path)
             return None
         return super().execute_field(parent_type, source, field_details_list, path,
@@ -77,19 +82,17 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
     def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType],
                             field_details_list: Any, info: Any, path: Path,
                             result: Any, position_context: Any) -> Any:
-        if type(result) in (list, tuple) and not self._refused:
+        if type(result) in (list, tuple) and not self._why:
+            objects, _, values = self._bounds
             if is_leaf_type(get_named_type(return_type)):
                 self._values += len(result)
-                bound = VALUES_PER_FIELD * self._bound("max_answer_fields", DEFAULT_MAX_FIELDS)
-                if self._values > bound:
-                    self._refuse(f"more than {bound} values in lists")
+                if self._values > values:
+                    self._why = f"more than {values} values in lists"
             else:
                 self._objects += len(result)
-                bound = self._bound("max_answer_objects", DEFAULT_MAX_OBJECTS)
-                if self._objects > bound:
-                    self._refuse(f"more than {bound} objects in lists")
-        if self._refused:
-            self._refused += 1
+                if self._objects > objects:
+                    self._why = f"more than {objects} objects in lists"
+        if self._why:
             raise self._too_large()
         return super().complete_list_value(return_type, field_details_list, info, path,
                                            result, position_context)
@@ -99,8 +102,7 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
                               ) -> Any:
         # Past a bound, an object already fetched (an item of a list being built) is not
         # built field by field: its nearest nullable parent is null at once.
-        if self._refused:
-            self._refused += 1
+        if self._why:
             raise self._too_large()
         return super().complete_object_value(return_type, field_details_list, info, path,
                                              result, position_context)
@@ -129,14 +131,6 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
                 "answer reports: they are null without errors of their own",
                 extensions=extensions)
         super().handle_field_error(raw_error, return_type, field_details_list, path)
-
-    def _bound(self, name: str, default: int) -> int:
-        settings = getattr(self.context_value, "settings", None)
-        return int(getattr(settings, name, default))
-
-    def _refuse(self, why: str) -> None:
-        self._refused = 1
-        self._why = why
 
     def _too_large(self) -> AnswerTooLarge:
         return AnswerTooLarge(
