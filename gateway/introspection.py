@@ -88,9 +88,8 @@ class IntrospectionAnswers:
 
     def charge(self, context: Any) -> None:
         request = getattr(context, "request", None)
-        buckets = self._rate_limits.requests
-        if buckets is not None and request is not None:
-            buckets.charge(client_address(request.scope), EXECUTED_COST, partly=True)
+        if request is not None:
+            self._rate_limits.charge_address(client_address(request.scope), EXECUTED_COST)
 
     def __len__(self) -> int:
         return len(self._answers)

@@ -136,19 +136,21 @@ class RateLimits:
         below zero as running work may take it (then the call is not made)."""
         return self.upstream is None or self.upstream.charge(key.fingerprint)
 
+    def charge_address(self, address: str, requests: int) -> None:
+        """What a request costs `address` beyond its own token (a body to decode, a text to
+        read, an introspection answer to compute), taken even past zero, down to the floor."""
+        if self.requests is not None and requests > 0:
+            self.requests.charge(address, requests, partly=True)
+
     def charge_body(self, address: str, declared_length: str) -> None:
         """A body of that many bytes, about to be decoded (and its variables coerced)."""
-        if self.requests is not None and declared_length.isdigit():
-            cost = int(declared_length) // BODY_BYTES_PER_REQUEST
-            if cost:
-                self.requests.charge(address, cost, partly=True)
+        if declared_length.isdigit():
+            self.charge_address(address, int(declared_length) // BODY_BYTES_PER_REQUEST)
 
     def charge_reading(self, address: str, text: str) -> None:
         """A query text the gateway has not read before, about to be read for `address`."""
         if self.requests is not None:
-            cost = reading_cost(text)
-            if cost:
-                self.requests.charge(address, cost, partly=True)
+            self.charge_address(address, reading_cost(text))
 
 
 def reading_cost(text: str) -> int:
