@@ -24,7 +24,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .breaker import CircuitBreaker
 from .config import ApiKey
@@ -239,20 +239,20 @@ class RedisCache:
             self._breaker.abstain()
 
 
-class SingleFlight:
+class SingleFlight(Generic[T]):
     """Concurrent identical calls share one: the first runs, the others wait for its answer."""
 
     def __init__(self) -> None:
-        self._flights: dict[str, asyncio.Task[bytes]] = {}
+        self._flights: dict[str, asyncio.Task[T]] = {}
 
-    async def run(self, key: str, call: Callable[[], Awaitable[bytes]],
-                  timeout: float | None = None) -> bytes:
+    async def run(self, key: str, call: Callable[[], Awaitable[T]],
+                  timeout: float | None = None) -> T:
         task = self._flights.get(key)
         if task is None:
             task = asyncio.ensure_future(call())
             self._flights[key] = task
 
-            def landed(done: asyncio.Task[bytes]) -> None:
+            def landed(done: asyncio.Task[T]) -> None:
                 if self._flights.get(key) is done:
                     del self._flights[key]
                 if not done.cancelled():

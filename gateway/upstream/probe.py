@@ -7,11 +7,11 @@ costs the upstream at most one probe per `ttl`.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 from . import errors
+from .cache import SingleFlight
 
 READY_TTL = 2.0  # seconds a probe's answer is reused
 
@@ -25,25 +25,19 @@ class VersionProbe:
         self._ttl = ttl
         self._clock = clock
         self._answer: tuple[float, str | errors.UpstreamError] | None = None
-        self._flight: asyncio.Task[str] | None = None
+        self._flights: SingleFlight[str | errors.UpstreamError] = SingleFlight()
 
     async def check(self) -> str:
-        if self._answer is not None and self._answer[0] > self._clock():
-            return self._unwrap(self._answer[1])
-        if self._flight is None:
-            self._flight = asyncio.ensure_future(self._ask())
-        # Shielded: one asker giving up (a disconnect) does not cancel the others' probe.
-        return await asyncio.shield(self._flight)
+        if self._answer is None or self._answer[0] <= self._clock():
+            answer = await self._flights.run("probe", self._ask)
+            self._answer = (self._clock() + self._ttl, answer)
+        return self._unwrap(self._answer[1])
 
-    async def _ask(self) -> str:
+    async def _ask(self) -> str | errors.UpstreamError:
         try:
-            answer: str | errors.UpstreamError = await self._fetch()
+            return await self._fetch()
         except errors.UpstreamError as exc:
-            answer = exc
-        finally:
-            self._flight = None
-        self._answer = (self._clock() + self._ttl, answer)
-        return self._unwrap(answer)
+            return exc
 
     @staticmethod
     def _unwrap(answer: str | errors.UpstreamError) -> str:

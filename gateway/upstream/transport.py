@@ -101,7 +101,7 @@ class Transport:
         self.observer: Observer = observer or NullObserver()
         self.cache = cache
         self._ttls = dict(ttls or {})
-        self._flights = SingleFlight()
+        self._flights: SingleFlight[bytes] = SingleFlight()
         self._recent_keys = RecentKeys(key_recheck, clock=clock)
         self._probation = KeySlots(1)  # a key Comet has not accepted: one call at a time
         self._session: aiohttp.ClientSession | None = None  # to the upstream's origin
