@@ -24,7 +24,7 @@ from .context import WebsocketOperations
 from .graphiql import BUNDLE, STATIC_PATH, bundled
 from .hosts import AllowedHosts
 from .introspection import IntrospectionAnswers
-from .limits import BodyLimit
+from .limits import BodyLimit, error_response
 from .live import LiveHub
 from .observability import Metrics, OperationMetrics
 from .persisted import MAX_QUERY_BYTES, PersistedQueries
@@ -155,9 +155,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # (private ones by default) reads them.
         host = (request.client.host if request.client else "") or ""
         if not any(address_in(host, network) for network in scrapers):
-            return JSONResponse({"errors": [{"message": "Not found",
-                                             "extensions": {"code": "FORBIDDEN"}}]},
-                                status_code=404)
+            return error_response(404, "FORBIDDEN", "Not found")
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     def client_for(request: Request) -> CometClient:
@@ -171,10 +169,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # The last resort (outside every middleware, which has run): a GraphQL error with
         # the request id rather than a bare "Internal Server Error". The server logs it.
         request_id = getattr(request.state, "request_id", "-")
-        return JSONResponse({"errors": [{
-            "message": f"Internal error (request id {request_id}).",
-            "extensions": {"code": "INTERNAL", "requestId": request_id}}]},
-            status_code=500, headers={"X-Request-Id": request_id})
+        return error_response(500, "INTERNAL", f"Internal error (request id {request_id}).",
+                              {"requestId": request_id}, {"X-Request-Id": request_id})
 
     app = Starlette(
         routes=[Route("/graphql", view, methods=["GET", "POST"]),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from uvicorn.server import ServerState
 
+from .limits import error_body
 from .memory import watcher
 
 log = logging.getLogger("gateway.server")
@@ -167,8 +167,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
                 extra: list[tuple[bytes, bytes]] | None = None) -> None:
         """Answer with a GraphQL error outside of any request cycle, and close."""
         self._disarm()
-        body = json.dumps({"errors": [{"message": message,
-                                       "extensions": {"code": code}}]}).encode()
+        body = error_body(code, message)
         headers = [*self.server_state.default_headers,
                    (b"content-type", b"application/json"),
                    (b"content-length", str(len(body)).encode()), (b"connection", b"close"),

@@ -11,7 +11,23 @@ import json
 from typing import Any
 
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+def error_body(code: str, message: str, extensions: dict[str, Any] | None = None) -> bytes:
+    """A GraphQL answer holding one error and its code: what every refusal made outside the
+    GraphQL executor sends."""
+    return json.dumps({"errors": [{"message": message, "extensions": {
+        "code": code, **(extensions or {})}}]}).encode()
+
+
+def error_response(status: int, code: str, message: str,
+                   extensions: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    """`error_body` as a Starlette response (for route handlers)."""
+    return Response(error_body(code, message, extensions), status_code=status,
+                    media_type="application/json", headers=headers)
 
 
 async def send_errors(send: Send, status: int, code: str, message: str,
@@ -26,8 +42,7 @@ async def send_errors(send: Send, status: int, code: str, message: str,
             await send({"type": "websocket.close", "code": 1008})  # HTTP 403, no reason
             return
         prefix = "websocket."
-    body = json.dumps({"errors": [{"message": message, "extensions": {
-        "code": code, **(extensions or {})}}]}).encode()
+    body = error_body(code, message, extensions)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": f"{prefix}http.response.start", "status": status, "headers": raw})
