@@ -2,7 +2,8 @@
 hooks the upstream layer and the loaders report through.
 
 Metrics live in a registry of their own per application (so that two apps in one process,
-as in the tests, count apart). Spans are made only when the OpenTelemetry SDK is installed.
+as in the tests, count apart). Spans are made only when an OpenTelemetry SDK's tracer provider
+is set when the application is built: without one, not even a non-recording span is made.
 
 Operation names come from clients, and every label value is a series kept for good, so a name
 gets a label of its own only once an operation by that name ran with a key the upstream
@@ -20,15 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from opentelemetry import trace as _trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from strawberry.extensions import SchemaExtension
-
-try:  # tracing is optional: the API alone is cheap, spans appear once an SDK is configured
-    from opentelemetry import trace as _trace
-
-    TRACER: Any = _trace.get_tracer("comet-graphql-gateway")
-except ImportError:  # pragma: no cover - depends on the environment
-    TRACER = None
 
 MAX_OPERATION_NAMES = 200  # distinct operation labels kept before the rest count as "other"
 MAX_NAMES_PER_KEY = MAX_OPERATION_NAMES // 4  # of those, introduced by one key at most
@@ -83,8 +78,18 @@ class CallRecord:
     status = "error"
 
 
+def configured_tracer() -> Any:
+    """The gateway's tracer when a tracer provider has been set (an SDK's); None when only the
+    API's default is there, whose spans record nothing and would cost every call anyway."""
+    provider = _trace.get_tracer_provider()
+    if isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider):
+        return None
+    return provider.get_tracer("comet-graphql-gateway")
+
+
 class Metrics:
     def __init__(self) -> None:
+        self.tracer = configured_tracer()
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("cgw_graphql_requests", "GraphQL operations by outcome",
@@ -125,19 +130,25 @@ class Metrics:
     def upstream_call(self, endpoint: str, method: str) -> Iterator[CallRecord]:
         record = CallRecord()
         started = time.perf_counter()
-        span = (TRACER.start_as_current_span(f"upstream {method} {endpoint}",
-                                             attributes={"comet.endpoint": endpoint})
-                if TRACER is not None else contextlib.nullcontext())
-        with span as current:
+        if self.tracer is None:
             try:
                 yield record
             finally:
-                if record.status.startswith("2"):
-                    _key_accepted()
-                self.upstream.labels(endpoint, record.status).inc()
-                self.upstream_latency.labels(endpoint).observe(time.perf_counter() - started)
-                if current is not None:
-                    current.set_attribute("http.status", record.status)
+                self._count_call(endpoint, record, started)
+            return
+        with self.tracer.start_as_current_span(f"upstream {method} {endpoint}",
+                                               attributes={"comet.endpoint": endpoint}) as span:
+            try:
+                yield record
+            finally:
+                self._count_call(endpoint, record, started)
+                span.set_attribute("http.status", record.status)
+
+    def _count_call(self, endpoint: str, record: CallRecord, started: float) -> None:
+        if record.status.startswith("2"):
+            _key_accepted()
+        self.upstream.labels(endpoint, record.status).inc()
+        self.upstream_latency.labels(endpoint).observe(time.perf_counter() - started)
 
     def retry(self, endpoint: str) -> None:
         self.retries.labels(endpoint).inc()
@@ -163,8 +174,9 @@ class OperationMetrics(SchemaExtension):
         evidence = KeyEvidence()
         # Not reset: the operation's context ends with it, and the next operation sets its own.
         _EVIDENCE.set(evidence)
-        span = (TRACER.start_as_current_span("graphql.operation")
-                if TRACER is not None else contextlib.nullcontext())
+        tracer = self.metrics.tracer
+        span = (tracer.start_as_current_span("graphql.operation")
+                if tracer is not None else contextlib.nullcontext())
         with span as current:
             yield
             result = context.result
