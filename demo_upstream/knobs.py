@@ -30,6 +30,9 @@ a `fraction` of them drawn from a seeded generator, so that runs repeat.
     redirect  `status` (a 3xx) to `location`, or with no Location at all when it is null
     bytes     a 200 of `size` bytes, streamed, as `content_type` (default
               application/octet-stream) with `body` as its file name when given
+    crowd     an upstream with a concurrency limit: `status` (as `status` does, with its
+              `Retry-After`) to a request of a key that has more than `size` requests in
+              flight at once, the real answer otherwise
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from aiohttp import web
 
 REST_PREFIX = "/api/rest/v2/"
 API_KEY_NOT_REGISTERED = 90212  # Comet's sdk_error_code for a key it does not know
-KINDS = {"status", "delay", "reset", "truncate", "garbage", "redirect", "bytes"}
+KINDS = {"status", "delay", "reset", "truncate", "garbage", "redirect", "bytes", "crowd"}
 PROBE = "/clientlib/isAlive/ver"
 
 
@@ -98,6 +101,7 @@ class Knobs:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     next_id: int = 1
     probes: int = 0
+    in_flight: Counter[str] = field(default_factory=Counter)  # REST requests, per API key
     # Set when the faults are cleared: answers still held back by a delay go out then.
     cleared: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -151,7 +155,11 @@ async def _stream_bytes(fault: Fault, request: web.Request) -> web.StreamRespons
 
 
 async def _apply(fault: Fault, request: web.Request, handler: Handler,
-                 cleared: asyncio.Event) -> web.StreamResponse:
+                 cleared: asyncio.Event, in_flight: int = 0) -> web.StreamResponse:
+    if fault.kind == "crowd":
+        if in_flight <= fault.size:
+            return await handler(request)
+        fault = Fault(fault.path, "status", status=fault.status, retry_after=fault.retry_after)
     if fault.kind == "redirect":
         where = {} if fault.location is None else {"Location": fault.location}
         return web.Response(status=fault.status, headers=where)
@@ -200,9 +208,20 @@ def middleware(knobs: Knobs, prefix: str = "") -> Any:
         entry = Logged(request.method, endpoint, dict(request.query), 0, time.time(),
                        raw=request.raw_path)
         knobs.log.append(entry)
+        key = request.headers.get("Authorization", "")
+        knobs.in_flight[key] += 1
+        try:
+            return await answer(request, handler, endpoint, entry, key)
+        finally:
+            knobs.in_flight[key] -= 1
+            if not knobs.in_flight[key]:
+                del knobs.in_flight[key]
+
+    async def answer(request: web.Request, handler: Handler, endpoint: str, entry: Logged,
+                     key: str) -> web.StreamResponse:
         if knobs.latency_ms:
             await asyncio.sleep(knobs.latency_ms / 1000)
-        if request.headers.get("Authorization") in knobs.revoked:
+        if key in knobs.revoked:
             entry.status, entry.ended, entry.fault = 401, time.time(), "revoked"
             return web.Response(status=401, headers={"Content-Type": "application/json"},
                                 body=error_body(401, "Invalid or missing API key",
@@ -210,7 +229,8 @@ def middleware(knobs: Knobs, prefix: str = "") -> Any:
         fault = knobs.pick(request.method, endpoint)
         entry.fault = fault.kind if fault else None
         try:
-            response = await (_apply(fault, request, handler, knobs.cleared) if fault
+            response = await (_apply(fault, request, handler, knobs.cleared,
+                                     knobs.in_flight[key]) if fault
                               else handler(request))
         except web.HTTPException as exc:
             entry.status = exc.status

@@ -98,10 +98,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_upstream_answer_bytes", "COMET_GATEWAY_MAX_UPSTREAM_ANSWER_BYTES", int,
             "Bytes of one upstream JSON answer read into memory; a larger one fails its field "
             "with UPSTREAM_BAD_RESPONSE."),
+    Setting("backoff_base", "COMET_GATEWAY_BACKOFF_BASE", float,
+            "Seconds a first retry waits at most (full jitter), doubling with each retry."),
+    Setting("backoff_max", "COMET_GATEWAY_BACKOFF_MAX", float,
+            "Seconds any retry waits at most (a 429's Retry-After may ask for longer)."),
     Setting("max_concurrency", "COMET_GATEWAY_MAX_CONCURRENCY", int,
             "Upstream requests in flight at once, all callers together."),
     Setting("max_concurrency_per_key", "COMET_GATEWAY_MAX_CONCURRENCY_PER_KEY", int,
-            "Upstream requests in flight at once for one API key."),
+            "Upstream requests in flight at once for one API key, at most: each key's window "
+            "grows to it while the upstream answers well, and halves on a 429 or 503."),
+    Setting("initial_concurrency_per_key", "COMET_GATEWAY_INITIAL_CONCURRENCY_PER_KEY", int,
+            "Upstream requests in flight at once for an API key the gateway has not seen "
+            "lately: where its window starts."),
+    Setting("connection_limit", "COMET_GATEWAY_CONNECTION_LIMIT", int,
+            "Pooled HTTP connections to the upstream."),
+    Setting("chunk_size", "COMET_GATEWAY_CHUNK_SIZE", int,
+            "Bytes per chunk of a streamed download."),
     Setting("chart_batch_size", "COMET_GATEWAY_CHART_BATCH_SIZE", int,
             "Experiments per experiments/multi-metric-chart call."),
     Setting("graphiql", "COMET_GATEWAY_GRAPHIQL", _bool, "Serve GraphiQL on a browser GET."),
@@ -213,17 +225,23 @@ class Settings:
     websockets_per_key: int = 64
     websocket_init_timeout: float = 10.0
     websocket_idle_timeout: float = 300.0
-    timeout: float = 10.0
-    download_timeout: float = 600.0
-    download_stall_timeout: float = 30.0
-    max_downloads: int = 32
-    max_downloads_per_key: int = 8
+    # The upstream's numbers: their defaults, and what they mean, live in UpstreamConfig.
+    timeout: float = UpstreamConfig.timeout
+    download_timeout: float = UpstreamConfig.download_timeout
+    download_stall_timeout: float = UpstreamConfig.download_stall_timeout
+    max_downloads: int = UpstreamConfig.max_downloads
+    max_downloads_per_key: int = UpstreamConfig.max_downloads_per_key
     private_redirect_hosts: str = ""
-    deadline: float = 30.0
-    max_retries: int = 3
-    max_upstream_answer_bytes: int = 32 * 1024 * 1024
-    max_concurrency: int = 64
-    max_concurrency_per_key: int = 16
+    deadline: float = UpstreamConfig.deadline
+    max_retries: int = UpstreamConfig.max_retries
+    max_upstream_answer_bytes: int = UpstreamConfig.max_answer_bytes
+    max_concurrency: int = UpstreamConfig.max_concurrency
+    max_concurrency_per_key: int = UpstreamConfig.max_concurrency_per_key
+    initial_concurrency_per_key: int = UpstreamConfig.initial_concurrency_per_key
+    connection_limit: int = UpstreamConfig.connection_limit
+    backoff_base: float = UpstreamConfig.backoff_base
+    backoff_max: float = UpstreamConfig.backoff_max
+    chunk_size: int = UpstreamConfig.chunk_size
     chart_batch_size: int = 100
     graphiql: bool = True
     public_url: str | None = None
@@ -263,7 +281,6 @@ class Settings:
     env_api_key: str | None = field(default=None, repr=False)
     # Not from the environment: `comet-gateway demo` puts its demo key in GraphiQL's headers.
     graphiql_api_key: str | None = field(default=None, repr=False)
-    backoff_base: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
@@ -369,7 +386,11 @@ class Settings:
             download_timeout=self.download_timeout, deadline=self.deadline,
             max_retries=self.max_retries, max_concurrency=self.max_concurrency,
             max_concurrency_per_key=self.max_concurrency_per_key,
-            backoff_base=self.backoff_base, max_downloads=self.max_downloads,
+            initial_concurrency_per_key=min(self.initial_concurrency_per_key,
+                                            self.max_concurrency_per_key),
+            connection_limit=self.connection_limit, backoff_base=self.backoff_base,
+            backoff_max=self.backoff_max, chunk_size=self.chunk_size,
+            max_downloads=self.max_downloads,
             max_downloads_per_key=self.max_downloads_per_key,
             download_stall_timeout=self.download_stall_timeout,
             max_answer_bytes=self.max_upstream_answer_bytes,

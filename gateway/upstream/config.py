@@ -54,9 +54,14 @@ class UpstreamConfig:
     max_retries: int = 3  # after the first attempt, as the SDK does
     backoff_base: float = 0.5  # first retry waits up to this, then doubling (full jitter)
     backoff_max: float = 8.0
-    max_concurrency: int = 64  # upstream requests in flight, all callers together
-    max_concurrency_per_key: int = 16  # ... and for any one API key
-    connection_limit: int = 100  # pooled connections to the upstream
+    # Upstream requests in flight, all callers together; for one API key, a window that starts
+    # at `initial_concurrency_per_key` and adapts to how the upstream answers, up to
+    # `max_concurrency_per_key` (see `concurrency`). Large enough that a 100-experiment
+    # dashboard (about 300 calls) goes in a wave or two against an upstream that allows it.
+    max_concurrency: int = 512
+    max_concurrency_per_key: int = 256
+    initial_concurrency_per_key: int = 32
+    connection_limit: int = 512  # pooled connections to the upstream
     chunk_size: int = 64 * 1024  # bytes per chunk of a streamed download
     # Bytes of one JSON answer read into memory (parsed, it takes several times as much): a
     # larger one is UPSTREAM_BAD_RESPONSE rather than the whole process's memory.
@@ -79,7 +84,8 @@ class UpstreamConfig:
         if (self.backoff_base < 0 or self.backoff_max < 0 or self.max_retries < 0
                 or self.max_redirects < 0):
             raise ValueError("retries, redirects and backoff cannot be negative")
-        for name in ("max_concurrency", "max_concurrency_per_key", "connection_limit",
+        for name in ("max_concurrency", "max_concurrency_per_key",
+                     "initial_concurrency_per_key", "connection_limit",
                      "chunk_size", "max_downloads", "max_downloads_per_key",
                      "max_answer_bytes"):
             if getattr(self, name) < 1:

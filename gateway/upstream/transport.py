@@ -1,11 +1,11 @@
-"""The only code that speaks HTTP to Comet: one pooled session, caps, retries, error mapping.
+"""The only code that speaks HTTP to Comet: one pooled session, the caps, the key's checks.
 
-A call runs under two caps (all callers, and the caller's key), inside one overall deadline;
-downloads have caps of their own. 500/502/503/504, refused or reset connections and timeouts
-are retried with exponential backoff and full jitter, at most `max_retries` times; a 429 is
-waited out when its `Retry-After` fits the deadline (never sooner than the backoff); nothing
-else is retried. Every retry is spent from the caller's budget, if it has one. Redirects are
-followed by the rules of `redirects`.
+The transport is split by job, as httpx keeps retries apart from the connection:
+`retries` decides what is tried again, `shared` lets identical calls share one flight and the
+response cache, `concurrency` sizes each key's window of calls in flight, and this module
+makes the HTTP call itself. A call runs in its key's window and under a cap for all callers
+together; downloads have fixed caps of their own. Redirects are followed by the rules of
+`redirects`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -25,22 +25,24 @@ from yarl import URL
 
 from . import errors
 from .budget import Budget
-from .cache import ResponseCache, SingleFlight, cache_key
+from .cache import ResponseCache, cache_key
+from .concurrency import AdaptiveSlots, Outcome
 from .config import ApiKey, UpstreamConfig
 from .download import Download, Redirect
 from .endpoints import Endpoint
 from .mapping import error_for, map_transport_errors, retry_after_seconds
 from .recent_keys import RecentKeys
 from .redirects import REDIRECTS, RedirectPolicy, redirected_method
+from .retries import RETRYABLE_STATUS, RetryPolicy
+from .shared import Deadline, SingleFlight
 from .slots import KeySlots, Slots
 
 log = logging.getLogger("gateway.upstream")
-T = TypeVar("T")
-RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+SLOW_DOWN = frozenset({429, 503})  # what shrinks a key's window (see `concurrency`)
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its `msg`
 Params = Mapping[str, str | int | bool | None]
-__all__ = ["Download", "Observer", "Params", "Redirect", "Transport", "error_for",
-           "map_transport_errors", "retry_after_seconds"]
+__all__ = ["RETRYABLE_STATUS", "Deadline", "Download", "Observer", "Params", "Redirect",
+           "Transport", "error_for", "map_transport_errors", "retry_after_seconds"]
 
 
 class CallRecord(Protocol):
@@ -94,7 +96,8 @@ class Transport:
                  observer: Observer | None = None, key_recheck: float = 60.0,
                  rng: random.Random | None = None,
                  meter: Callable[[ApiKey], bool] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 retries: RetryPolicy | None = None) -> None:
         self.config = config
         # Asked before every request sent upstream (the key's rate limit): False, not sent.
         self._meter = meter
@@ -102,15 +105,17 @@ class Transport:
         self.cache = cache
         self._ttls = dict(ttls or {})
         self._flights: SingleFlight[bytes] = SingleFlight()
+        self._caching = cache is not None and any(v > 0 for v in self._ttls.values())
         self._recent_keys = RecentKeys(key_recheck, clock=clock)
         self._probation = KeySlots(1)  # a key Comet has not accepted: one call at a time
         self._session: aiohttp.ClientSession | None = None  # to the upstream's origin
         self._away: aiohttp.ClientSession | None = None  # to where it redirects, public only
-        self._queries = Slots(config.max_concurrency, config.max_concurrency_per_key)
+        self._queries = AdaptiveSlots(config.max_concurrency, config.initial_concurrency_per_key,
+                                      config.max_concurrency_per_key)
         self._downloads = Slots(config.max_downloads, config.max_downloads_per_key)
         self._redirects = RedirectPolicy.of(config.root, config.private_redirect_hosts,
                                             config.max_redirects)
-        self._rng = rng or random.Random()  # the backoff's jitter; tests pass their own
+        self.retries = retries or RetryPolicy(config, rng=rng, on_retry=self.observer.retry)
 
     @staticmethod
     def _new_session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
@@ -118,7 +123,8 @@ class Transport:
                                         headers={"User-Agent": "comet-graphql-gateway"})
         # aiohttp silently repeats an idempotent request once when a pooled connection
         # was closed under it; our retry policy must be the only one, so that the retry
-        # count and the deadline hold. There is no public switch for it (tests pin this).
+        # count and the deadline hold. There is no public switch for it; the test
+        # `test_cut_connections_give_up_as_unavailable[reset]` fails if this stops working.
         if hasattr(session, "_retry_connection"):
             session._retry_connection = False
         return session
@@ -181,47 +187,6 @@ class Transport:
             yield
         finally:
             await holding.__aexit__(None, None, None)
-
-    def _backoff(self, retries: int) -> float:
-        cap = min(self.config.backoff_max, self.config.backoff_base * 2 ** retries)
-        return self._rng.uniform(0, cap)
-
-    async def _attempts(self, endpoint: Endpoint, key: ApiKey, deadline: float,
-                        attempt_once: Callable[[float], Awaitable[T]],
-                        budget: Budget | None = None) -> T:
-        """Run `attempt_once(timeout)` until it succeeds or the retry rules say stop. The
-        first attempt was spent by the caller; each retry is spent here, and when the budget
-        has none left, the last failure stands."""
-        loop = asyncio.get_running_loop()
-        retries = 0
-        while True:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise errors.Timeout(f"{endpoint.name}: deadline passed", endpoint=endpoint.name)
-            try:
-                return await attempt_once(remaining)
-            except errors.RateLimited as exc:
-                # A Retry-After of 0 (or in the past) is no reason to hammer: back off anyway.
-                wait = None if exc.retry_after is None else max(exc.retry_after,
-                                                                self._backoff(retries))
-                if (wait is None or retries >= self.config.max_retries
-                        or loop.time() + wait > deadline):
-                    raise
-                if budget is not None and not budget.try_spend():
-                    raise
-            except errors.Unavailable as exc:
-                retryable = exc.status is None or exc.status in RETRYABLE_STATUS
-                if not retryable or retries >= self.config.max_retries:
-                    raise
-                wait = self._backoff(retries)
-                if loop.time() + wait >= deadline:
-                    raise
-                if budget is not None and not budget.try_spend():
-                    raise
-            retries += 1
-            log.info("retrying %s in %.2fs (retry %d)", endpoint.name, wait, retries)
-            self.observer.retry(endpoint.name)
-            await asyncio.sleep(wait)
 
     def vouches_for(self, key: ApiKey) -> bool:
         """Whether Comet answered a call of `key` 200 within the recheck (see `recent_keys`)."""
@@ -311,7 +276,7 @@ class Transport:
 
     async def call(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
                    body: Any = None, path_params: Mapping[str, str] | None = None,
-                   deadline: float | None = None, budget: Budget | None = None,
+                   deadline: Deadline | float | None = None, budget: Budget | None = None,
                    cached: bool = True) -> bytes:
         """A REST call whose whole answer is read: the raw bytes of a 200.
 
@@ -319,33 +284,29 @@ class Transport:
         accepted the key lately (see `recent_keys`), unless `cached` is False (what is new
         since the last call is the point: live metrics); identical calls in flight at once (any
         requests of the same key, as `cached` alike) share one cache lookup and one call.
-        `deadline` (event-loop time) is the caller's own: past it, DeadlineExceeded. Retries
-        are spent from `budget` (the call itself was spent by the caller).
+        `deadline` is the caller's operation's (event-loop time): past it, DeadlineExceeded.
+        Retries are spent from `budget` (the call itself was spent by the caller).
         """
         self._check_key(endpoint, key)
         url, query = self._url(endpoint, path_params), self._query(params)
-        shared = cache_key(key, endpoint, {**query, "_url": url}, body)
-        flight = shared if cached else f"{shared}:uncached"  # never joins a cached lookup
-        timeout = None
-        if deadline is not None:
-            timeout = deadline - asyncio.get_running_loop().time()
-            if timeout <= 0:
-                raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline "
-                                              "passed", endpoint=endpoint.name)
-        try:
-            return await self._flights.run(
-                flight, lambda: self._cached_fetch(endpoint, key, url, query, body, shared,
-                                                   budget, cached), timeout)
-        except TimeoutError:
+        data = None if body is None else orjson.dumps(body)
+        waits = Deadline.of(deadline)
+        if waits is not None and waits.passed():
             raise errors.DeadlineExceeded(f"{endpoint.name}: the operation's deadline passed",
-                                          endpoint=endpoint.name) from None
+                                          endpoint=endpoint.name)
+        # The flight's key is the request's parts as they are: hashing them is for the cache.
+        flight = (key.fingerprint, endpoint.name, url, tuple(query.items()), data, cached)
+        return await self._flights.run(
+            flight, lambda: self._cached_fetch(endpoint, key, url, query, body, data, budget,
+                                               cached), waits, endpoint.name)
 
     async def _cached_fetch(self, endpoint: Endpoint, key: ApiKey, url: str,
-                            query: dict[str, str], body: Any, shared: str,
+                            query: dict[str, str], body: Any, data: bytes | None,
                             budget: Budget | None, cached: bool = True) -> bytes:
         # Inside the single flight: identical calls share the lookup too, so a slow cache
         # delays them together, and its misses cannot split them into several upstream calls.
-        ttl = self._ttls.get(endpoint.family) if self.cache is not None else None
+        ttl = self._ttls.get(endpoint.family) if self._caching else None
+        shared = cache_key(key, endpoint, {**query, "_url": url}, body) if ttl else ""
         if ttl and self.cache is not None and cached:
             hit = await self.cache.get(shared)
             served = hit is not None and self._recent_keys.vouched(key)
@@ -354,9 +315,9 @@ class Transport:
                 return hit
         try:
             if self._recent_keys.known(key):
-                content = await self._fetch(endpoint, key, url, query, body, budget)
+                content = await self._fetch(endpoint, key, url, query, data, budget)
             else:
-                content = await self._on_probation(endpoint, key, url, query, body, budget)
+                content = await self._on_probation(endpoint, key, url, query, data, budget)
         except errors.Unauthenticated as exc:
             if exc.status == 401:  # Comet's own answer, not a refusal made here
                 self._recent_keys.rejected(key)
@@ -367,7 +328,8 @@ class Transport:
         return content
 
     async def _on_probation(self, endpoint: Endpoint, key: ApiKey, url: str,
-                            query: dict[str, str], body: Any, budget: Budget | None) -> bytes:
+                            query: dict[str, str], data: bytes | None,
+                            budget: Budget | None) -> bytes:
         """A call of a key Comet has not accepted lately: one at a time, so that an invented
         key's request costs Comet one call, not one per field (see `recent_keys`)."""
         async with self._probation.hold(key):
@@ -377,16 +339,16 @@ class Transport:
                     f"{endpoint.name}: Comet refused this API key moments ago; not asked again",
                     endpoint=endpoint.name)
             if not self._recent_keys.known(key):  # still unknown: this call is the probe
-                return await self._fetch(endpoint, key, url, query, body, budget)
+                return await self._fetch(endpoint, key, url, query, data, budget)
         # Accepted while this call waited (the probe's caller records it before any waiter
         # resumes): no need to go one at a time any more.
-        return await self._fetch(endpoint, key, url, query, body, budget)
+        return await self._fetch(endpoint, key, url, query, data, budget)
 
     async def _fetch(self, endpoint: Endpoint, key: ApiKey, url: str, query: dict[str, str],
-                     body: Any, budget: Budget | None = None) -> bytes:
-        data = None if body is None else json.dumps(body).encode()
-        target = URL(url, encoded=True).with_query(query)
+                     data: bytes | None, budget: Budget | None = None) -> bytes:
+        target = URL(url, encoded=True).with_query(query) if query else URL(url, encoded=True)
         loop = asyncio.get_running_loop()
+        window = self._queries
 
         async def once(remaining: float) -> bytes:
             ends = loop.time() + min(self.config.timeout, remaining)
@@ -394,21 +356,25 @@ class Transport:
             def timeout() -> aiohttp.ClientTimeout:  # one clock for every hop of the attempt
                 return aiohttp.ClientTimeout(total=max(0.001, ends - loop.time()))
 
-            async with self._slot(self._queries, key, endpoint, remaining):
+            async with window.hold(key, remaining, endpoint.name) as report:
                 with observed(self.observer, endpoint) as record, \
                         map_transport_errors(endpoint.name):
                     resp = await self._request(endpoint, key, endpoint.method, target,
                                                data=data, timeout=timeout)
                     async with resp:
                         record.status = str(resp.status)
+                        if resp.status in SLOW_DOWN:
+                            report(Outcome.SLOW_DOWN,
+                                   retry_after_seconds(resp.headers.get("Retry-After")))
+                        else:
+                            report(Outcome.OK, None)
                         content = await self._read_bounded(endpoint, resp)
                         if resp.status == 200:
                             return content
                         raise error_for(endpoint, resp.status, content,
                                         resp.headers.get("Retry-After"), key)
 
-        deadline = loop.time() + self.config.deadline
-        return await self._attempts(endpoint, key, deadline, once, budget)
+        return await self.retries.run(endpoint, once, budget)
 
     async def _read_bounded(self, endpoint: Endpoint, resp: aiohttp.ClientResponse) -> bytes:
         """A whole answer, refused (UPSTREAM_BAD_RESPONSE, not retried) past its byte bound,
@@ -477,8 +443,7 @@ class Transport:
                     await inner.aclose()
                     raise
 
-            deadline = loop.time() + self.config.deadline
-            resp = await self._attempts(endpoint, key, deadline, once, budget)
+            resp = await self.retries.run(endpoint, once, budget)
             if resp.status in REDIRECTS:
                 where = self._redirects.location(resp.url, resp.status, resp.headers,
                                                  endpoint.name)

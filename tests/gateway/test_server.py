@@ -34,7 +34,7 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one(low_soft_limit: int
 
 def test_the_connection_cap_leaves_room_for_upstream_sockets() -> None:
     # The upstream pool (100), redirected downloads' pool (32), Redis's two pools (32 each).
-    settings = Settings(max_connections=1000, max_concurrency=64)
+    settings = Settings(max_connections=1000, connection_limit=100)
     assert connection_limits(settings, 1024).max_connections == 1024 - 100 - 32 - SPARE_FDS
     with_redis = settings.replace(redis_url="redis://127.0.0.1:6379/0")
     assert connection_limits(with_redis, 1024).max_connections == \

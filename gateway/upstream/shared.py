@@ -1,0 +1,121 @@
+"""Calls shared between callers: single flight, the response cache, one deadline per operation.
+
+Identical calls in flight at once (same key, endpoint and request) share one: the first runs
+it, the others wait for its answer. Their flight is keyed by the request's parts as a tuple;
+the cache's key, a SHA-256 of the same parts, is made only when a cache will be asked.
+
+A caller waits no longer than its operation's `Deadline`: one timer for all of an operation's
+calls, not one per call. Giving up does not cancel the shared call, which others may await;
+the call has its own deadline (the retry policy's), so it cannot outlive every waiter for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+from . import errors
+
+T = TypeVar("T")
+
+
+class Deadline:
+    """When one operation must be answered by (event-loop time), and the callers it bounds."""
+
+    __slots__ = ("when", "_waiters", "_timer")
+
+    def __init__(self, when: float) -> None:
+        self.when = when
+        self._waiters: set[asyncio.Future[Any]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    @classmethod
+    def of(cls, deadline: Deadline | float | None) -> Deadline | None:
+        return deadline if deadline is None or isinstance(deadline, Deadline) else cls(deadline)
+
+    def passed(self) -> bool:
+        return asyncio.get_running_loop().time() >= self.when
+
+    async def wait(self, shared: asyncio.Future[T], what: str) -> T:
+        """`shared`'s answer, or DeadlineExceeded once the deadline passes (it runs on)."""
+        if shared.done():
+            return shared.result()
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self.when:
+            raise self._exceeded(what)
+        waiter: asyncio.Future[T] = loop.create_future()
+
+        def relay(done: asyncio.Future[T]) -> None:
+            if waiter.done():
+                return
+            if done.cancelled():
+                waiter.cancel()
+            elif (exc := done.exception()) is not None:
+                waiter.set_exception(exc)
+            else:
+                waiter.set_result(done.result())
+
+        shared.add_done_callback(relay)
+        self._waiters.add(waiter)
+        if self._timer is None:
+            self._timer = loop.call_at(self.when, self._expire)
+        try:
+            return await waiter
+        except _Expired:
+            raise self._exceeded(what) from None
+        finally:
+            shared.remove_done_callback(relay)
+            self._waiters.discard(waiter)
+            if not self._waiters and self._timer is not None:
+                # Nothing waits: no timer left behind for an operation that is over.
+                self._timer.cancel()
+                self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        for waiter in list(self._waiters):
+            if not waiter.done():
+                waiter.set_exception(_Expired())
+
+    @staticmethod
+    def _exceeded(what: str) -> errors.DeadlineExceeded:
+        return errors.DeadlineExceeded(f"{what}: the operation's deadline passed", endpoint=what)
+
+
+class _Expired(Exception):
+    """Set on the waiters of a deadline that passed (never leaves this module)."""
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent identical calls share one: the first runs, the others wait for its answer."""
+
+    def __init__(self) -> None:
+        self._flights: dict[Hashable, asyncio.Task[T]] = {}
+
+    def start(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
+        """The call in flight under `key`, started now if there is none."""
+        task = self._flights.get(key)
+        if task is None:
+            task = asyncio.ensure_future(call())
+            self._flights[key] = task
+
+            def landed(done: asyncio.Task[T]) -> None:
+                if self._flights.get(key) is done:
+                    del self._flights[key]
+                if not done.cancelled():
+                    done.exception()  # retrieved here, in case every waiter gave up
+
+            task.add_done_callback(landed)
+        return task
+
+    async def run(self, key: Hashable, call: Callable[[], Awaitable[T]],
+                  deadline: Deadline | None = None, what: str = "call") -> T:
+        task = self.start(key, call)
+        if deadline is not None:
+            return await deadline.wait(task, what)
+        # Shielded: one waiter giving up (a disconnect) does not cancel the rest.
+        return await asyncio.shield(task)
+
+    def __len__(self) -> int:
+        return len(self._flights)

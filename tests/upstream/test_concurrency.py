@@ -1,0 +1,181 @@
+"""Each key's window of upstream calls: it grows against an upstream that takes the calls, and
+shrinks, honouring Retry-After, against one that answers 429 or 503 (see upstream.concurrency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from gateway.upstream import ApiKey, CometClient, Transport
+from gateway.upstream.concurrency import MAX_PAUSE, AdaptiveSlots, Outcome, Window
+from tests.demo_server import DemoServer
+from tests.upstream.conftest import config_for
+
+TAGS, PARAMETERS, SUMMARY = "experiment/tags", "experiment/parameters", "experiment/metrics/summary"
+
+
+def most_at_once(spans: Sequence[tuple[float, float]]) -> int:
+    return max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+
+
+async def experiment_keys(client: CometClient) -> list[str]:
+    return [e.experiment_key for e in await client.get_experiments("vision-lab",
+                                                                     "image-classifier")]
+
+
+async def many_calls(client: CometClient, keys: list[str]) -> list[object]:
+    """Three distinct calls per experiment, all at once (identical ones would share a flight)."""
+    return list(await asyncio.gather(*(call(k) for k in keys for call in (
+        client.get_tags, client.get_parameters, client.get_metrics_summary))))
+
+
+def spans(demo: DemoServer) -> list[tuple[float, float]]:
+    return [(r["at"], r["ended"]) for r in demo.requests()
+            if r["endpoint"] in (TAGS, PARAMETERS, SUMMARY)]
+
+
+async def test_the_window_grows_against_an_upstream_that_takes_the_calls(
+        demo: DemoServer) -> None:
+    config = config_for(demo, initial_concurrency_per_key=8, max_concurrency_per_key=128)
+    async with Transport(config) as transport:
+        alice = CometClient(transport, ApiKey(demo.keys["alice"]))
+        keys = await experiment_keys(alice)
+        assert len(keys) >= 40
+        demo.clear_log()
+        demo.latency(50)
+        answers = await many_calls(alice, keys[:40])
+        first = most_at_once(spans(demo))
+        demo.clear_log()
+        await many_calls(alice, keys[:40])  # the same key's next request starts where it was
+        second = most_at_once(spans(demo))
+        grown = transport._queries.limit_of(ApiKey(demo.keys["alice"]))
+    assert len(answers) == 120
+    assert 8 < first < 120  # it started at 8 and grew as the calls came back
+    assert second > first and grown > 60
+
+
+async def test_the_window_shrinks_against_a_strict_upstream(demo: DemoServer) -> None:
+    """An upstream that takes 6 calls of a key at once and answers 429 past them: every call
+    still succeeds (retried after Retry-After), the window settles near what it allows, and
+    the 429s stop being many once it has."""
+    config = config_for(demo, initial_concurrency_per_key=32, max_concurrency_per_key=256,
+                        deadline=20.0)
+    async with Transport(config) as transport:
+        alice = CometClient(transport, ApiKey(demo.keys["alice"]))
+        keys = (await experiment_keys(alice))[:40]
+        demo.latency(20)
+        demo.fault("experiment/*", "crowd", size=6, status=429, retry_after="0.05")
+        demo.clear_log()
+        answers = await many_calls(alice, keys)
+        refused = sum(1 for r in demo.requests() if r["status"] == 429)
+        settled = transport._queries.limit_of(ApiKey(demo.keys["alice"]))
+        demo.clear_log()
+        await many_calls(alice, keys)  # a second request, once the window has learned
+        again = sum(1 for r in demo.requests() if r["status"] == 429)
+    assert len(answers) == 120 and all(a is not None for a in answers)
+    assert settled <= 12
+    assert refused < 60  # without the window, the first wave alone had 26 refusals per retry
+    assert again <= 12
+
+
+async def test_a_503_shrinks_the_window_too(demo: DemoServer) -> None:
+    config = config_for(demo, initial_concurrency_per_key=32)
+    async with Transport(config) as transport:
+        alice = CometClient(transport, ApiKey(demo.keys["alice"]))
+        keys = (await experiment_keys(alice))[:12]
+        demo.latency(20)
+        demo.fault(TAGS, "crowd", size=2, status=503)
+        # Without Retry-After some calls may run out of retries: the window is the point here.
+        await asyncio.gather(*(alice.get_tags(k) for k in keys), return_exceptions=True)
+        assert transport._queries.limit_of(ApiKey(demo.keys["alice"])) < 32
+
+
+async def test_one_keys_window_is_not_anothers(demo: DemoServer) -> None:
+    config = config_for(demo, initial_concurrency_per_key=16)
+    async with Transport(config) as transport:
+        alice = CometClient(transport, ApiKey(demo.keys["alice"]))
+        keys = (await experiment_keys(alice))[:12]
+        demo.latency(20)
+        demo.fault(TAGS, "crowd", size=2, status=429, retry_after="0.01")
+        await asyncio.gather(*(alice.get_tags(k) for k in keys))
+        assert transport._queries.limit_of(ApiKey(demo.keys["alice"])) < 16
+        assert transport._queries.limit_of(ApiKey(demo.keys["bob"])) == 16
+
+
+# --- the window alone ----------------------------------------------------------------------
+
+async def test_a_window_is_cut_once_per_round_trip() -> None:
+    window = Window(initial=8, ceiling=64, clock=lambda: 0.0)
+    tickets = [await window.acquire() for _ in range(8)]
+    for epoch, full in tickets:  # every call of the wave says slow down
+        window.release(epoch, full, Outcome.SLOW_DOWN)
+    assert window.limit == 4  # halved once, not eight times
+
+
+async def test_after_a_cut_the_window_grows_by_one_call_per_round_trip() -> None:
+    window = Window(initial=8, ceiling=64, clock=lambda: 0.0)
+    ticket = await window.acquire()
+    window.release(*ticket, Outcome.SLOW_DOWN)
+    assert window.limit == 4
+    for _ in range(4):  # four round trips, each a full window of calls
+        tickets = [await window.acquire() for _ in range(int(window.limit))]
+        for epoch, _full in tickets:
+            window.release(epoch, True, Outcome.OK)
+    assert 7 < window.limit < 8.5  # about +1 per round trip, not doubling (that would be 64)
+
+
+async def test_a_window_does_not_grow_while_it_holds_nothing_back() -> None:
+    window = Window(initial=8, ceiling=64, clock=lambda: 0.0)
+    for _ in range(100):  # one call at a time: the window is never what limits it
+        window.release(*(await window.acquire()), Outcome.OK)
+    assert window.limit == 8
+
+
+async def test_retry_after_holds_the_keys_new_calls() -> None:
+    now = [0.0]
+    window = Window(initial=4, ceiling=64, clock=lambda: now[0])
+    window.release(*(await window.acquire()), Outcome.SLOW_DOWN, 0.05)
+    assert window.try_acquire() is None  # paused: even with room
+    now[0] = 0.06
+    waiter = asyncio.ensure_future(window.acquire())
+    await asyncio.sleep(0)
+    assert waiter.done()
+
+
+async def test_a_cancelled_waiter_gives_its_room_back() -> None:
+    window = Window(initial=1, ceiling=1, clock=lambda: 0.0)
+    held = await window.acquire()
+    waiting = asyncio.ensure_future(window.acquire())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    window.release(*held, Outcome.OK)
+    assert window.in_flight == 0 and window.try_acquire() is not None
+
+
+async def test_idle_windows_of_many_keys_are_forgotten() -> None:
+    slots = AdaptiveSlots(total=8, initial=4, ceiling=8, max_idle_keys=3)
+    for i in range(50):
+        async with slots.hold(ApiKey(f"invented-{i}")) as report:
+            report(Outcome.OK, None)
+    assert len(slots._windows) <= 4
+
+
+async def test_a_call_made_during_a_pause_starts_when_it_ends() -> None:
+    """Retry-After with nothing in flight: no release will come to wake the call up."""
+    window = Window(initial=4, ceiling=64, clock=time.monotonic)
+    window.release(*(await window.acquire()), Outcome.SLOW_DOWN, 0.05)
+    async with asyncio.timeout(5):
+        await window.acquire()
+    assert window.in_flight == 1
+
+
+async def test_a_long_retry_after_is_the_refused_calls_own() -> None:
+    window = Window(initial=4, ceiling=64, clock=lambda: 0.0)
+    window.release(*(await window.acquire()), Outcome.SLOW_DOWN, MAX_PAUSE + 1)
+    assert window.try_acquire() is not None and window.limit == 2
