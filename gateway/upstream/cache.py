@@ -1,4 +1,4 @@
-"""Shared answers: a response cache (in process or in Redis) and single-flight calls.
+"""The response cache: in process or in Redis (single flight is in `shared`).
 
 Every entry is keyed by a hash of the caller's API key, the endpoint and the request, so that
 no key ever receives an entry another key's call filled. Only JSON answers are cached; streamed
@@ -24,7 +24,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .breaker import CircuitBreaker
 from .config import ApiKey
@@ -237,30 +237,3 @@ class RedisCache:
             self._breaker.succeeded()
         finally:
             self._breaker.abstain()
-
-
-class SingleFlight(Generic[T]):
-    """Concurrent identical calls share one: the first runs, the others wait for its answer."""
-
-    def __init__(self) -> None:
-        self._flights: dict[str, asyncio.Task[T]] = {}
-
-    async def run(self, key: str, call: Callable[[], Awaitable[T]],
-                  timeout: float | None = None) -> T:
-        task = self._flights.get(key)
-        if task is None:
-            task = asyncio.ensure_future(call())
-            self._flights[key] = task
-
-            def landed(done: asyncio.Task[T]) -> None:
-                if self._flights.get(key) is done:
-                    del self._flights[key]
-                if not done.cancelled():
-                    done.exception()  # retrieved here, in case every waiter gave up
-
-            task.add_done_callback(landed)
-        # Shielded: one waiter giving up (its deadline, a disconnect) does not cancel the rest.
-        return await asyncio.wait_for(asyncio.shield(task), timeout)
-
-    def __len__(self) -> int:
-        return len(self._flights)

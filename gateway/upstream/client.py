@@ -40,17 +40,20 @@ from .models import (
     WebhookConfig,
 )
 from .models._parse import as_int, as_str, field_of, parse, parse_list
+from .shared import Deadline
 from .transport import Download, Params, Redirect, Transport
 
 T = TypeVar("T")
 
 
 class CometClient:
-    def __init__(self, transport: Transport, api_key: ApiKey, *, deadline: float | None = None,
-                 budget: Budget | None = None, cached: bool = True) -> None:
+    def __init__(self, transport: Transport, api_key: ApiKey, *,
+                 deadline: Deadline | float | None = None, budget: Budget | None = None,
+                 cached: bool = True) -> None:
         self._transport = transport
         self._key = api_key
-        self._deadline = deadline  # event-loop time, for every call of this client
+        # Event-loop time, for every call of this client: one Deadline, so one timer for all.
+        self._deadline = Deadline.of(deadline)
         self._budget = budget
         self._cached = cached  # False: never answered from the response cache (live data)
 

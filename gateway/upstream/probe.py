@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from . import errors
-from .cache import SingleFlight
+from .shared import SingleFlight
 
 READY_TTL = 2.0  # seconds a probe's answer is reused
 
