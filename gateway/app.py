@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import downloads
+from . import collector, downloads
 from .auth import MalformedKey, api_key
 from .cache_control import PrivateAnswers
 from .context import WebsocketOperations
@@ -126,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.hosts().warning:
             log.warning("%s", settings.hosts().warning)
         await transport.open()
+        collector.tune(settings.gc_threshold)
         # In the background: start-up neither waits for the upstream nor fails without it.
         checking = asyncio.ensure_future(check_upstream())
         try:

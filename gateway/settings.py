@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .collector import DEFAULT_THRESHOLD as DEFAULT_GC_THRESHOLD
 from .documents import DocumentLimits
 from .hosts import HostPolicy, host_policy
 from .upstream.config import DEFAULT_UPSTREAM_URL, SENDABLE_KEY, UpstreamConfig
@@ -114,6 +115,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Pooled HTTP connections to the upstream."),
     Setting("chunk_size", "COMET_GATEWAY_CHUNK_SIZE", int,
             "Bytes per chunk of a streamed download."),
+    Setting("gc_threshold", "COMET_GATEWAY_GC_THRESHOLD", int,
+            "New containers between two collections of Python's youngest generation, set at "
+            "start-up, when what start-up made is also frozen out of the collector's sight; "
+            "0 leaves Python's defaults (700, nothing frozen)."),
     Setting("chart_batch_size", "COMET_GATEWAY_CHART_BATCH_SIZE", int,
             "Experiments per experiments/multi-metric-chart call."),
     Setting("graphiql", "COMET_GATEWAY_GRAPHIQL", _bool, "Serve GraphiQL on a browser GET."),
@@ -243,6 +248,7 @@ class Settings:
     backoff_max: float = UpstreamConfig.backoff_max
     chunk_size: int = UpstreamConfig.chunk_size
     chart_batch_size: int = 100
+    gc_threshold: int = DEFAULT_GC_THRESHOLD
     graphiql: bool = True
     public_url: str | None = None
     introspection: bool = True
@@ -290,6 +296,8 @@ class Settings:
                      "persisted_max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.gc_threshold < 0:
+            raise ValueError("gc_threshold cannot be negative (0 leaves Python's defaults)")
         if self.redis_timeout <= 0 or self.cache_key_recheck < 0:
             raise ValueError("redis_timeout must be positive, cache_key_recheck not negative")
         if self.log_format not in ("json", "text"):
