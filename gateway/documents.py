@@ -323,7 +323,8 @@ class Documents:
             document, tokens = _parse(text, self.limits.max_tokens)
             parsed = _Parsed(document, None, size=tokens * AST_BYTES_PER_TOKEN)
         except GraphQLError as error:
-            parsed = _Parsed(None, [error], size=len(text))
+            # Kept without its traceback, whose frames would hold the text in a cycle.
+            parsed = _Parsed(None, [error.with_traceback(None)], size=len(text))
         self._keep(text, parsed)
         return parsed
 

@@ -61,6 +61,9 @@ class GatewaySchema(strawberry.Schema):
 
 
 def _refused(context: ExecutionContext, error: GraphQLError) -> PreExecutionError:
+    # Without its traceback: kept on the context, its frames (which hold the query's text)
+    # would make a cycle with it, freed only by the cyclic collector, which runs rarely.
+    error = error.with_traceback(None)
     context.pre_execution_errors = [error]
     return PreExecutionError(data=None, errors=[error])
 
