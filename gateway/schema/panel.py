@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -78,7 +77,7 @@ class Panel:
 
     async def _full(self, info: Info) -> models.Panel | None:
         if self.known is None:
-            self.known = await info.context.loaders.panel.get(str(self.template_id))
+            self.known = await info.context.loaders.panel.load(str(self.template_id))
         return self.known
 
     @strawberry.field(description="Its source.")
@@ -139,12 +138,12 @@ class DashboardTemplate:
 
         if self.parent is not None:
             return self.parent  # type: ignore[no-any-return]
-        found = await info.context.loaders.project.get(self.project_id) if self.project_id \
+        found = await info.context.loaders.project.load(self.project_id) if self.project_id \
             else None
         return None if found is None else Project.of(found)
 
     async def _full(self, info: Info) -> models.Dashboard | None:
-        return await info.context.loaders.dashboard.get(str(self.template_id))
+        return await info.context.loaders.dashboard.load(str(self.template_id))
 
     @strawberry.field(description="Whether it refreshes by itself.")
     async def is_auto_refresh_enabled(self, info: Info) -> bool | None:
@@ -161,8 +160,7 @@ class DashboardTemplate:
         full = await self._full(info)
         if full is None:
             return None
-        found = await asyncio.gather(*(info.context.loaders.panel.get(i)
-                                       for i in full.code_panel_template_ids or ()))
+        found = await info.context.loaders.panel.load_many(full.code_panel_template_ids or ())
         return [Panel.of_summary(p) for p in found if p is not None]
 
     @strawberry.field(description="The experiments pinned to it.")

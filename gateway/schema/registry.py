@@ -59,7 +59,7 @@ class RegistryModelVersion:
     async def assets(self, info: Info) -> list[Asset] | None:
         found = self.known.assets
         if found is None:  # listed without them: the model's details hold them
-            details = await info.context.loaders.registry_details.get(
+            details = await info.context.loaders.registry_details.load(
                 (self.workspace_name, self.model_name))
             same = next((v for v in (details.versions or ()) if v.version == self.version),
                         None) if details else None
@@ -79,7 +79,7 @@ class RegistryModelVersion:
     @strawberry.field(description="The experiment that logged this model.")
     async def experiment(self, info: Info) -> Experiment | None:
         key = self._experiment_key()
-        meta = await info.context.loaders.metadata.get(key) if key else None
+        meta = await info.context.loaders.metadata.load(key) if key else None
         return None if meta is None else Experiment.of(meta)
 
     @strawberry.field(description="The gateway's streaming download of this version as a zip.")
@@ -113,12 +113,12 @@ class RegistryModel:
 
     @strawberry.field(description="Its notes (Markdown).")
     async def notes(self, info: Info) -> str | None:
-        return await info.context.loaders.registry_notes.get((self.workspace_name, self.name))
+        return await info.context.loaders.registry_notes.load((self.workspace_name, self.name))
 
     async def _versions(self, info: Info) -> tuple[models.RegistryModelVersion, ...] | None:
         if self.known.versions is not None:
             return self.known.versions
-        details = await info.context.loaders.registry_details.get((self.workspace_name,
+        details = await info.context.loaders.registry_details.load((self.workspace_name,
                                                                     self.name))
         return None if details is None else details.versions or ()
 
@@ -145,7 +145,7 @@ class RegistryModel:
 
     @strawberry.field(description="Its webhooks.")
     async def webhooks(self, info: Info) -> WebhookConfig | None:
-        found = await info.context.loaders.webhooks.get((self.workspace_name, self.name))
+        found = await info.context.loaders.webhooks.load((self.workspace_name, self.name))
         if found is None:
             return None
         return WebhookConfig(urls=[
