@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
 
 from ..context import Info
 from ..loaders import AssetsByName, SeriesRequest
@@ -44,7 +45,16 @@ class Experiment:
             self.known = await info.context.loaders.metadata.load(str(self.key))
         return self.known
 
-    async def _pick(self, info: Info, pick: Callable[[ExperimentMetadata], T]) -> T | None:
+    def _pick(self, info: Info, pick: Callable[[ExperimentMetadata], T]
+              ) -> AwaitableOrValue[T | None]:
+        """`pick` of the metadata: a plain value when the listing brought it (graphql-core then
+        completes the field without a coroutine), else a coroutine that loads it first."""
+        if self.known is not None:
+            return pick(self.known)
+        return self._load_and_pick(info, pick)
+
+    async def _load_and_pick(self, info: Info, pick: Callable[[ExperimentMetadata], T]
+                             ) -> T | None:
         meta = await self._meta(info)
         return None if meta is None else pick(meta)
 
@@ -57,65 +67,71 @@ class Experiment:
     def of(cls, meta: ExperimentMetadata, parent: Any = None) -> Experiment:
         return cls(key=strawberry.ID(meta.experiment_key), known=meta, parent=parent)
 
-    @strawberry.field(description="The experiment's name.")
-    async def name(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.experiment_name)
+    # The fields below read the metadata: typed for GraphQL by `graphql_type`, for Python as
+    # what `_pick` gives (the value, or an awaitable of it).
+    @strawberry.field(description="The experiment's name.", graphql_type=str | None)
+    def name(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.experiment_name)
 
-    @strawberry.field(description="The optimizer run it belongs to, if any.")
-    async def optimization_id(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.optimization_id)
+    @strawberry.field(description="The optimizer run it belongs to, if any.",
+                      graphql_type=str | None)
+    def optimization_id(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.optimization_id)
 
-    @strawberry.field(description="When it started (as recorded by Comet).")
-    async def start_time(self, info: Info) -> dt.datetime | None:
-        return from_millis(await self._pick(info, lambda m: m.start_time_millis))
+    @strawberry.field(description="When it started (as recorded by Comet).",
+                      graphql_type=dt.datetime | None)
+    def start_time(self, info: Info) -> AwaitableOrValue[dt.datetime | None]:
+        return self._pick(info, lambda m: from_millis(m.start_time_millis))
 
-    @strawberry.field(description="When it ended (as recorded by Comet).")
-    async def end_time(self, info: Info) -> dt.datetime | None:
-        return from_millis(await self._pick(info, lambda m: m.end_time_millis))
+    @strawberry.field(description="When it ended (as recorded by Comet).",
+                      graphql_type=dt.datetime | None)
+    def end_time(self, info: Info) -> AwaitableOrValue[dt.datetime | None]:
+        return self._pick(info, lambda m: from_millis(m.end_time_millis))
 
-    @strawberry.field(description="How long it ran, in milliseconds.")
-    async def duration_millis(self, info: Info) -> Long | None:
-        return await self._pick(info, lambda m: m.duration_millis)
+    @strawberry.field(description="How long it ran, in milliseconds.", graphql_type=Long | None)
+    def duration_millis(self, info: Info) -> AwaitableOrValue[Long | None]:
+        return self._pick(info, lambda m: m.duration_millis)
 
-    @strawberry.field(description="Whether it is archived.")
-    async def archived(self, info: Info) -> bool | None:
-        return await self._pick(info, lambda m: m.archived)
+    @strawberry.field(description="Whether it is archived.", graphql_type=bool | None)
+    def archived(self, info: Info) -> AwaitableOrValue[bool | None]:
+        return self._pick(info, lambda m: m.archived)
 
-    @strawberry.field(description="Whether it is still running.")
-    async def running(self, info: Info) -> bool | None:
-        return await self._pick(info, lambda m: m.running)
+    @strawberry.field(description="Whether it is still running.", graphql_type=bool | None)
+    def running(self, info: Info) -> AwaitableOrValue[bool | None]:
+        return self._pick(info, lambda m: m.running)
 
-    @strawberry.field(description="Whether it crashed.")
-    async def has_crashed(self, info: Info) -> bool | None:
-        return await self._pick(info, lambda m: m.has_crashed)
+    @strawberry.field(description="Whether it crashed.", graphql_type=bool | None)
+    def has_crashed(self, info: Info) -> AwaitableOrValue[bool | None]:
+        return self._pick(info, lambda m: m.has_crashed)
 
-    @strawberry.field(description="The script's file name.")
-    async def file_name(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.file_name)
+    @strawberry.field(description="The script's file name.", graphql_type=str | None)
+    def file_name(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.file_name)
 
-    @strawberry.field(description="The script's path.")
-    async def file_path(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.file_path)
+    @strawberry.field(description="The script's path.", graphql_type=str | None)
+    def file_path(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.file_path)
 
-    @strawberry.field(description="The project it belongs to.")
-    async def project(self, info: Info) -> Annotated[Project, strawberry.lazy(".project")] | None:
+    @strawberry.field(description="The project it belongs to.",
+                      graphql_type=Annotated["Project", strawberry.lazy(".project")] | None)
+    def project(self, info: Info) -> AwaitableOrValue[Project | None]:
+        if self.parent is not None:  # listed under it
+            return cast("Project", self.parent)
+        return self._project(info)
+
+    async def _project(self, info: Info) -> Project | None:
         from .project import Project
 
-        if self.parent is not None:
-            return self.parent  # type: ignore[no-any-return]
         meta = await self._meta(info)
         if meta is None or not meta.project_id:
             return None
         found = await info.context.loaders.project.load(meta.project_id)
         return None if found is None else Project.of(found)
 
-    @strawberry.field(description="The workspace it belongs to.")
-    async def workspace(self, info: Info
-                        ) -> Annotated[Workspace, strawberry.lazy(".workspace")] | None:
-        from .workspace import Workspace
-
-        meta = await self._meta(info)
-        return Workspace(name=meta.workspace_name) if meta and meta.workspace_name else None
+    @strawberry.field(description="The workspace it belongs to.",
+                      graphql_type=Annotated["Workspace", strawberry.lazy(".workspace")] | None)
+    def workspace(self, info: Info) -> AwaitableOrValue[Workspace | None]:
+        return self._pick(info, _workspace)
 
     @strawberry.field(description="The git state it ran from.")
     async def git(self, info: Info) -> GitMetadata | None:
@@ -235,14 +251,21 @@ class Experiment:
 
     @strawberry.field(description="The optimizer run it belongs to, when optimizationId is set. "
                                   "Its best experiment is judged on `metricName` (Comet's "
-                                  "default when omitted), lowest first unless `maximize`.")
-    async def optimizer(self, info: Info, metric_name: str | None = None,
-                        maximize: bool | None = None
-                        ) -> Annotated[Optimization, strawberry.lazy(".optimizer")] | None:
+                                  "default when omitted), lowest first unless `maximize`.",
+                      graphql_type=Annotated["Optimization", strawberry.lazy(".optimizer")]
+                      | None)
+    def optimizer(self, info: Info, metric_name: str | None = None,
+                  maximize: bool | None = None) -> AwaitableOrValue[Optimization | None]:
         from .optimizer import Optimization
 
-        meta = await self._meta(info)
-        if meta is None or not meta.optimization_id:
-            return None
-        return Optimization(id=strawberry.ID(meta.optimization_id), metric_name=metric_name,
-                            maximize=maximize)
+        def pick(meta: ExperimentMetadata) -> Optimization | None:
+            return Optimization(id=strawberry.ID(meta.optimization_id), metric_name=metric_name,
+                                maximize=maximize) if meta.optimization_id else None
+
+        return self._pick(info, pick)
+
+
+def _workspace(meta: ExperimentMetadata) -> Workspace | None:
+    from .workspace import Workspace
+
+    return Workspace(name=meta.workspace_name) if meta.workspace_name else None
