@@ -13,6 +13,7 @@ from ..context import Info
 from ..loaders import AssetsByName, SeriesRequest
 from ..upstream.models import ExperimentMetadata
 from .asset import Asset, AssetType, ExperimentModel
+from .at_hand import pick
 from .experiment_details import CloudDetails, GitMetadata, SystemDetails
 from .metrics import (
     MAX_CHART_METRICS,
@@ -45,18 +46,9 @@ class Experiment:
             self.known = await info.context.loaders.metadata.load(str(self.key))
         return self.known
 
-    def _pick(self, info: Info, pick: Callable[[ExperimentMetadata], T]
+    def _pick(self, info: Info, use: Callable[[ExperimentMetadata], T]
               ) -> AwaitableOrValue[T | None]:
-        """`pick` of the metadata: a plain value when the listing brought it (graphql-core then
-        completes the field without a coroutine), else a coroutine that loads it first."""
-        if self.known is not None:
-            return pick(self.known)
-        return self._load_and_pick(info, pick)
-
-    async def _load_and_pick(self, info: Info, pick: Callable[[ExperimentMetadata], T]
-                             ) -> T | None:
-        meta = await self._meta(info)
-        return None if meta is None else pick(meta)
+        return pick(self.known, lambda: self._meta(info), use)
 
     @strawberry.field(description="The same as `key`: a stable id for normalized client "
                                   "caches.")
@@ -67,8 +59,7 @@ class Experiment:
     def of(cls, meta: ExperimentMetadata, parent: Any = None) -> Experiment:
         return cls(key=strawberry.ID(meta.experiment_key), known=meta, parent=parent)
 
-    # The fields below read the metadata: typed for GraphQL by `graphql_type`, for Python as
-    # what `_pick` gives (the value, or an awaitable of it).
+    # The fields below read the metadata, at hand when the experiment was listed (at_hand).
     @strawberry.field(description="The experiment's name.", graphql_type=str | None)
     def name(self, info: Info) -> AwaitableOrValue[str | None]:
         return self._pick(info, lambda m: m.experiment_name)
@@ -258,11 +249,11 @@ class Experiment:
                   maximize: bool | None = None) -> AwaitableOrValue[Optimization | None]:
         from .optimizer import Optimization
 
-        def pick(meta: ExperimentMetadata) -> Optimization | None:
+        def of(meta: ExperimentMetadata) -> Optimization | None:
             return Optimization(id=strawberry.ID(meta.optimization_id), metric_name=metric_name,
                                 maximize=maximize) if meta.optimization_id else None
 
-        return self._pick(info, pick)
+        return self._pick(info, of)
 
 
 def _workspace(meta: ExperimentMetadata) -> Workspace | None:
