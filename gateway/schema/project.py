@@ -45,9 +45,9 @@ def plan_listing(ref: ProjectRef, first: int | None, after: str | None, archived
     paged = (not filtered and not archived and size > 0 and offset % size == 0
              and total is not None)
     key = ExperimentListing(
-        ref, archived, order.field.value if order else None,
-        order.direction.value if order else None, offset // size + 1 if paged else None,
-        size if paged else None)
+        ref, archived, sort_by=order.field.value if order else None,
+        sort_order=order.direction.value if order else None,
+        page=offset // size + 1 if paged else None, size=size if paged else None)
     return ListingPlan(key, offset, size, paged)
 
 
