@@ -4,20 +4,21 @@ Endpoints without a batch form are loaded concurrently (the transport's caps bou
 multi-metric chart is the one batch endpoint, and its loader coalesces every experiment's
 series request of a GraphQL request into as few POSTs as the batch size allows. A 404 (or
 Comet's 400 for an unknown key) loads as `None`: missing is null, not an error.
+
+Each loader is a `dataloader.Loader[K, V]`; keys of more than two parts are frozen
+dataclasses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
 
-from aiodataloader import DataLoader
-
-from .upstream import CometClient, errors
+from .dataloader import BatchHook, Loader, chunks, each, together
+from .upstream import CometClient
 from .upstream.models import (
     Account,
     Asset,
@@ -30,6 +31,7 @@ from .upstream.models import (
     ExperimentModel,
     GitMetadata,
     MetricPoint,
+    MultiMetricChart,
     OptimizerBest,
     Panel,
     PanelSummary,
@@ -46,92 +48,77 @@ from .upstream.models import (
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-
-BatchHook = Callable[[str, int], None]  # (loader name, keys in the batch)
-
-
-class Keyed(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
-    """One upstream call per distinct key, all of a tick's keys in flight together."""
-
-    def __init__(self, fetch: Callable[[K], Awaitable[V]], name: str = "",
-                 on_batch: BatchHook | None = None) -> None:
-        super().__init__()
-        self._fetch = fetch
-        self._name = name
-        self._on_batch = on_batch
-
-    async def _one(self, key: K) -> V | None:
-        try:
-            return await self._fetch(key)
-        except errors.NotFound:
-            return None
-
-    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None | BaseException]:
-        if self._on_batch is not None:
-            self._on_batch(self._name, len(keys))
-        # An exception value fails its own key alone (aiodataloader's contract).
-        return list(await asyncio.gather(*(self._one(k) for k in keys), return_exceptions=True))
-
-    async def get(self, key: K) -> V | None:
-        return await self.load(key)  # type: ignore[no-any-return]
+@dataclass(frozen=True, slots=True)
+class ProjectRef:
+    """A project as it was asked for: by id, or by workspace and name."""
+    project_id: str | None = None
+    workspace: str | None = None
+    name: str | None = None
 
 
-# ("id", project id, "") or ("name", workspace, project name)
-ProjectRef = tuple[str, str, str]
-# (project, archived, sortBy, sortOrder, page, size)
-ListingKey = tuple[ProjectRef, bool, str | None, str | None, int | None, int | None]
+@dataclass(frozen=True, slots=True)
+class ExperimentListing:
+    """One call for a project's experiment list: all of it, or one page (page/size)."""
+    project: ProjectRef
+    archived: bool = False
+    sort_by: str | None = None
+    sort_order: str | None = None
+    page: int | None = None
+    size: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class ProjectsPageRequest:
+    """One page of a workspace's project browser."""
+    workspace: str
+    offset: int
+    count: int
+    sort: str | None = None
+    order: str | None = None
+    owner: str | None = None
+    public: bool | None = None
+    starter_project: bool | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectQuery:
+    """A project query: the predicates as JSON text, so that equal filters are one key."""
+    project_id: str
+    predicates: str
+    archived: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRequest:
+    """`Project.metricChart`: one chart over `keys`, fetched in batches of keys."""
+    keys: tuple[str, ...]
+    metrics: tuple[str, ...]
+    params: tuple[str, ...] = ()
+    full: bool = False
+    independent: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class SeriesRequest:
+    """`Experiment.metricSeries`: coalesced across the request into chart batches."""
     experiment_key: str
     names: tuple[str, ...]
     full: bool
 
 
-class ChartLoader(DataLoader):  # type: ignore[type-arg]
-    """`Experiment.metricSeries` across a request, as few multi-metric-chart POSTs as allowed.
+@dataclass(frozen=True, slots=True)
+class AssetsByName:
+    experiment_key: str
+    name: str
+    type: str | None
 
-    Requests are grouped by `full`; in each group the metric names are merged and the
-    experiments cut into batches of `batch_size`, one POST per batch, all in flight together.
-    """
 
-    def __init__(self, client: CometClient, batch_size: int,
-                 on_batch: BatchHook | None = None) -> None:
-        super().__init__()
-        self._client = client
-        self._batch_size = batch_size
-        self._on_batch = on_batch
-
-    async def batch_load_fn(self, requests: Sequence[SeriesRequest]
-                            ) -> list[tuple[ChartMetric, ...] | None | BaseException]:
-        if self._on_batch is not None:
-            self._on_batch("series", len(requests))
-        results: dict[SeriesRequest, tuple[ChartMetric, ...] | None | BaseException] = {}
-        for full in {r.full for r in requests}:
-            group = [r for r in requests if r.full == full]
-            names = sorted({n for r in group for n in r.names})
-            keys = list(dict.fromkeys(r.experiment_key for r in group))
-            batches = [keys[i:i + self._batch_size]
-                       for i in range(0, len(keys), self._batch_size)]
-            answers = await asyncio.gather(
-                *(self._client.get_multi_metric_chart(b, names, full=full) for b in batches),
-                return_exceptions=True)
-            by_key: dict[str, ChartExperiment | BaseException | None] = {}
-            for batch, answer in zip(batches, answers, strict=True):
-                for key in batch:
-                    if isinstance(answer, BaseException):
-                        by_key[key] = answer
-                    else:
-                        by_key[key] = (answer.experiments or {}).get(key)
-            for r in group:
-                found = by_key[r.experiment_key]
-                if found is None or isinstance(found, BaseException):
-                    results[r] = found
-                else:
-                    series = {m.metric_name: m for m in found.metrics}
-                    results[r] = tuple(series[n] for n in r.names if n in series)
-        return [results[r] for r in requests]
+@dataclass(frozen=True, slots=True)
+class OptimizerQuery:
+    optimization_id: str
+    metric_name: str | None
+    maximize: bool | None
 
 
 class Loaders:
@@ -143,21 +130,21 @@ class Loaders:
         self._chart_batch_size = chart_batch_size
         self._on_batch = on_batch
 
-    def _keyed(self, name: str, fetch: Callable[[K], Awaitable[V]]) -> Keyed[K, V]:
-        return Keyed(fetch, name, self._on_batch)
+    def _each(self, name: str, fetch: Callable[[K], Awaitable[V]]) -> Loader[K, V]:
+        return Loader(each(fetch), name, self._on_batch)
 
     # --- account and workspaces
     @functools.cached_property
-    def account(self) -> Keyed[str, Account]:  # one key: ""
-        return self._keyed("account", lambda _: self.client.get_account_details())
+    def account(self) -> Loader[str, Account]:  # one key: ""
+        return self._each("account", lambda _: self.client.get_account_details())
 
     @functools.cached_property
-    def workspaces(self) -> Keyed[str, tuple[str, ...]]:  # one key: ""
-        return self._keyed("workspaces", lambda _: self.client.get_workspaces())
+    def workspaces(self) -> Loader[str, tuple[str, ...]]:  # one key: ""
+        return self._each("workspaces", lambda _: self.client.get_workspaces())
 
     # --- projects
     @functools.cached_property
-    def projects(self) -> Keyed[str, tuple[Project, ...]]:
+    def projects(self) -> Loader[str, tuple[Project, ...]]:
         async def fetch(workspace: str) -> tuple[Project, ...]:
             projects = await self.client.get_projects(workspace)
             for p in projects:  # what the list holds is not fetched again
@@ -165,218 +152,242 @@ class Loaders:
                 self.project_by_name.prime((workspace, p.project_name), p)
             return projects
 
-        return self._keyed("projects", fetch)
+        return self._each("projects", fetch)
 
     @functools.cached_property
-    def projects_page(self) -> Keyed[tuple[str, int, int, str | None, str | None, str | None,
-                                          bool | None, bool | None, str | None], ProjectPage]:
-        """(workspace, offset, count, sort, order, owner, public, starter, search) → a page."""
-        async def fetch(k: tuple[str, int, int, str | None, str | None, str | None,
-                                 bool | None, bool | None, str | None]) -> ProjectPage:
-            ws, offset, count, sort, order, owner, public, starter, search = k
-            return await self.client.get_projects_page(
-                ws, offset=offset, count=count, sort=sort, order=order, owner=owner,
-                public=public, starter_project=starter, search=search)
-
-        return self._keyed("projects_page", fetch)
+    def projects_page(self) -> Loader[ProjectsPageRequest, ProjectPage]:
+        return self._each("projects_page", lambda r: self.client.get_projects_page(
+            r.workspace, offset=r.offset, count=r.count, sort=r.sort, order=r.order,
+            owner=r.owner, public=r.public, starter_project=r.starter_project,
+            search=r.search))
 
     @functools.cached_property
-    def project(self) -> Keyed[str, Project]:
-        return self._keyed("project", lambda pid: self.client.get_project(project_id=pid))
+    def project(self) -> Loader[str, Project]:
+        return self._each("project", lambda pid: self.client.get_project(project_id=pid))
 
     @functools.cached_property
-    def project_by_name(self) -> Keyed[tuple[str, str], Project]:
+    def project_by_name(self) -> Loader[tuple[str, str], Project]:  # (workspace, name)
         async def fetch(ref: tuple[str, str]) -> Project:
             found = await self.client.get_project(workspace=ref[0], project_name=ref[1])
             self.project.prime(found.project_id, found)
             return found
 
-        return self._keyed("project_by_name", fetch)
+        return self._each("project_by_name", fetch)
 
     @functools.cached_property
-    def project_notes(self) -> Keyed[str, str]:
-        return self._keyed("project_notes", self.client.get_project_notes)  # type: ignore[arg-type]
+    def project_notes(self) -> Loader[str, str | None]:
+        return self._each("project_notes", self.client.get_project_notes)
 
     @functools.cached_property
-    def share_links(self) -> Keyed[str, tuple[str, ...]]:
-        return self._keyed("share_links", self.client.get_project_share_links)
+    def share_links(self) -> Loader[str, tuple[str, ...]]:
+        return self._each("share_links", self.client.get_project_share_links)
 
     @functools.cached_property
-    def columns(self) -> Keyed[str, tuple[ProjectColumn, ...]]:
-        return self._keyed("columns", lambda pid: self.client.get_project_columns(project_id=pid))
+    def columns(self) -> Loader[str, tuple[ProjectColumn, ...]]:
+        return self._each("columns", lambda pid: self.client.get_project_columns(project_id=pid))
 
     @functools.cached_property
-    def experiments(self) -> Keyed[ListingKey, tuple[ExperimentMetadata, ...]]:
+    def experiments(self) -> Loader[ExperimentListing, tuple[ExperimentMetadata, ...]]:
         """A project's experiment list (the project by id, or by workspace and name)."""
-        async def fetch(key: ListingKey) -> tuple[ExperimentMetadata, ...]:
-            project, archived, sort_by, sort_order, page, size = key
-            if project[0] == "id":
-                ref: dict[str, str] = {"project_id": project[1]}
-            else:
-                ref = {"workspace": project[1], "project_name": project[2]}
+        async def fetch(key: ExperimentListing) -> tuple[ExperimentMetadata, ...]:
+            project = key.project
             found = await self.client.get_experiments(
-                **ref, archived=archived, sort_by=sort_by, sort_order=sort_order,
-                page=page, size=size)
+                project.workspace, project.name, project.project_id, archived=key.archived,
+                sort_by=key.sort_by, sort_order=key.sort_order, page=key.page, size=key.size)
             for e in found:
                 self.metadata.prime(e.experiment_key, e)
             return found
 
-        return self._keyed("experiments", fetch)
+        return self._each("experiments", fetch)
 
     @functools.cached_property
-    def project_query(self) -> Keyed[tuple[str, str, bool], ProjectQueryResult]:
-        """(project id, predicates as JSON text, archived) → the matching keys."""
-        return self._keyed("project_query", lambda ref: self.client.query_project(
-            json.loads(ref[1]), archived=ref[2], project_id=ref[0]))
+    def project_query(self) -> Loader[ProjectQuery, ProjectQueryResult]:
+        return self._each("project_query", lambda q: self.client.query_project(
+            json.loads(q.predicates), archived=q.archived, project_id=q.project_id))
 
     @functools.cached_property
-    def dashboards(self) -> Keyed[tuple[str, str | None], tuple[DashboardTemplateSummary, ...]]:
-        return self._keyed(
+    def dashboards(self) -> Loader[tuple[str, str | None], tuple[DashboardTemplateSummary, ...]]:
+        """(workspace, project id or None) → its dashboard templates."""
+        return self._each(
             "dashboards", lambda ref: self.client.get_dashboard_templates(ref[0], ref[1]))
 
     @functools.cached_property
-    def dashboard(self) -> Keyed[str, Dashboard]:
-        return self._keyed("dashboard", self.client.get_dashboard)
+    def dashboard(self) -> Loader[str, Dashboard]:
+        return self._each("dashboard", self.client.get_dashboard)
 
     # --- experiments
     @functools.cached_property
-    def metadata(self) -> Keyed[str, ExperimentMetadata]:
-        return self._keyed("metadata", self.client.get_experiment_metadata)
+    def metadata(self) -> Loader[str, ExperimentMetadata]:
+        return self._each("metadata", self.client.get_experiment_metadata)
 
     @functools.cached_property
-    def git(self) -> Keyed[str, GitMetadata]:
-        return self._keyed("git", self.client.get_git_metadata)
+    def git(self) -> Loader[str, GitMetadata]:
+        return self._each("git", self.client.get_git_metadata)
 
     @functools.cached_property
-    def git_patch(self) -> Keyed[str, str]:
-        return self._keyed("git_patch", self.client.get_git_patch)  # type: ignore[arg-type]
+    def git_patch(self) -> Loader[str, str | None]:
+        return self._each("git_patch", self.client.get_git_patch)
 
     @functools.cached_property
-    def html(self) -> Keyed[str, str]:
-        return self._keyed("html", self.client.get_html)  # type: ignore[arg-type]
+    def html(self) -> Loader[str, str | None]:
+        return self._each("html", self.client.get_html)
 
     @functools.cached_property
-    def code(self) -> Keyed[str, str]:
-        return self._keyed("code", self.client.get_code)  # type: ignore[arg-type]
+    def code(self) -> Loader[str, str | None]:
+        return self._each("code", self.client.get_code)
 
     @functools.cached_property
-    def output(self) -> Keyed[str, str]:
-        return self._keyed("output", self.client.get_output)  # type: ignore[arg-type]
+    def output(self) -> Loader[str, str | None]:
+        return self._each("output", self.client.get_output)
 
     @functools.cached_property
-    def graph(self) -> Keyed[str, str]:
-        return self._keyed("graph", self.client.get_graph)  # type: ignore[arg-type]
+    def graph(self) -> Loader[str, str | None]:
+        return self._each("graph", self.client.get_graph)
 
     @functools.cached_property
-    def store(self) -> Keyed[str, str]:
-        return self._keyed("store", self.client.get_store)  # type: ignore[arg-type]
+    def store(self) -> Loader[str, str | None]:
+        return self._each("store", self.client.get_store)
 
     @functools.cached_property
-    def cloud(self) -> Keyed[str, CloudDetails]:
-        return self._keyed("cloud", self.client.get_cloud_details)
+    def cloud(self) -> Loader[str, CloudDetails]:
+        return self._each("cloud", self.client.get_cloud_details)
 
     @functools.cached_property
-    def metrics_summary(self) -> Keyed[str, tuple[ValueSummary, ...]]:
-        return self._keyed("metrics_summary", self.client.get_metrics_summary)
+    def metrics_summary(self) -> Loader[str, tuple[ValueSummary, ...]]:
+        return self._each("metrics_summary", self.client.get_metrics_summary)
 
     @functools.cached_property
-    def parameters(self) -> Keyed[str, tuple[ValueSummary, ...]]:
-        return self._keyed("parameters", self.client.get_parameters)
+    def parameters(self) -> Loader[str, tuple[ValueSummary, ...]]:
+        return self._each("parameters", self.client.get_parameters)
 
     @functools.cached_property
-    def others(self) -> Keyed[str, tuple[ValueSummary, ...]]:
-        return self._keyed("others", self.client.get_others)
+    def others(self) -> Loader[str, tuple[ValueSummary, ...]]:
+        return self._each("others", self.client.get_others)
 
     @functools.cached_property
-    def tags(self) -> Keyed[str, tuple[str, ...]]:
-        return self._keyed("tags", self.client.get_tags)
+    def tags(self) -> Loader[str, tuple[str, ...]]:
+        return self._each("tags", self.client.get_tags)
 
     @functools.cached_property
-    def system(self) -> Keyed[str, SystemDetails]:
-        return self._keyed("system", self.client.get_system_details)
+    def system(self) -> Loader[str, SystemDetails]:
+        return self._each("system", self.client.get_system_details)
 
     @functools.cached_property
-    def all_metrics(self) -> Keyed[str, tuple[MetricPoint, ...]]:
-        return self._keyed("all_metrics", self.client.get_all_metrics)
+    def all_metrics(self) -> Loader[str, tuple[MetricPoint, ...]]:
+        return self._each("all_metrics", self.client.get_all_metrics)
 
     @functools.cached_property
-    def asset_details(self) -> Keyed[tuple[str, str], Asset]:
-        return self._keyed("asset_details",
-                           lambda ref: self.client.get_asset_details(ref[0], ref[1]))
+    def asset_details(self) -> Loader[tuple[str, str], Asset]:  # (experiment, asset id)
+        return self._each("asset_details",
+                          lambda ref: self.client.get_asset_details(ref[0], ref[1]))
 
     @functools.cached_property
-    def assets_by_name(self) -> Keyed[tuple[str, str, str | None], tuple[Asset, ...]]:
-        return self._keyed("assets_by_name",
-                           lambda ref: self.client.get_assets_by_name(*ref))
+    def assets_by_name(self) -> Loader[AssetsByName, tuple[Asset, ...]]:
+        return self._each("assets_by_name", lambda a: self.client.get_assets_by_name(
+            a.experiment_key, a.name, a.type))
 
     @functools.cached_property
-    def metric(self) -> Keyed[tuple[str, str], tuple[MetricPoint, ...]]:
-        return self._keyed("metric", lambda ref: self.client.get_metric(ref[0], ref[1]))
+    def metric(self) -> Loader[tuple[str, str], tuple[MetricPoint, ...]]:  # (experiment, name)
+        return self._each("metric", lambda ref: self.client.get_metric(ref[0], ref[1]))
 
     @functools.cached_property
-    def series(self) -> ChartLoader:
-        return ChartLoader(self.client, self._chart_batch_size, self._on_batch)
+    def series(self) -> Loader[SeriesRequest, tuple[ChartMetric, ...]]:
+        return Loader(self._series, "series", self._on_batch)
+
+    async def _series(self, requests: list[SeriesRequest]
+                      ) -> list[tuple[ChartMetric, ...] | None | Exception]:
+        """Requests grouped by `full`; in each group the metric names merged and the
+        experiments cut into chart batches: one POST per batch, every batch in flight
+        together."""
+        calls: list[tuple[bool, Sequence[str]]] = []
+        answers: list[Awaitable[MultiMetricChart]] = []
+        for full in {r.full for r in requests}:
+            group = [r for r in requests if r.full == full]
+            names = sorted({n for r in group for n in r.names})
+            for batch in chunks(list(dict.fromkeys(r.experiment_key for r in group)),
+                                self._chart_batch_size):
+                calls.append((full, batch))
+                answers.append(self.client.get_multi_metric_chart(batch, names, full=full))
+        found: dict[tuple[bool, str], ChartExperiment | None | Exception] = {}
+        for (full, batch), answer in zip(calls, await together(answers), strict=True):
+            for key in batch:
+                if isinstance(answer, Exception):
+                    found[full, key] = answer
+                else:
+                    found[full, key] = (answer.experiments or {}).get(key)
+        return [_series_of(found[r.full, r.experiment_key], r.names) for r in requests]
 
     @functools.cached_property
-    def chart(self) -> Keyed[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool, bool],
-                             dict[str, ChartExperiment]]:
-        """(keys, metrics, params, full, independent) → one chart, in batches of keys."""
-        async def fetch(ref: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool, bool]
-                        ) -> dict[str, ChartExperiment]:
-            keys, metrics, params, full, independent = ref
-            size = self._chart_batch_size
-            answers = await asyncio.gather(*(
-                self.client.get_multi_metric_chart(keys[i:i + size], metrics, params,
-                                                   independent=independent, full=full)
-                for i in range(0, len(keys), size)))
-            return {k: v for a in answers for k, v in (a.experiments or {}).items()}
+    def chart(self) -> Loader[ChartRequest, dict[str, ChartExperiment]]:
+        async def fetch(r: ChartRequest) -> dict[str, ChartExperiment]:
+            answers = await together([
+                self.client.get_multi_metric_chart(batch, r.metrics, r.params,
+                                                   independent=r.independent, full=r.full)
+                for batch in chunks(r.keys, self._chart_batch_size)])
+            chart: dict[str, ChartExperiment] = {}
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer  # one batch missing is the whole chart failing
+                chart.update(answer.experiments or {})
+            return chart
 
-        return self._keyed("chart", fetch)
-
-    @functools.cached_property
-    def assets(self) -> Keyed[tuple[str, str], tuple[Asset, ...]]:
-        return self._keyed("assets", lambda ref: self.client.get_asset_list(ref[0], ref[1]))
+        return self._each("chart", fetch)
 
     @functools.cached_property
-    def models(self) -> Keyed[str, tuple[ExperimentModel, ...]]:
-        return self._keyed("models", self.client.get_experiment_models)
+    def assets(self) -> Loader[tuple[str, str], tuple[Asset, ...]]:  # (experiment, type)
+        return self._each("assets", lambda ref: self.client.get_asset_list(ref[0], ref[1]))
 
     @functools.cached_property
-    def model_assets(self) -> Keyed[tuple[str, str], tuple[Asset, ...]]:
-        return self._keyed(
+    def models(self) -> Loader[str, tuple[ExperimentModel, ...]]:
+        return self._each("models", self.client.get_experiment_models)
+
+    @functools.cached_property
+    def model_assets(self) -> Loader[tuple[str, str], tuple[Asset, ...]]:  # (experiment, model)
+        return self._each(
             "model_assets", lambda ref: self.client.get_experiment_model_assets(ref[0], ref[1]))
 
     @functools.cached_property
-    def optimizer(self) -> Keyed[tuple[str, str | None, bool | None], OptimizerBest]:
-        return self._keyed("optimizer", lambda ref: self.client.get_optimizer_best(*ref))
+    def optimizer(self) -> Loader[OptimizerQuery, OptimizerBest]:
+        return self._each("optimizer", lambda q: self.client.get_optimizer_best(
+            q.optimization_id, q.metric_name, q.maximize))
 
-    # --- registry
+    # --- registry (keys: workspace, or (workspace, model name))
     @functools.cached_property
-    def registry_models(self) -> Keyed[str, tuple[RegistryModel, ...]]:
-        return self._keyed("registry_models", self.client.get_registry_models)
-
-    @functools.cached_property
-    def registry_count(self) -> Keyed[str, int]:
-        return self._keyed("registry_count", self.client.get_registry_model_count)  # type: ignore[arg-type]
+    def registry_models(self) -> Loader[str, tuple[RegistryModel, ...]]:
+        return self._each("registry_models", self.client.get_registry_models)
 
     @functools.cached_property
-    def registry_details(self) -> Keyed[tuple[str, str], RegistryModel]:
-        return self._keyed(
+    def registry_count(self) -> Loader[str, int | None]:
+        return self._each("registry_count", self.client.get_registry_model_count)
+
+    @functools.cached_property
+    def registry_details(self) -> Loader[tuple[str, str], RegistryModel]:
+        return self._each(
             "registry_details", lambda ref: self.client.get_registry_model_details(*ref))
 
     @functools.cached_property
-    def registry_notes(self) -> Keyed[tuple[str, str], str]:
-        return self._keyed("registry_notes", lambda ref: self.client.get_registry_model_notes(*ref))  # type: ignore
+    def registry_notes(self) -> Loader[tuple[str, str], str | None]:
+        return self._each("registry_notes",
+                          lambda ref: self.client.get_registry_model_notes(*ref))
 
     @functools.cached_property
-    def webhooks(self) -> Keyed[tuple[str, str], WebhookConfig]:
-        return self._keyed("webhooks", lambda ref: self.client.get_webhook_config(*ref))
+    def webhooks(self) -> Loader[tuple[str, str], WebhookConfig]:
+        return self._each("webhooks", lambda ref: self.client.get_webhook_config(*ref))
 
     # --- panels
     @functools.cached_property
-    def panels(self) -> Keyed[str, tuple[PanelSummary, ...]]:
-        return self._keyed("panels", self.client.get_panels)
+    def panels(self) -> Loader[str, tuple[PanelSummary, ...]]:
+        return self._each("panels", self.client.get_panels)
 
     @functools.cached_property
-    def panel(self) -> Keyed[str, Panel]:
-        return self._keyed("panel", self.client.get_panel)
+    def panel(self) -> Loader[str, Panel]:
+        return self._each("panel", self.client.get_panel)
+
+
+def _series_of(found: ChartExperiment | None | Exception, names: tuple[str, ...]
+               ) -> tuple[ChartMetric, ...] | None | Exception:
+    """One request's series, in the order of its names, from its experiment's chart entry."""
+    if found is None or isinstance(found, Exception):
+        return found
+    series = {m.metric_name: m for m in found.metrics}
+    return tuple(series[n] for n in names if n in series)

@@ -86,7 +86,7 @@ class ExperimentModel:
 
     @strawberry.field(description="The model's files.")
     async def assets(self, info: Info) -> list[Asset] | None:
-        found = await info.context.loaders.model_assets.get((self.experiment_key, self.name))
+        found = await info.context.loaders.model_assets.load((self.experiment_key, self.name))
         return None if found is None else [Asset.of(a, self.experiment_key) for a in found]
 
     @strawberry.field(description="The gateway's streaming download of the model as a zip.")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
 
 from ..context import Info
-from ..loaders import SeriesRequest
+from ..loaders import AssetsByName, SeriesRequest
 from ..upstream.models import ExperimentMetadata
 from .asset import Asset, AssetType, ExperimentModel
+from .at_hand import pick
 from .experiment_details import CloudDetails, GitMetadata, SystemDetails
 from .metrics import (
     MAX_CHART_METRICS,
@@ -41,12 +43,12 @@ class Experiment:
 
     async def _meta(self, info: Info) -> ExperimentMetadata | None:
         if self.known is None:
-            self.known = await info.context.loaders.metadata.get(str(self.key))
+            self.known = await info.context.loaders.metadata.load(str(self.key))
         return self.known
 
-    async def _pick(self, info: Info, pick: Callable[[ExperimentMetadata], T]) -> T | None:
-        meta = await self._meta(info)
-        return None if meta is None else pick(meta)
+    def _pick(self, info: Info, use: Callable[[ExperimentMetadata], T]
+              ) -> AwaitableOrValue[T | None]:
+        return pick(self.known, lambda: self._meta(info), use)
 
     @strawberry.field(description="The same as `key`: a stable id for normalized client "
                                   "caches.")
@@ -57,119 +59,124 @@ class Experiment:
     def of(cls, meta: ExperimentMetadata, parent: Any = None) -> Experiment:
         return cls(key=strawberry.ID(meta.experiment_key), known=meta, parent=parent)
 
-    @strawberry.field(description="The experiment's name.")
-    async def name(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.experiment_name)
+    # The fields below read the metadata, at hand when the experiment was listed (at_hand).
+    @strawberry.field(description="The experiment's name.", graphql_type=str | None)
+    def name(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.experiment_name)
 
-    @strawberry.field(description="The optimizer run it belongs to, if any.")
-    async def optimization_id(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.optimization_id)
+    @strawberry.field(description="The optimizer run it belongs to, if any.",
+                      graphql_type=str | None)
+    def optimization_id(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.optimization_id)
 
-    @strawberry.field(description="When it started (as recorded by Comet).")
-    async def start_time(self, info: Info) -> dt.datetime | None:
-        return from_millis(await self._pick(info, lambda m: m.start_time_millis))
+    @strawberry.field(description="When it started (as recorded by Comet).",
+                      graphql_type=dt.datetime | None)
+    def start_time(self, info: Info) -> AwaitableOrValue[dt.datetime | None]:
+        return self._pick(info, lambda m: from_millis(m.start_time_millis))
 
-    @strawberry.field(description="When it ended (as recorded by Comet).")
-    async def end_time(self, info: Info) -> dt.datetime | None:
-        return from_millis(await self._pick(info, lambda m: m.end_time_millis))
+    @strawberry.field(description="When it ended (as recorded by Comet).",
+                      graphql_type=dt.datetime | None)
+    def end_time(self, info: Info) -> AwaitableOrValue[dt.datetime | None]:
+        return self._pick(info, lambda m: from_millis(m.end_time_millis))
 
-    @strawberry.field(description="How long it ran, in milliseconds.")
-    async def duration_millis(self, info: Info) -> Long | None:
-        return await self._pick(info, lambda m: m.duration_millis)
+    @strawberry.field(description="How long it ran, in milliseconds.", graphql_type=Long | None)
+    def duration_millis(self, info: Info) -> AwaitableOrValue[Long | None]:
+        return self._pick(info, lambda m: m.duration_millis)
 
-    @strawberry.field(description="Whether it is archived.")
-    async def archived(self, info: Info) -> bool | None:
-        return await self._pick(info, lambda m: m.archived)
+    @strawberry.field(description="Whether it is archived.", graphql_type=bool | None)
+    def archived(self, info: Info) -> AwaitableOrValue[bool | None]:
+        return self._pick(info, lambda m: m.archived)
 
-    @strawberry.field(description="Whether it is still running.")
-    async def running(self, info: Info) -> bool | None:
-        return await self._pick(info, lambda m: m.running)
+    @strawberry.field(description="Whether it is still running.", graphql_type=bool | None)
+    def running(self, info: Info) -> AwaitableOrValue[bool | None]:
+        return self._pick(info, lambda m: m.running)
 
-    @strawberry.field(description="Whether it crashed.")
-    async def has_crashed(self, info: Info) -> bool | None:
-        return await self._pick(info, lambda m: m.has_crashed)
+    @strawberry.field(description="Whether it crashed.", graphql_type=bool | None)
+    def has_crashed(self, info: Info) -> AwaitableOrValue[bool | None]:
+        return self._pick(info, lambda m: m.has_crashed)
 
-    @strawberry.field(description="The script's file name.")
-    async def file_name(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.file_name)
+    @strawberry.field(description="The script's file name.", graphql_type=str | None)
+    def file_name(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.file_name)
 
-    @strawberry.field(description="The script's path.")
-    async def file_path(self, info: Info) -> str | None:
-        return await self._pick(info, lambda m: m.file_path)
+    @strawberry.field(description="The script's path.", graphql_type=str | None)
+    def file_path(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._pick(info, lambda m: m.file_path)
 
-    @strawberry.field(description="The project it belongs to.")
-    async def project(self, info: Info) -> Annotated[Project, strawberry.lazy(".project")] | None:
+    @strawberry.field(description="The project it belongs to.",
+                      graphql_type=Annotated["Project", strawberry.lazy(".project")] | None)
+    def project(self, info: Info) -> AwaitableOrValue[Project | None]:
+        if self.parent is not None:  # listed under it
+            return cast("Project", self.parent)
+        return self._project(info)
+
+    async def _project(self, info: Info) -> Project | None:
         from .project import Project
 
-        if self.parent is not None:
-            return self.parent  # type: ignore[no-any-return]
         meta = await self._meta(info)
         if meta is None or not meta.project_id:
             return None
-        found = await info.context.loaders.project.get(meta.project_id)
+        found = await info.context.loaders.project.load(meta.project_id)
         return None if found is None else Project.of(found)
 
-    @strawberry.field(description="The workspace it belongs to.")
-    async def workspace(self, info: Info
-                        ) -> Annotated[Workspace, strawberry.lazy(".workspace")] | None:
-        from .workspace import Workspace
-
-        meta = await self._meta(info)
-        return Workspace(name=meta.workspace_name) if meta and meta.workspace_name else None
+    @strawberry.field(description="The workspace it belongs to.",
+                      graphql_type=Annotated["Workspace", strawberry.lazy(".workspace")] | None)
+    def workspace(self, info: Info) -> AwaitableOrValue[Workspace | None]:
+        return self._pick(info, _workspace)
 
     @strawberry.field(description="The git state it ran from.")
     async def git(self, info: Info) -> GitMetadata | None:
-        found = await info.context.loaders.git.get(str(self.key))
+        found = await info.context.loaders.git.load(str(self.key))
         return None if found is None else GitMetadata.of(found)
 
     @strawberry.field(description="The uncommitted changes it ran with, as a patch.")
     async def git_patch(self, info: Info) -> str | None:
-        return await info.context.loaders.git_patch.get(str(self.key))
+        return await info.context.loaders.git_patch.load(str(self.key))
 
     @strawberry.field(description="HTML it logged.")
     async def html(self, info: Info) -> str | None:
-        return await info.context.loaders.html.get(str(self.key))
+        return await info.context.loaders.html.load(str(self.key))
 
     @strawberry.field(description="Its source code.")
     async def code(self, info: Info) -> str | None:
-        return await info.context.loaders.code.get(str(self.key))
+        return await info.context.loaders.code.load(str(self.key))
 
     @strawberry.field(description="Its standard output and error.")
     async def output(self, info: Info) -> str | None:
-        return await info.context.loaders.output.get(str(self.key))
+        return await info.context.loaders.output.load(str(self.key))
 
     @strawberry.field(description="Its model graph.")
     async def graph(self, info: Info) -> str | None:
-        return await info.context.loaders.graph.get(str(self.key))
+        return await info.context.loaders.graph.load(str(self.key))
 
     @strawberry.field(description="Its key-value store, as JSON text.")
     async def store(self, info: Info) -> str | None:
-        return await info.context.loaders.store.get(str(self.key))
+        return await info.context.loaders.store.load(str(self.key))
 
     @strawberry.field(description="Where it ran in the cloud.")
     async def cloud_details(self, info: Info) -> CloudDetails | None:
-        found = await info.context.loaders.cloud.get(str(self.key))
+        found = await info.context.loaders.cloud.load(str(self.key))
         return None if found is None else CloudDetails(provider=found.provider,
                                                        metadata=found.metadata)
 
     @strawberry.field(description="Every metric's summary.")
     async def metrics_summary(self, info: Info) -> list[MetricSummary] | None:
-        found = await info.context.loaders.metrics_summary.get(str(self.key))
+        found = await info.context.loaders.metrics_summary.load(str(self.key))
         return None if found is None else [MetricSummary.of(s) for s in found]
 
     @strawberry.field(description="One metric's summary (from the same call as metricsSummary).")
     async def metric_summary(self, info: Info, name: str) -> MetricSummary | None:
-        found = await info.context.loaders.metrics_summary.get(str(self.key))
+        found = await info.context.loaders.metrics_summary.load(str(self.key))
         return next((MetricSummary.of(s) for s in found or () if s.name == name), None)
 
     @strawberry.field(description="Every logged value of one metric.")
     async def metric_history(self, info: Info, name: str) -> list[MetricPoint] | None:
-        found = await info.context.loaders.metric.get((str(self.key), name))
+        found = await info.context.loaders.metric.load((str(self.key), name))
         return None if found is None else [MetricPoint.of(p) for p in found]
 
     @strawberry.field(description="Every logged value of every metric (one call).")
     async def all_metrics(self, info: Info) -> list[MetricPoint] | None:
-        found = await info.context.loaders.all_metrics.get(str(self.key))
+        found = await info.context.loaders.all_metrics.load(str(self.key))
         return None if found is None else [MetricPoint.of(p) for p in found]
 
     @strawberry.field(description="Metrics as plottable series, batched across experiments "
@@ -184,37 +191,37 @@ class Experiment:
 
     @strawberry.field(description="Every hyperparameter's summary.")
     async def parameters(self, info: Info) -> list[ParameterSummary] | None:
-        found = await info.context.loaders.parameters.get(str(self.key))
+        found = await info.context.loaders.parameters.load(str(self.key))
         return None if found is None else [ParameterSummary.of(s) for s in found]
 
     @strawberry.field(description="One hyperparameter (from the same call as parameters).")
     async def parameter(self, info: Info, name: str) -> ParameterSummary | None:
-        found = await info.context.loaders.parameters.get(str(self.key))
+        found = await info.context.loaders.parameters.load(str(self.key))
         return next((ParameterSummary.of(s) for s in found or () if s.name == name), None)
 
     @strawberry.field(description="Every 'other' value's summary (log_other).")
     async def others(self, info: Info) -> list[OtherSummary] | None:
-        found = await info.context.loaders.others.get(str(self.key))
+        found = await info.context.loaders.others.load(str(self.key))
         return None if found is None else [OtherSummary.of(s) for s in found]
 
     @strawberry.field(description="Its tags.")
     async def tags(self, info: Info) -> list[str] | None:
-        found = await info.context.loaders.tags.get(str(self.key))
+        found = await info.context.loaders.tags.load(str(self.key))
         return None if found is None else list(found)
 
     @strawberry.field(description="The machine and environment it ran in.")
     async def system_details(self, info: Info) -> SystemDetails | None:
-        found = await info.context.loaders.system.get(str(self.key))
+        found = await info.context.loaders.system.load(str(self.key))
         return None if found is None else SystemDetails.of(found)
 
     @strawberry.field(description="The files it logged, optionally of one type.")
     async def assets(self, info: Info, type: AssetType = AssetType.ALL) -> list[Asset] | None:
-        found = await info.context.loaders.assets.get((str(self.key), type.value))
+        found = await info.context.loaders.assets.load((str(self.key), type.value))
         return None if found is None else [Asset.of(a, str(self.key)) for a in found]
 
     @strawberry.field(description="One file it logged, by asset id.")
     async def asset(self, info: Info, id: strawberry.ID) -> Asset | None:
-        found = await info.context.loaders.asset_details.get((str(self.key), str(id)))
+        found = await info.context.loaders.asset_details.load((str(self.key), str(id)))
         return None if found is None else Asset.of(found, str(self.key))
 
     @strawberry.field(description="The files it logged under one name (models' files too), "
@@ -222,26 +229,34 @@ class Experiment:
     async def assets_by_name(self, info: Info, name: str,
                              type: AssetType | None = None) -> list[Asset] | None:
         kind = None if type is None or type is AssetType.ALL else type.value
-        found = await info.context.loaders.assets_by_name.get((str(self.key), name, kind))
+        found = await info.context.loaders.assets_by_name.load(
+            AssetsByName(str(self.key), name, kind))
         return None if found is None else [Asset.of(a, str(self.key)) for a in found]
 
     @strawberry.field(description="The models it logged.")
     async def models(self, info: Info) -> list[ExperimentModel] | None:
-        found = await info.context.loaders.models.get(str(self.key))
+        found = await info.context.loaders.models.load(str(self.key))
         return None if found is None else [
             ExperimentModel(id=strawberry.ID(m.experiment_model_id), name=m.model_name,
                             experiment_key=m.experiment_key or str(self.key)) for m in found]
 
     @strawberry.field(description="The optimizer run it belongs to, when optimizationId is set. "
                                   "Its best experiment is judged on `metricName` (Comet's "
-                                  "default when omitted), lowest first unless `maximize`.")
-    async def optimizer(self, info: Info, metric_name: str | None = None,
-                        maximize: bool | None = None
-                        ) -> Annotated[Optimization, strawberry.lazy(".optimizer")] | None:
+                                  "default when omitted), lowest first unless `maximize`.",
+                      graphql_type=Annotated["Optimization", strawberry.lazy(".optimizer")]
+                      | None)
+    def optimizer(self, info: Info, metric_name: str | None = None,
+                  maximize: bool | None = None) -> AwaitableOrValue[Optimization | None]:
         from .optimizer import Optimization
 
-        meta = await self._meta(info)
-        if meta is None or not meta.optimization_id:
-            return None
-        return Optimization(id=strawberry.ID(meta.optimization_id), metric_name=metric_name,
-                            maximize=maximize)
+        def of(meta: ExperimentMetadata) -> Optimization | None:
+            return Optimization(id=strawberry.ID(meta.optimization_id), metric_name=metric_name,
+                                maximize=maximize) if meta.optimization_id else None
+
+        return self._pick(info, of)
+
+
+def _workspace(meta: ExperimentMetadata) -> Workspace | None:
+    from .workspace import Workspace
+
+    return Workspace(name=meta.workspace_name) if meta.workspace_name else None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from ..context import Info
+from ..loaders import OptimizerQuery
 from ..upstream.models import OptimizerBest
 from .metrics import number, text
 
@@ -21,8 +22,8 @@ class Optimization:
     maximize: strawberry.Private[bool | None] = None
 
     async def _best(self, info: Info) -> OptimizerBest | None:
-        return await info.context.loaders.optimizer.get(
-            (str(self.id), self.metric_name, self.maximize))
+        return await info.context.loaders.optimizer.load(
+            OptimizerQuery(str(self.id), self.metric_name, self.maximize))
 
     @strawberry.field(description="Its best experiment so far.")
     async def best_experiment(self, info: Info
@@ -32,7 +33,7 @@ class Optimization:
         best = await self._best(info)
         if best is None or not best.experiment_key:
             return None
-        meta = await info.context.loaders.metadata.get(best.experiment_key)
+        meta = await info.context.loaders.metadata.load(best.experiment_key)
         return None if meta is None else Experiment.of(meta)
 
     @strawberry.field(description="How many experiments it has run.")

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
 
 from ..context import Info
 from ..upstream import models
 from ._doc import d
+from .at_hand import pick
 from .experiment import Experiment
 from .scalars import JSON, Long, from_millis
 
 if TYPE_CHECKING:
     from .project import Project
+
+T = TypeVar("T")
 
 
 @strawberry.type(description="A library or script a panel loads.")
@@ -78,33 +82,34 @@ class Panel:
 
     async def _full(self, info: Info) -> models.Panel | None:
         if self.known is None:
-            self.known = await info.context.loaders.panel.get(str(self.template_id))
+            self.known = await info.context.loaders.panel.load(str(self.template_id))
         return self.known
 
-    @strawberry.field(description="Its source.")
-    async def code(self, info: Info) -> PanelCode | None:
-        full = await self._full(info)
-        return None if full is None or full.code is None else PanelCode.of(full.code)
+    # Listed panels come without these; a panel fetched by id holds them (at_hand).
+    def _with_full(self, info: Info, use: Callable[[models.Panel], T]
+                   ) -> AwaitableOrValue[T | None]:
+        return pick(self.known, lambda: self._full(info), use)
 
-    @strawberry.field(description="Whether the caller may edit it.")
-    async def editable(self, info: Info) -> bool | None:
-        full = await self._full(info)
-        return None if full is None else full.editable
+    @strawberry.field(description="Its source.", graphql_type=PanelCode | None)
+    def code(self, info: Info) -> AwaitableOrValue[PanelCode | None]:
+        return self._with_full(info, lambda p: None if p.code is None else PanelCode.of(p.code))
 
-    @strawberry.field(description="Its vote count.")
-    async def vote_count(self, info: Info) -> int | None:
-        full = await self._full(info)
-        return None if full is None or full.rank is None else full.rank.vote_count
+    @strawberry.field(description="Whether the caller may edit it.", graphql_type=bool | None)
+    def editable(self, info: Info) -> AwaitableOrValue[bool | None]:
+        return self._with_full(info, lambda p: p.editable)
 
-    @strawberry.field(description="The caller's vote on it.")
-    async def user_vote_type(self, info: Info) -> str | None:
-        full = await self._full(info)
-        return None if full is None or full.rank is None else full.rank.user_vote_type
+    @strawberry.field(description="Its vote count.", graphql_type=int | None)
+    def vote_count(self, info: Info) -> AwaitableOrValue[int | None]:
+        return self._with_full(info, lambda p: None if p.rank is None else p.rank.vote_count)
 
-    @strawberry.field(description="The name of its thumbnail.")
-    async def thumbnail_name(self, info: Info) -> str | None:
-        full = await self._full(info)
-        return None if full is None else full.thumbnail_name
+    @strawberry.field(description="The caller's vote on it.", graphql_type=str | None)
+    def user_vote_type(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._with_full(info,
+                               lambda p: None if p.rank is None else p.rank.user_vote_type)
+
+    @strawberry.field(description="The name of its thumbnail.", graphql_type=str | None)
+    def thumbnail_name(self, info: Info) -> AwaitableOrValue[str | None]:
+        return self._with_full(info, lambda p: p.thumbnail_name)
 
     @strawberry.field(description="The gateway's streaming download of the panel as a zip.")
     def download_url(self, info: Info) -> str:
@@ -132,19 +137,22 @@ class DashboardTemplate:
                    created_by=t.created_by, project_id=t.project_id, workspace_name=workspace,
                    parent=parent)
 
-    @strawberry.field(description="The project it belongs to.")
-    async def project(self, info: Info
-                      ) -> Annotated[Project, strawberry.lazy(".project")] | None:
+    @strawberry.field(description="The project it belongs to.",
+                      graphql_type=Annotated["Project", strawberry.lazy(".project")] | None)
+    def project(self, info: Info) -> AwaitableOrValue[Project | None]:
+        if self.parent is not None:  # listed under it
+            return cast("Project", self.parent)
+        return self._project(info)
+
+    async def _project(self, info: Info) -> Project | None:
         from .project import Project
 
-        if self.parent is not None:
-            return self.parent  # type: ignore[no-any-return]
-        found = await info.context.loaders.project.get(self.project_id) if self.project_id \
+        found = await info.context.loaders.project.load(self.project_id) if self.project_id \
             else None
         return None if found is None else Project.of(found)
 
     async def _full(self, info: Info) -> models.Dashboard | None:
-        return await info.context.loaders.dashboard.get(str(self.template_id))
+        return await info.context.loaders.dashboard.load(str(self.template_id))
 
     @strawberry.field(description="Whether it refreshes by itself.")
     async def is_auto_refresh_enabled(self, info: Info) -> bool | None:
@@ -161,8 +169,7 @@ class DashboardTemplate:
         full = await self._full(info)
         if full is None:
             return None
-        found = await asyncio.gather(*(info.context.loaders.panel.get(i)
-                                       for i in full.code_panel_template_ids or ()))
+        found = await info.context.loaders.panel.load_many(full.code_panel_template_ids or ())
         return [Panel.of_summary(p) for p in found if p is not None]
 
     @strawberry.field(description="The experiments pinned to it.")

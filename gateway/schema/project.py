@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from ..context import Info
-from ..loaders import ListingKey, ProjectRef
+from ..loaders import ChartRequest, ExperimentListing, ProjectQuery, ProjectRef
 from ..upstream import models
 from ..upstream.models import ExperimentMetadata
 from ._doc import d
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ListingPlan:
-    key: ListingKey  # what to ask the experiments loader for
+    key: ExperimentListing  # what to ask the experiments loader for
     offset: int
     size: int
     paged: bool  # a page Comet serves as is (page/size), the total from the project
@@ -42,11 +42,13 @@ def plan_listing(ref: ProjectRef, first: int | None, after: str | None, archived
     A pure function of the arguments, so that the root can start the same call before the
     project itself has answered (see Query.project)."""
     size, offset = page_size(first), decode_cursor(after)
-    sort = (order.field.value, order.direction.value) if order else (None, None)
     paged = (not filtered and not archived and size > 0 and offset % size == 0
              and total is not None)
-    page = (offset // size + 1, size) if paged else (None, None)
-    return ListingPlan((ref, archived, *sort, *page), offset, size, paged)
+    key = ExperimentListing(
+        ref, archived, sort_by=order.field.value if order else None,
+        sort_order=order.direction.value if order else None,
+        page=offset // size + 1 if paged else None, size=size if paged else None)
+    return ListingPlan(key, offset, size, paged)
 
 
 @strawberry.type(description="A column of a project: something its experiments can be "
@@ -115,24 +117,24 @@ class Project:
 
     @strawberry.field(description="Its notes (Markdown).")
     async def notes(self, info: Info) -> str | None:
-        return await info.context.loaders.project_notes.get(str(self.id))
+        return await info.context.loaders.project_notes.load(str(self.id))
 
     @strawberry.field(description="Its share codes.")
     async def share_links(self, info: Info) -> list[str] | None:
-        found = await info.context.loaders.share_links.get(str(self.id))
+        found = await info.context.loaders.share_links.load(str(self.id))
         return None if found is None else list(found)
 
     @strawberry.field(description="What its experiments can be filtered on.")
     async def columns(self, info: Info) -> list[ProjectColumn] | None:
-        found = await info.context.loaders.columns.get(str(self.id))
+        found = await info.context.loaders.columns.load(str(self.id))
         return None if found is None else [
             ProjectColumn(id=c.id, name=c.name, source=c.source, type=c.type) for c in found]
 
-    async def _listing(self, info: Info, key: ListingKey) -> tuple[ExperimentMetadata, ...]:
-        return await info.context.loaders.experiments.get(key) or ()
+    async def _listing(self, info: Info, key: ExperimentListing) -> tuple[ExperimentMetadata, ...]:
+        return await info.context.loaders.experiments.load(key) or ()
 
     def _ref(self) -> ProjectRef:
-        return self.ref or ("id", str(self.id), "")
+        return self.ref or ProjectRef(project_id=str(self.id))
 
     @strawberry.field(description="Its experiments, a page at a time. `first`/`after` and "
                                   "`orderBy` map onto Comet's page/size/sortBy; `where` runs "
@@ -144,12 +146,13 @@ class Project:
                             order_by, self.number_of_experiments)
         offset, size = plan.offset, plan.size
         if where is not None:
-            query, listing = await asyncio.gather(
-                info.context.loaders.project_query.get(
-                    (str(self.id), predicates_key(where), archived)),
-                self._listing(info, plan.key))
+            loaders = info.context.loaders
+            query, listing = await asyncio.gather(  # futures both: no task of their own
+                loaders.project_query.load(
+                    ProjectQuery(str(self.id), predicates_key(where), archived)),
+                loaders.experiments.load(plan.key))
             keep = set(query.experiment_keys if query else ())
-            chosen = [e for e in listing if e.experiment_key in keep]
+            chosen = [e for e in listing or () if e.experiment_key in keep]
             total, page = len(chosen), chosen[offset:offset + size]
             in_project = query.experiments_in_project if query else None
         elif plan.paged:
@@ -181,8 +184,8 @@ class Project:
             check_chart(metrics, params or (), len(keys))
         else:
             keys = [str(k) for k in experiment_keys]
-        chart = await info.context.loaders.chart.get(
-            (tuple(keys), tuple(metrics), tuple(params or ()), full, independent))
+        chart = await info.context.loaders.chart.load(
+            ChartRequest(tuple(keys), tuple(metrics), tuple(params or ()), full, independent))
         if chart is None:
             return None
         out = []
@@ -203,7 +206,7 @@ class Project:
                          ) -> list[Annotated[DashboardTemplate, strawberry.lazy(".panel")]] | None:
         from .panel import DashboardTemplate
 
-        found = await info.context.loaders.dashboards.get((self.workspace_name, str(self.id)))
+        found = await info.context.loaders.dashboards.load((self.workspace_name, str(self.id)))
         return None if found is None else [
             DashboardTemplate.of(t, self.workspace_name, parent=self) for t in found]
 

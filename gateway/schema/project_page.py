@@ -9,6 +9,7 @@ import strawberry
 
 from ..context import Info
 from ..errors import BadUserInput
+from ..loaders import ProjectsPageRequest
 from ..upstream import models
 from ._doc import d
 from .pagination import MAX_PAGE
@@ -58,7 +59,7 @@ class ProjectRow:
 
     @strawberry.field(description="The project.")
     async def project(self, info: Info) -> Project | None:
-        found = await info.context.loaders.project.get(str(self.project_id))
+        found = await info.context.loaders.project.load(str(self.project_id))
         return None if found is None else Project.of(found)
 
 
@@ -74,9 +75,9 @@ async def project_page(info: Info, workspace: str, offset: int, count: int, sear
                        public: bool | None, starter_project: bool | None) -> ProjectPage | None:
     if offset < 0 or not 0 < count <= MAX_PAGE:
         raise BadUserInput(f"offset must be at least 0 and count between 1 and {MAX_PAGE}")
-    found = await info.context.loaders.projects_page.get(
-        (workspace, offset, count, sort.value if sort else None,
-         "desc" if descending else "asc", owner, public, starter_project, search))
+    found = await info.context.loaders.projects_page.load(ProjectsPageRequest(
+        workspace, offset, count, sort.value if sort else None, "desc" if descending else "asc",
+        owner, public, starter_project, search))
     if found is None:
         return None
     return ProjectPage(rows=[ProjectRow.of(r) for r in found.rows],

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
 from strawberry.types.nodes import SelectedField
 
@@ -51,18 +49,18 @@ def prefetch_listings(info: Info, ref: ProjectRef) -> None:
 class Query:
     @strawberry.field(description="The user whose API key made the request.")
     async def viewer(self, info: Info) -> Account | None:
-        found = await info.context.loaders.account.get("")
+        found = await info.context.loaders.account.load("")
         return None if found is None else Account(
             user_name=found.user_name, default_workspace_name=found.default_workspace_name)
 
     @strawberry.field(description="Every workspace the caller's key can read.")
     async def workspaces(self, info: Info) -> list[Workspace] | None:
-        found = await info.context.loaders.workspaces.get("")
+        found = await info.context.loaders.workspaces.load("")
         return None if found is None else [Workspace(name=n) for n in found]
 
     @strawberry.field(description="One workspace, by name; null when the key cannot read it.")
     async def workspace(self, info: Info, name: str) -> Workspace | None:
-        found = await info.context.loaders.workspaces.get("")
+        found = await info.context.loaders.workspaces.load("")
         return Workspace(name=name) if found and name in found else None
 
     @strawberry.field(description="One project: by `id`, or by `workspace` and `name`.")
@@ -71,20 +69,20 @@ class Query:
         loaders = info.context.loaders
         ref: ProjectRef
         if id is not None:
-            ref = ("id", str(id), "")
+            ref = ProjectRef(project_id=str(id))
             prefetch_listings(info, ref)
-            found = await loaders.project.get(str(id))
+            found = await loaders.project.load(str(id))
         elif workspace is not None and name is not None:
-            ref = ("name", workspace, name)
+            ref = ProjectRef(workspace=workspace, name=name)
             prefetch_listings(info, ref)
-            found = await loaders.project_by_name.get((workspace, name))
+            found = await loaders.project_by_name.load((workspace, name))
         else:
             raise BadUserInput("project needs `id`, or `workspace` and `name`")
         return None if found is None else Project.of(found, ref)
 
     @strawberry.field(description="One experiment, by key.")
     async def experiment(self, info: Info, key: strawberry.ID) -> Experiment | None:
-        meta = await info.context.loaders.metadata.get(str(key))
+        meta = await info.context.loaders.metadata.load(str(key))
         return None if meta is None else Experiment.of(meta)
 
     @strawberry.field(description="Several experiments: one entry per key, in order, null "
@@ -92,15 +90,15 @@ class Query:
     async def experiments(self, info: Info, keys: list[strawberry.ID]) -> list[Experiment | None]:
         if len(keys) > MAX_KEYS:
             raise BadUserInput(f"at most {MAX_KEYS} keys")
-        found = await asyncio.gather(*(info.context.loaders.metadata.get(str(k)) for k in keys))
+        found = await info.context.loaders.metadata.load_many(str(k) for k in keys)
         return [None if m is None else Experiment.of(m) for m in found]
 
     @strawberry.field(description="One registry model, by workspace and name.")
     async def registry_model(self, info: Info, workspace: str, name: str) -> RegistryModel | None:
-        found = await info.context.loaders.registry_details.get((workspace, name))
+        found = await info.context.loaders.registry_details.load((workspace, name))
         return None if found is None else RegistryModel.of(found, workspace)
 
     @strawberry.field(description="One code panel, by templateId.")
     async def panel(self, info: Info, template_id: strawberry.ID) -> Panel | None:
-        found = await info.context.loaders.panel.get(str(template_id))
+        found = await info.context.loaders.panel.load(str(template_id))
         return None if found is None else Panel.of_summary(found)

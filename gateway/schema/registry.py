@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import TypeVar
 
 import strawberry
+from graphql.pyutils import AwaitableOrValue
 
 from ..context import Info
 from ..upstream import models
 from ._doc import d
 from .asset import Asset, ExperimentModel
+from .at_hand import pick
 from .experiment import Experiment
 from .metrics import KeyValue
 from .scalars import from_millis
 from .workspace import Workspace
+
+T = TypeVar("T")
 
 
 @strawberry.type(description="A webhook called when a registry model's stage changes.")
@@ -55,17 +61,19 @@ class RegistryModelVersion:
         ref = self.known.experiment_model
         return ref.experiment_key if ref else None
 
-    @strawberry.field(description="Its files.")
-    async def assets(self, info: Info) -> list[Asset] | None:
-        found = self.known.assets
-        if found is None:  # listed without them: the model's details hold them
-            details = await info.context.loaders.registry_details.get(
-                (self.workspace_name, self.model_name))
-            same = next((v for v in (details.versions or ()) if v.version == self.version),
-                        None) if details else None
-            found = same.assets if same else None
+    @strawberry.field(description="Its files.", graphql_type=list[Asset] | None)
+    def assets(self, info: Info) -> AwaitableOrValue[list[Asset] | None]:
         key = self._experiment_key() or ""
-        return None if found is None else [Asset.of(a, key) for a in found]
+        return pick(self.known.assets, lambda: self._details_assets(info),
+                    lambda found: [Asset.of(a, key) for a in found])
+
+    async def _details_assets(self, info: Info) -> tuple[models.Asset, ...] | None:
+        # Listed without them: the model's details hold them.
+        details = await info.context.loaders.registry_details.load(
+            (self.workspace_name, self.model_name))
+        same = next((v for v in (details.versions or ()) if v.version == self.version),
+                    None) if details else None
+        return same.assets if same else None
 
     @strawberry.field(description="The experiment model it was registered from.")
     def experiment_model(self) -> ExperimentModel | None:
@@ -79,7 +87,7 @@ class RegistryModelVersion:
     @strawberry.field(description="The experiment that logged this model.")
     async def experiment(self, info: Info) -> Experiment | None:
         key = self._experiment_key()
-        meta = await info.context.loaders.metadata.get(key) if key else None
+        meta = await info.context.loaders.metadata.load(key) if key else None
         return None if meta is None else Experiment.of(meta)
 
     @strawberry.field(description="The gateway's streaming download of this version as a zip.")
@@ -113,39 +121,50 @@ class RegistryModel:
 
     @strawberry.field(description="Its notes (Markdown).")
     async def notes(self, info: Info) -> str | None:
-        return await info.context.loaders.registry_notes.get((self.workspace_name, self.name))
+        return await info.context.loaders.registry_notes.load((self.workspace_name, self.name))
 
-    async def _versions(self, info: Info) -> tuple[models.RegistryModelVersion, ...] | None:
-        if self.known.versions is not None:
-            return self.known.versions
-        details = await info.context.loaders.registry_details.get((self.workspace_name,
+    # A model listed with its versions holds them; else its details do (at_hand).
+    async def _details_versions(self, info: Info
+                                ) -> tuple[models.RegistryModelVersion, ...] | None:
+        details = await info.context.loaders.registry_details.load((self.workspace_name,
                                                                     self.name))
         return None if details is None else details.versions or ()
 
-    @strawberry.field(description="Every version.")
-    async def versions(self, info: Info) -> list[RegistryModelVersion] | None:
-        found = await self._versions(info)
-        return None if found is None else [
-            RegistryModelVersion.of(v, self.workspace_name, self.name) for v in found]
+    def _with_versions(self, info: Info,
+                       use: Callable[[tuple[models.RegistryModelVersion, ...]], T]
+                       ) -> AwaitableOrValue[T | None]:
+        return pick(self.known.versions, lambda: self._details_versions(info), use)
 
-    @strawberry.field(description="The newest version.")
-    async def latest_version(self, info: Info) -> RegistryModelVersion | None:
-        latest = self.known.latest_version
-        if latest is None:
-            found = await self._versions(info) or ()
-            latest = max(found, key=lambda v: v.created_at or 0, default=None)
-        return None if latest is None else RegistryModelVersion.of(latest, self.workspace_name,
-                                                                   self.name)
+    def _version(self, v: models.RegistryModelVersion) -> RegistryModelVersion:
+        return RegistryModelVersion.of(v, self.workspace_name, self.name)
 
-    @strawberry.field(description="One version, by its version string.")
-    async def version(self, info: Info, version: str) -> RegistryModelVersion | None:
-        found = await self._versions(info) or ()
-        return next((RegistryModelVersion.of(v, self.workspace_name, self.name)
-                     for v in found if v.version == version), None)
+    @strawberry.field(description="Every version.",
+                      graphql_type=list[RegistryModelVersion] | None)
+    def versions(self, info: Info) -> AwaitableOrValue[list[RegistryModelVersion] | None]:
+        return self._with_versions(info, lambda found: [self._version(v) for v in found])
+
+    @strawberry.field(description="The newest version.",
+                      graphql_type=RegistryModelVersion | None)
+    def latest_version(self, info: Info) -> AwaitableOrValue[RegistryModelVersion | None]:
+        if self.known.latest_version is not None:
+            return self._version(self.known.latest_version)
+        return self._with_versions(info, self._newest)
+
+    def _newest(self, found: tuple[models.RegistryModelVersion, ...]
+                ) -> RegistryModelVersion | None:
+        latest = max(found, key=lambda v: v.created_at or 0, default=None)
+        return None if latest is None else self._version(latest)
+
+    @strawberry.field(description="One version, by its version string.",
+                      graphql_type=RegistryModelVersion | None)
+    def version(self, info: Info, version: str
+                ) -> AwaitableOrValue[RegistryModelVersion | None]:
+        return self._with_versions(info, lambda found: next(
+            (self._version(v) for v in found if v.version == version), None))
 
     @strawberry.field(description="Its webhooks.")
     async def webhooks(self, info: Info) -> WebhookConfig | None:
-        found = await info.context.loaders.webhooks.get((self.workspace_name, self.name))
+        found = await info.context.loaders.webhooks.load((self.workspace_name, self.name))
         if found is None:
             return None
         return WebhookConfig(urls=[

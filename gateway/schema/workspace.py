@@ -33,7 +33,7 @@ class Workspace:
         from .project import Project, ProjectConnection, ProjectEdge
 
         size, offset = page_size(first), decode_cursor(after)
-        found = await info.context.loaders.projects.get(self.name)
+        found = await info.context.loaders.projects.load(self.name)
         if found is None:
             return None
         chosen = list(found)
@@ -65,7 +65,7 @@ class Workspace:
                       ) -> Annotated[Project, strawberry.lazy(".project")] | None:
         from .project import Project
 
-        found = await info.context.loaders.project_by_name.get((self.name, name))
+        found = await info.context.loaders.project_by_name.load((self.name, name))
         return None if found is None else Project.of(found)
 
     @strawberry.field(description="Its registry models.")
@@ -74,26 +74,26 @@ class Workspace:
                                                   strawberry.lazy(".registry")]] | None:
         from .registry import RegistryModel
 
-        found = await info.context.loaders.registry_models.get(self.name)
+        found = await info.context.loaders.registry_models.load(self.name)
         return None if found is None else [RegistryModel.of(m, self.name) for m in found]
 
     @strawberry.field(description="How many registry models it has.")
     async def registry_model_count(self, info: Info) -> int | None:
-        return await info.context.loaders.registry_count.get(self.name)
+        return await info.context.loaders.registry_count.load(self.name)
 
     @strawberry.field(description="One registry model, by name.")
     async def registry_model(self, info: Info, name: str
                              ) -> Annotated[RegistryModel, strawberry.lazy(".registry")] | None:
         from .registry import RegistryModel
 
-        found = await info.context.loaders.registry_details.get((self.name, name))
+        found = await info.context.loaders.registry_details.load((self.name, name))
         return None if found is None else RegistryModel.of(found, self.name)
 
     @strawberry.field(description="Its code panels.")
     async def panels(self, info: Info) -> list[Annotated[Panel, strawberry.lazy(".panel")]] | None:
         from .panel import Panel
 
-        found = await info.context.loaders.panels.get(self.name)
+        found = await info.context.loaders.panels.load(self.name)
         return None if found is None else [Panel.of_summary(p) for p in found]
 
     @strawberry.field(description="Its dashboard templates, across projects.")
@@ -101,7 +101,7 @@ class Workspace:
                          ) -> list[Annotated[DashboardTemplate, strawberry.lazy(".panel")]] | None:
         from .panel import DashboardTemplate
 
-        found = await info.context.loaders.dashboards.get((self.name, None))
+        found = await info.context.loaders.dashboards.load((self.name, None))
         return None if found is None else [DashboardTemplate.of(t, self.name) for t in found]
 
 
@@ -122,7 +122,7 @@ class Account:
 
     @strawberry.field(description="Every workspace the user's key can read.")
     async def workspaces(self, info: Info) -> list[Workspace] | None:
-        found = await info.context.loaders.workspaces.get("")
+        found = await info.context.loaders.workspaces.load("")
         return None if found is None else [Workspace(name=n) for n in found]
 
 

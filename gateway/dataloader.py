@@ -1,0 +1,93 @@
+"""`Loader[K, V]`: aiodataloader's `DataLoader`, typed the way Strawberry's own
+`DataLoader(Generic[K, T])` is, by composition, its batch function a value; and the parts
+batch functions are made of.
+
+Running upstream calls together takes a task each (`asyncio.gather` makes them); nothing
+here makes more: a batch of one key, or a chart of one batch, is awaited in the dispatching
+task, and `load_many` gathers futures, not coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from typing import Any, Generic, TypeVar, cast
+
+from aiodataloader import DataLoader
+
+from .upstream import errors
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+T = TypeVar("T")
+
+BatchHook = Callable[[str, int], None]  # (loader name, keys in the batch)
+# One outcome per key, in key order: its value, None (not found), or the exception that fails
+# that key alone.
+BatchFn = Callable[[list[K]], Awaitable[list[V | None | Exception]]]
+
+
+class Loader(Generic[K, V]):
+    """A key's value for one GraphQL request, `None` where the upstream has none; every key
+    asked for in a tick is loaded by one call of the batch function, each key once."""
+
+    def __init__(self, batch: BatchFn[K, V], name: str = "",
+                 on_batch: BatchHook | None = None) -> None:
+        self._batch = batch
+        self._name = name
+        self._on_batch = on_batch
+        # aiodataloader annotates a batch's outcomes as values only; at run time an exception
+        # among them fails its own key alone, which is what every batch here relies on.
+        dispatch = cast("Callable[[list[K]], Any]", self._dispatch)
+        self._loader: DataLoader[K, V | None] = DataLoader(dispatch)
+
+    async def _dispatch(self, keys: list[K]) -> list[V | None | Exception]:
+        if self._on_batch is not None:
+            self._on_batch(self._name, len(keys))
+        return await self._batch(keys)
+
+    def load(self, key: K) -> asyncio.Future[V | None]:
+        """The key's value (the same future for the same key, all request long)."""
+        return self._loader.load(key)
+
+    def load_many(self, keys: Iterable[K]) -> asyncio.Future[list[V | None]]:
+        """The keys' values in order, from futures alone: no task per key."""
+        return self._loader.load_many(keys)
+
+    def prime(self, key: K, value: V) -> None:
+        """What another call already said about `key`: not fetched again (kept if known)."""
+        self._loader.prime(key, value)
+
+
+def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    """`items` in order, cut into runs of at most `size`: the chart's batches."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+async def together(calls: Sequence[Awaitable[T]]) -> list[T | Exception]:
+    """Every call's outcome, in order, all in flight together. Running them together takes a
+    task each (`gather` makes them); a single call needs none, and is awaited here."""
+    if len(calls) == 1:
+        try:
+            return [await calls[0]]
+        except Exception as error:
+            return [error]
+    outcomes: list[T | Exception] = []
+    for result in await asyncio.gather(*calls, return_exceptions=True):
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result  # a cancellation is the caller's, not one call's failure
+        outcomes.append(result)
+    return outcomes
+
+
+def outcome(result: T | Exception) -> T | None | Exception:
+    """A call's outcome as a batch reports it: NotFound is `None`, an error fails its key."""
+    return None if isinstance(result, errors.NotFound) else result
+
+
+def each(fetch: Callable[[K], Awaitable[V]]) -> BatchFn[K, V]:
+    """The batch function of an endpoint without a batch form: one call per key."""
+    async def batch(keys: list[K]) -> list[V | None | Exception]:
+        return [outcome(r) for r in await together([fetch(k) for k in keys])]
+
+    return batch

@@ -1,0 +1,121 @@
+"""The loaders' cost in tasks, and fields over data at hand completed without awaiting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from gateway.context import Context
+from gateway.loaders import Loaders
+from gateway.schema.experiment import Experiment
+from gateway.schema.panel import Panel
+from gateway.schema.project import Project
+from gateway.schema.registry import RegistryModel
+from gateway.schema.scalars import SCALARS
+from gateway.settings import Settings
+from gateway.upstream import ApiKey, CometClient, Transport
+from tests.demo_server import DemoServer
+
+WS, PROJECT = "vision-lab", "image-classifier"
+
+
+@pytest.fixture
+async def client(demo: DemoServer) -> AsyncIterator[CometClient]:
+    async with Transport(Settings(upstream_url=demo.url).upstream()) as transport:
+        yield CometClient(transport, ApiKey(demo.keys["alice"]))
+
+
+async def tasks_made(work: Callable[[], Awaitable[Any]]) -> int:
+    """How many tasks the event loop creates while `work` runs."""
+    loop = asyncio.get_running_loop()
+    made = 0
+
+    def factory(loop: asyncio.AbstractEventLoop,
+                coro: Generator[Any, None, Any] | Coroutine[Any, Any, Any],
+                **options: Any) -> asyncio.Task[Any]:
+        nonlocal made
+        made += 1
+        return asyncio.Task(coro, loop=loop, **options)
+
+    loop.set_task_factory(factory)
+    try:
+        await work()
+    finally:
+        loop.set_task_factory(None)
+    return made
+
+
+async def test_a_loader_adds_one_task_per_key_in_flight_and_none_for_a_single_key(
+        client: CometClient, demo: DemoServer) -> None:
+    listing = await client.get_experiments(workspace=WS, project_name=PROJECT)
+    keys = [e.experiment_key for e in listing[:20]]
+
+    async def by_hand() -> None:  # what the upstream calls cost in tasks, without a loader
+        await asyncio.gather(*(client.get_tags(k) for k in keys))
+
+    found: list[tuple[str, ...] | None] = []
+
+    async def loaded() -> None:
+        found.extend(await Loaders(client, 100).tags.load_many(keys))
+
+    async def one_by_hand() -> None:
+        await client.get_tags(keys[0])
+
+    async def one_loaded() -> None:
+        await Loaders(client, 100).tags.load(keys[0])
+
+    dispatch = 2  # aiodataloader's, per batch: scheduling it, running it
+    # Running the calls together takes one task each, as a gather by hand does; nothing more.
+    assert await tasks_made(loaded) - await tasks_made(by_hand) == dispatch
+    assert await tasks_made(one_loaded) - await tasks_made(one_by_hand) == dispatch
+    assert found == [await client.get_tags(k) for k in keys]
+    assert demo.counts()["GET experiment/tags"] == 3 * len(keys) + 2
+
+
+async def test_fields_over_data_at_hand_complete_without_awaiting(client: CometClient) -> None:
+    """A listed experiment's metadata, a panel fetched by id and a registry model with its
+    versions are read, not awaited: the whole answer completes synchronously."""
+    listing = await client.get_experiments(workspace=WS, project_name=PROJECT)
+    meta = next(e for e in listing if e.workspace_name and e.experiment_name)
+    project = Project.of(await client.get_project(workspace=WS, project_name=PROJECT))
+    panel = await client.get_panel((await client.get_panels(WS))[0].template_id)
+    model = await client.get_registry_model_details(
+        WS, (await client.get_registry_models(WS))[0].model_name)
+    assert model.versions
+
+    @strawberry.type
+    class Root:
+        experiment: Experiment
+        panel: Panel
+        model: RegistryModel
+
+    schema = strawberry.Schema(query=Root, config=StrawberryConfig(scalar_map=SCALARS))
+    settings = Settings(upstream_url="http://unused")
+    context = Context(client=client, loaders=Loaders(client, 100), settings=settings,
+                      request_id="test", base_url="http://gateway/")
+    result = schema.execute_sync(
+        """{ experiment { name optimizationId startTime endTime durationMillis archived running
+                          hasCrashed fileName filePath workspace { name } project { name }
+                          optimizer { id } }
+             panel { code { code } editable voteCount userVoteType thumbnailName }
+             model { versions { version } latestVersion { version } version(version: "1.0.0") {
+                     version } } }""",
+        root_value=Root(experiment=Experiment.of(meta, parent=project),
+                        panel=Panel.of_summary(panel),
+                        model=RegistryModel.of(model, WS)),
+        context_value=context)
+    assert result.errors is None
+    assert result.data is not None
+    experiment = result.data["experiment"]
+    assert experiment["name"] == meta.experiment_name
+    assert experiment["workspace"] == {"name": meta.workspace_name}
+    assert experiment["project"] == {"name": PROJECT}
+    assert experiment["archived"] == meta.archived
+    assert result.data["panel"]["editable"] == panel.editable
+    assert [v["version"] for v in result.data["model"]["versions"]] == [
+        v.version for v in model.versions]
