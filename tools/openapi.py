@@ -9,18 +9,17 @@ checks the description against the demo.
 
 from __future__ import annotations
 
-import dataclasses
 import types
 import typing
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Union, get_args, get_origin
 
+import msgspec
 import yaml
 
 from gateway.upstream import endpoints as ep
 from gateway.upstream import models
 from gateway.upstream.endpoints import Answer, Endpoint
-from gateway.upstream.models._parse import camel
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = (ROOT / "docs" / "comet-openapi.yaml", ROOT / "demo_upstream" / "comet-openapi.yaml")
@@ -43,6 +42,15 @@ def one(key: str, schema: Shape) -> Shape:
 
 def ref(cls: type) -> Shape:
     return {"$ref": f"#/components/schemas/{cls.__name__}"}
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, models.Model)
 
 
 STRING = {"type": "string"}
@@ -127,6 +135,8 @@ def schema_of(tp: Any) -> Shape:
     origin = get_origin(tp)
     if tp is typing.Any:
         return {}
+    if origin is Annotated:  # `Finite`: a float all the same
+        return schema_of(get_args(tp)[0])
     if origin in (Union, types.UnionType):
         inner = [a for a in get_args(tp) if a is not type(None)]
         if set(inner) == set(get_args(models.Reading)):  # a metric value: "NaN" and words too
@@ -136,8 +146,8 @@ def schema_of(tp: Any) -> Shape:
         return {"type": "array", "items": schema_of(get_args(tp)[0])}
     if origin is dict:
         return {"type": "object", "additionalProperties": schema_of(get_args(tp)[1])}
-    if dataclasses.is_dataclass(tp):
-        return ref(tp)  # type: ignore[arg-type]
+    if is_model(tp):
+        return ref(tp)
     # Comet sends some numbers as text ("filteredRowCount": "205", "metricValue": "0.31"),
     # and the gateway's models take both: so does this description.
     return {str: STRING,
@@ -147,13 +157,11 @@ def schema_of(tp: Any) -> Shape:
 
 
 def component(cls: type) -> Shape:
-    hints = get_type_hints(cls)
     properties, required = {}, []
-    for f in dataclasses.fields(cls):
-        key = f.metadata.get("json", camel(f.name))
-        properties[key] = schema_of(hints[f.name])
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-            required.append(key)
+    for f in msgspec.structs.fields(cls):
+        properties[f.encode_name] = schema_of(f.type)
+        if f.required:
+            required.append(f.encode_name)
     out: Shape = {"type": "object", "properties": properties}
     if required:
         out["required"] = required
@@ -194,7 +202,7 @@ def build() -> Shape:
         paths.setdefault(f"/api/rest/v2/{endpoint.path}", {})[endpoint.method.lower()] = \
             operation(endpoint, params, answer)
     classes = sorted({c for c in vars(models).values()
-                      if isinstance(c, type) and dataclasses.is_dataclass(c)},
+                      if is_model(c) and c is not models.Model},
                      key=lambda c: c.__name__)
     schemas = {c.__name__: component(c) for c in classes}
     schemas["Error"] = {"type": "object", "properties": {

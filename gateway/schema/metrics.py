@@ -61,8 +61,8 @@ def text(value: models.Reading | None) -> str | None:
 
 
 def numbers(values: Sequence[models.Reading | None]) -> list[float | None]:
-    # A series is long, and the upstream's JSON numbers are already finite (orjson refuses
-    # NaN and Infinity): only text needs reading one by one.
+    # A series is long, and the upstream's JSON numbers are already finite floats or 64-bit
+    # integers (JSON has no NaN, `upstream.decoding` sees to the rest): only text needs reading.
     if set(map(type, values)) <= _PLAIN_NUMBERS:
         return list(values)  # type: ignore[arg-type]
     return [number(v) for v in values]

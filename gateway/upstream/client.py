@@ -7,13 +7,13 @@ caller's key; it holds nothing else and outlives nothing.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 from . import endpoints as ep
-from . import errors
 from .budget import Budget
 from .config import ApiKey
+from .decoding import Shape, field, listing, one
 from .endpoints import Endpoint
 from .models import (
     Account,
@@ -34,12 +34,10 @@ from .models import (
     ProjectPage,
     ProjectQueryResult,
     RegistryModel,
-    ShapeError,
     SystemDetails,
     ValueSummary,
     WebhookConfig,
 )
-from .models._parse import as_int, as_str, field_of, parse, parse_list
 from .shared import Deadline
 from .transport import Download, Params, Redirect, Transport
 
@@ -64,50 +62,24 @@ class CometClient:
         if self._budget is not None:
             self._budget.spend(endpoint)
 
-    async def _get(self, endpoint: Endpoint, shape: Callable[[Any], T],
-                   params: Params | None = None, body: Any = None) -> T:
+    async def _get(self, endpoint: Endpoint, shape: Shape[T], params: Params | None = None,
+                   body: Any = None) -> T:
         self._spend(endpoint)
-        data = await self._transport.call_json(endpoint, self._key, params=params, body=body,
-                                               deadline=self._deadline, budget=self._budget,
-                                               cached=self._cached)
-        try:
-            return shape(data)
-        except ShapeError as exc:
-            raise errors.BadResponse(f"{endpoint.name}: unexpected shape: {exc}",
-                                     endpoint=endpoint.name, status=200) from None
-
-    def _list(self, cls: type[T], key: str) -> Callable[[Any], tuple[T, ...]]:
-        return lambda data: parse_list(cls, data, key)
-
-    def _one(self, cls: type[T]) -> Callable[[Any], T]:
-        return lambda data: parse(cls, data)
-
-    @staticmethod
-    def _field(key: str, convert: Callable[[Any], T]) -> Callable[[Any], T | None]:
-        return lambda data: field_of(data, key, convert)
-
-    @staticmethod
-    def _strings(key: str) -> Callable[[Any], tuple[str, ...]]:
-        def shape(data: Any) -> tuple[str, ...]:
-            values = field_of(data, key, lambda v: v)
-            if values is None:
-                return ()
-            if not isinstance(values, list):
-                raise ShapeError(f"{key}: expected a list")
-            return tuple(as_str(v) for v in values)
-
-        return shape
+        content = await self._transport.call(endpoint, self._key, params=params, body=body,
+                                             deadline=self._deadline, budget=self._budget,
+                                             cached=self._cached)
+        return shape.decode(content, endpoint.name)
 
     # --- account and workspaces --------------------------------------------------------------
     async def get_account_details(self) -> Account:
-        return await self._get(ep.ACCOUNT_DETAILS, self._one(Account))
+        return await self._get(ep.ACCOUNT_DETAILS, one(Account))
 
     async def get_workspaces(self) -> tuple[str, ...]:
-        return await self._get(ep.WORKSPACES, self._strings("workspaceNames"))
+        return await self._get(ep.WORKSPACES, listing(str, "workspaceNames"))
 
     # --- projects ----------------------------------------------------------------------------
     async def get_projects(self, workspace: str) -> tuple[Project, ...]:
-        return await self._get(ep.PROJECTS, self._list(Project, "projects"),
+        return await self._get(ep.PROJECTS, listing(Project, "projects"),
                                {"workspaceName": workspace})
 
     async def get_projects_page(self, workspace: str, *, offset: int = 0, count: int = 10,
@@ -115,7 +87,7 @@ class CometClient:
                                 owner: str | None = None, public: bool | None = None,
                                 starter_project: bool | None = None,
                                 search: str | None = None) -> ProjectPage:
-        return await self._get(ep.PROJECTS_PAGE, self._one(ProjectPage), {
+        return await self._get(ep.PROJECTS_PAGE, one(ProjectPage), {
             "workspaceName": workspace, "offset": offset, "count": count, "sort": sort,
             "order": order, "owner": owner, "public": public,
             "starterProject": starter_project, "search": search})
@@ -131,13 +103,13 @@ class CometClient:
 
     async def get_project(self, project_id: str | None = None, workspace: str | None = None,
                           project_name: str | None = None) -> Project:
-        return await self._get(ep.PROJECT, self._one(Project),
+        return await self._get(ep.PROJECT, one(Project),
                                self._project_ref(project_id, workspace, project_name))
 
     async def get_project_columns(self, workspace: str | None = None,
                                   project_name: str | None = None,
                                   project_id: str | None = None) -> tuple[ProjectColumn, ...]:
-        return await self._get(ep.PROJECT_COLUMNS, self._list(ProjectColumn, "columns"),
+        return await self._get(ep.PROJECT_COLUMNS, listing(ProjectColumn, "columns"),
                                self._project_ref(project_id, workspace, project_name))
 
     async def query_project(self, predicates: Sequence[dict[str, Any]], *,
@@ -146,14 +118,14 @@ class CometClient:
                             project_id: str | None = None) -> ProjectQueryResult:
         body: dict[str, Any] = {**self._project_ref(project_id, workspace, project_name),
                                 "predicates": list(predicates), "archived": archived}
-        return await self._get(ep.PROJECT_QUERY, self._one(ProjectQueryResult), body=body)
+        return await self._get(ep.PROJECT_QUERY, one(ProjectQueryResult), body=body)
 
     async def get_project_notes(self, project_id: str) -> str | None:
-        return await self._get(ep.PROJECT_NOTES, self._field("notes", as_str),
+        return await self._get(ep.PROJECT_NOTES, field("notes", str),
                                {"projectId": project_id})
 
     async def get_project_share_links(self, project_id: str) -> tuple[str, ...]:
-        return await self._get(ep.PROJECT_SHARE_LINKS, self._strings("shareCodes"),
+        return await self._get(ep.PROJECT_SHARE_LINKS, listing(str, "shareCodes"),
                                {"projectId": project_id})
 
     async def get_experiments(self, workspace: str | None = None,
@@ -163,7 +135,7 @@ class CometClient:
                               sort_order: str | None = None) -> tuple[ExperimentMetadata, ...]:
         params = {**self._project_ref(project_id, workspace, project_name), "archived": archived,
                   "page": page, "size": size, "sortBy": sort_by, "sortOrder": sort_order}
-        return await self._get(ep.EXPERIMENTS, self._list(ExperimentMetadata, "experiments"),
+        return await self._get(ep.EXPERIMENTS, listing(ExperimentMetadata, "experiments"),
                                params)
 
     async def get_multi_metric_chart(self, experiment_keys: Sequence[str],
@@ -172,18 +144,18 @@ class CometClient:
                                      full: bool = False) -> MultiMetricChart:
         body = {"targetedExperiments": list(experiment_keys), "metrics": list(metrics),
                 "params": list(params), "independentMetrics": independent, "fetchFull": full}
-        return await self._get(ep.MULTI_METRIC_CHART, self._one(MultiMetricChart), body=body)
+        return await self._get(ep.MULTI_METRIC_CHART, one(MultiMetricChart), body=body)
 
     # --- one experiment ----------------------------------------------------------------------
-    async def _experiment(self, endpoint: Endpoint, key: str, shape: Callable[[Any], T],
+    async def _experiment(self, endpoint: Endpoint, key: str, shape: Shape[T],
                           **params: Any) -> T:
         return await self._get(endpoint, shape, {"experimentKey": key, **params})
 
     async def get_experiment_metadata(self, key: str) -> ExperimentMetadata:
-        return await self._experiment(ep.EXPERIMENT_METADATA, key, self._one(ExperimentMetadata))
+        return await self._experiment(ep.EXPERIMENT_METADATA, key, one(ExperimentMetadata))
 
     async def get_git_metadata(self, key: str) -> GitMetadata:
-        return await self._experiment(ep.GIT_METADATA, key, self._one(GitMetadata))
+        return await self._experiment(ep.GIT_METADATA, key, one(GitMetadata))
 
     async def get_git_patch(self, key: str) -> str | None:
         """The patch text, or None when the experiment has none (Comet answers `{"msg": ...}`)."""
@@ -196,57 +168,57 @@ class CometClient:
         return content.decode("utf-8", errors="replace")
 
     async def get_html(self, key: str) -> str | None:
-        return await self._experiment(ep.HTML, key, self._field("html", as_str))
+        return await self._experiment(ep.HTML, key, field("html", str))
 
     async def get_code(self, key: str) -> str | None:
-        return await self._experiment(ep.CODE, key, self._field("code", as_str))
+        return await self._experiment(ep.CODE, key, field("code", str))
 
     async def get_output(self, key: str) -> str | None:
-        return await self._experiment(ep.OUTPUT, key, self._field("output", as_str))
+        return await self._experiment(ep.OUTPUT, key, field("output", str))
 
     async def get_graph(self, key: str) -> str | None:
-        return await self._experiment(ep.GRAPH, key, self._field("graph", as_str))
+        return await self._experiment(ep.GRAPH, key, field("graph", str))
 
     async def get_cloud_details(self, key: str) -> CloudDetails:
-        return await self._experiment(ep.CLOUD_DETAILS, key, self._one(CloudDetails))
+        return await self._experiment(ep.CLOUD_DETAILS, key, one(CloudDetails))
 
     async def get_metric(self, key: str, metric_name: str) -> tuple[MetricPoint, ...]:
-        return await self._experiment(ep.METRIC, key, self._list(MetricPoint, "metrics"),
+        return await self._experiment(ep.METRIC, key, listing(MetricPoint, "metrics"),
                                       metricName=metric_name)
 
     async def get_all_metrics(self, key: str) -> tuple[MetricPoint, ...]:
-        return await self._experiment(ep.ALL_METRICS, key, self._list(MetricPoint, "metrics"))
+        return await self._experiment(ep.ALL_METRICS, key, listing(MetricPoint, "metrics"))
 
     async def get_metrics_summary(self, key: str) -> tuple[ValueSummary, ...]:
-        return await self._experiment(ep.METRICS_SUMMARY, key, self._list(ValueSummary, "values"))
+        return await self._experiment(ep.METRICS_SUMMARY, key, listing(ValueSummary, "values"))
 
     async def get_parameters(self, key: str) -> tuple[ValueSummary, ...]:
-        return await self._experiment(ep.PARAMETERS, key, self._list(ValueSummary, "values"))
+        return await self._experiment(ep.PARAMETERS, key, listing(ValueSummary, "values"))
 
     async def get_others(self, key: str) -> tuple[ValueSummary, ...]:
-        return await self._experiment(ep.OTHERS, key, self._list(ValueSummary, "values"))
+        return await self._experiment(ep.OTHERS, key, listing(ValueSummary, "values"))
 
     async def get_tags(self, key: str) -> tuple[str, ...]:
-        return await self._experiment(ep.TAGS, key, self._strings("tags"))
+        return await self._experiment(ep.TAGS, key, listing(str, "tags"))
 
     async def get_system_details(self, key: str) -> SystemDetails:
-        return await self._experiment(ep.SYSTEM_DETAILS, key, self._one(SystemDetails))
+        return await self._experiment(ep.SYSTEM_DETAILS, key, one(SystemDetails))
 
     async def get_store(self, key: str) -> str | None:
-        return await self._experiment(ep.STORE, key, self._field("store", as_str))
+        return await self._experiment(ep.STORE, key, field("store", str))
 
     # --- assets, models, artifacts -----------------------------------------------------------
     async def get_asset_list(self, key: str, asset_type: str = "all") -> tuple[Asset, ...]:
-        return await self._experiment(ep.ASSET_LIST, key, self._list(Asset, "assets"),
+        return await self._experiment(ep.ASSET_LIST, key, listing(Asset, "assets"),
                                       type=asset_type)
 
     async def get_assets_by_name(self, key: str, asset_name: str,
                                  asset_type: str | None = None) -> tuple[Asset, ...]:
-        return await self._experiment(ep.ASSETS_BY_NAME, key, self._list(Asset, "assets"),
+        return await self._experiment(ep.ASSETS_BY_NAME, key, listing(Asset, "assets"),
                                       assetName=asset_name, type=asset_type)
 
     async def get_asset_details(self, key: str, asset_id: str) -> Asset:
-        return await self._experiment(ep.ASSET_DETAILS, key, self._one(Asset), assetId=asset_id)
+        return await self._experiment(ep.ASSET_DETAILS, key, one(Asset), assetId=asset_id)
 
     def get_asset(self, key: str, asset_id: str, *, follow_redirects: bool = True,
                   artifact_version_id: str | None = None
@@ -263,11 +235,11 @@ class CometClient:
 
     async def get_experiment_models(self, key: str) -> tuple[ExperimentModel, ...]:
         return await self._experiment(ep.EXPERIMENT_MODELS, key,
-                                      self._list(ExperimentModel, "models"))
+                                      listing(ExperimentModel, "models"))
 
     async def get_experiment_model_assets(self, key: str, model_name: str) -> tuple[Asset, ...]:
         return await self._experiment(ep.EXPERIMENT_MODEL_ASSETS, key,
-                                      self._list(Asset, "assets"), modelName=model_name)
+                                      listing(Asset, "assets"), modelName=model_name)
 
     @contextlib.asynccontextmanager
     async def _download(self, endpoint: Endpoint, params: Params,
@@ -299,20 +271,20 @@ class CometClient:
 
     # --- the model registry ------------------------------------------------------------------
     async def get_registry_models(self, workspace: str) -> tuple[RegistryModel, ...]:
-        return await self._get(ep.REGISTRY_MODELS, self._list(RegistryModel, "registryModels"),
+        return await self._get(ep.REGISTRY_MODELS, listing(RegistryModel, "registryModels"),
                                {"workspaceName": workspace})
 
     async def get_registry_model_count(self, workspace: str) -> int | None:
         return await self._get(ep.REGISTRY_MODEL_COUNT,
-                               self._field("registryModelCount", as_int),
+                               field("registryModelCount", int),
                                {"workspaceName": workspace})
 
     async def get_registry_model_details(self, workspace: str, model_name: str) -> RegistryModel:
-        return await self._get(ep.REGISTRY_MODEL_DETAILS, self._one(RegistryModel),
+        return await self._get(ep.REGISTRY_MODEL_DETAILS, one(RegistryModel),
                                {"workspaceName": workspace, "modelName": model_name})
 
     async def get_registry_model_notes(self, workspace: str, model_name: str) -> str | None:
-        return await self._get(ep.REGISTRY_MODEL_NOTES, self._field("notes", as_str),
+        return await self._get(ep.REGISTRY_MODEL_NOTES, field("notes", str),
                                {"workspaceName": workspace, "modelName": model_name})
 
     def download_registry_model(self, workspace: str, model_name: str, *,
@@ -325,16 +297,16 @@ class CometClient:
             "stage": stage})
 
     async def get_webhook_config(self, workspace: str, model_name: str) -> WebhookConfig:
-        return await self._get(ep.WEBHOOK_CONFIG, self._one(WebhookConfig),
+        return await self._get(ep.WEBHOOK_CONFIG, one(WebhookConfig),
                                {"workspaceName": workspace, "modelName": model_name})
 
     # --- panels, dashboards, optimizer -------------------------------------------------------
     async def get_panels(self, workspace: str) -> tuple[PanelSummary, ...]:
-        return await self._get(ep.PANELS, self._list(PanelSummary, "codePanelTemplateRows"),
+        return await self._get(ep.PANELS, listing(PanelSummary, "codePanelTemplateRows"),
                                {"workspace": workspace})
 
     async def get_panel(self, template_id: str) -> Panel:
-        return await self._get(ep.PANEL, self._one(Panel), {"templateId": template_id})
+        return await self._get(ep.PANEL, one(Panel), {"templateId": template_id})
 
     def download_panel(self, template_id: str) -> contextlib.AbstractAsyncContextManager[Download]:
         return self._download(ep.PANEL_DOWNLOAD, {}, {"templateId": template_id})
@@ -342,15 +314,15 @@ class CometClient:
     async def get_dashboard_templates(self, workspace: str, project_id: str | None = None
                                       ) -> tuple[DashboardTemplateSummary, ...]:
         return await self._get(ep.DASHBOARD_TEMPLATES,
-                               self._list(DashboardTemplateSummary, "dashboardTemplates"),
+                               listing(DashboardTemplateSummary, "dashboardTemplates"),
                                {"workspaceName": workspace, "projectId": project_id})
 
     async def get_dashboard(self, template_id: str) -> Dashboard:
-        return await self._get(ep.DASHBOARD, self._one(Dashboard), {"templateId": template_id})
+        return await self._get(ep.DASHBOARD, one(Dashboard), {"templateId": template_id})
 
     async def get_optimizer_best(self, optimization_id: str, metric_name: str | None = None,
                                  with_max_value: bool | None = None) -> OptimizerBest:
-        return await self._get(ep.OPTIMIZER_BEST, self._one(OptimizerBest), {
+        return await self._get(ep.OPTIMIZER_BEST, one(OptimizerBest), {
             "optimizationId": optimization_id, "metricName": metric_name,
             "withMaxValue": with_max_value})
 

@@ -393,14 +393,6 @@ class Transport:
                 raise too_large
         return bytes(content)
 
-    async def call_json(self, endpoint: Endpoint, key: ApiKey, **kw: Any) -> Any:
-        content = await self.call(endpoint, key, **kw)
-        try:
-            return orjson.loads(content)
-        except ValueError:
-            raise errors.BadResponse(f"{endpoint.name}: the answer is not JSON",
-                                     endpoint=endpoint.name, status=200) from None
-
     @contextlib.asynccontextmanager
     async def stream(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
                      path_params: Mapping[str, str] | None = None,

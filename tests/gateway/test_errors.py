@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from types import SimpleNamespace
@@ -66,6 +67,21 @@ def test_rate_limited_and_bad_responses_keep_their_codes(gateway: GatewayServer,
     by_path = {e["path"][-1]: e["extensions"] for e in result["errors"]}
     assert by_path["tags"]["code"] == "RATE_LIMITED" and by_path["tags"]["retryAfter"] == 600
     assert by_path["parameters"]["code"] == "UPSTREAM_BAD_RESPONSE"
+
+
+def test_an_answer_of_the_wrong_type_fails_its_field_and_names_the_place(
+        gateway: GatewayServer, demo: DemoServer) -> None:
+    key = first_key(gateway)
+    demo.fault("experiment/system-details", "status", status=200, content_type="application/json",
+               body=json.dumps({"hostname": "h", "maxTotalMemory": "NaN"}))
+    result = gateway.post(f'{{ experiment(key: "{key}") {{ name systemDetails {{ hostname }} }} }}')
+    assert result["data"]["experiment"]["name"] and result["data"]["experiment"][
+        "systemDetails"] is None
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "UPSTREAM_BAD_RESPONSE"
+    assert error["extensions"]["upstream"] == {"status": 200, "endpoint": "system_details"}
+    assert "system_details" in error["message"] and "$.maxTotalMemory" in error["message"]
+    assert demo.counts()["GET experiment/system-details"] == 1  # not retried
 
 
 def test_a_failing_batch_fails_only_its_series(gateway: GatewayServer, demo: DemoServer) -> None:

@@ -1,6 +1,6 @@
-"""Typed, frozen answers of the Comet REST API (see `_parse` for the rules)."""
+"""Typed, frozen answers of the Comet REST API (see `_base` for the rules)."""
 
-from ._parse import Reading, ShapeError
+from ._base import Finite, Model, Reading
 from .asset import Asset, ExperimentModel
 from .experiment import (
     ChartExperiment,
@@ -37,9 +37,9 @@ from .registry import (
 __all__ = [
     "Account", "Asset", "ChartExperiment", "ChartMetric", "CloudDetails", "Dashboard",
     "DashboardTemplateSummary", "ExperimentMetadata", "ExperimentModel", "ExperimentModelRef",
-    "GitMetadata", "GpuInfo", "KeyValue", "MetricPoint", "MultiMetricChart", "OptimizerBest",
-    "Panel", "PanelCode", "PanelRank", "PanelResource", "PanelSummary", "Project",
-    "ProjectColumn", "ProjectPage", "ProjectQueryResult", "ProjectRow", "Reading",
-    "RegistryModel", "RegistryModelVersion", "ShapeError", "SystemDetails", "ValueSummary",
-    "WebhookConfig", "WebhookUrl",
+    "Finite", "GitMetadata", "GpuInfo", "KeyValue", "MetricPoint", "Model", "MultiMetricChart",
+    "OptimizerBest", "Panel", "PanelCode", "PanelRank", "PanelResource", "PanelSummary",
+    "Project", "ProjectColumn", "ProjectPage", "ProjectQueryResult", "ProjectRow", "Reading",
+    "RegistryModel", "RegistryModelVersion", "SystemDetails", "ValueSummary", "WebhookConfig",
+    "WebhookUrl",
 ]

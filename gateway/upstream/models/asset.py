@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from ._parse import model
+from ._base import Model
 
 
-@model
-class Asset:
+class Asset(Model):
     asset_id: str
     file_name: str | None = None
     file_size: int | None = None
@@ -25,8 +24,7 @@ class Asset:
     tags: tuple[str, ...] | None = None
 
 
-@model
-class ExperimentModel:
+class ExperimentModel(Model):
     experiment_model_id: str
     model_name: str
     experiment_key: str | None = None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._parse import Reading, model
+from ._base import Finite, Model, Reading
 
 
-@model
-class ExperimentMetadata:
+class ExperimentMetadata(Model):
     """What `experiments` lists and `experiment/metadata` answers."""
 
     experiment_key: str
@@ -27,8 +26,7 @@ class ExperimentMetadata:
     file_path: str | None = None
 
 
-@model
-class GitMetadata:
+class GitMetadata(Model):
     branch: str | None = None
     origin: str | None = None
     parent: str | None = None
@@ -36,8 +34,7 @@ class GitMetadata:
     user: str | None = None
 
 
-@model
-class GpuInfo:
+class GpuInfo(Model):
     gpu_index: int | None = None
     name: str | None = None
     power_limit: int | None = None
@@ -45,14 +42,12 @@ class GpuInfo:
     uuid: str | None = None
 
 
-@model
-class KeyValue:
+class KeyValue(Model):
     key: str | None = None
     value: str | None = None
 
 
-@model
-class SystemDetails:
+class SystemDetails(Model):
     experiment_key: str | None = None
     command: tuple[str, ...] | None = None
     executable: str | None = None
@@ -61,7 +56,7 @@ class SystemDetails:
     installed_packages: tuple[str, ...] | None = None
     ip: str | None = None
     log_additional_system_info_list: tuple[KeyValue, ...] | None = None
-    max_total_memory: float | None = None
+    max_total_memory: Finite | None = None
     network_interface_ips: tuple[str, ...] | None = None
     os: str | None = None
     os_packages: tuple[str, ...] | None = None
@@ -73,15 +68,13 @@ class SystemDetails:
     user: str | None = None
 
 
-@model
-class CloudDetails:
+class CloudDetails(Model):
     experiment_key: str | None = None
     provider: str | None = None
     metadata: Any = None
 
 
-@model
-class ValueSummary:
+class ValueSummary(Model):
     """A metric's, parameter's or other's summary: current, min and max, with step and time."""
 
     name: str
@@ -99,8 +92,7 @@ class ValueSummary:
     run_context_max: str | None = None
 
 
-@model
-class MetricPoint:
+class MetricPoint(Model):
     metric_name: str
     metric_value: Reading | None = None
     step: int | None = None
@@ -110,8 +102,7 @@ class MetricPoint:
     run_context: str | None = None
 
 
-@model
-class ChartMetric:
+class ChartMetric(Model):
     """One metric of one experiment in a multi-metric chart, as parallel lists."""
 
     metric_name: str
@@ -122,8 +113,7 @@ class ChartMetric:
     epochs: tuple[int | None, ...] = ()
 
 
-@model
-class ChartExperiment:
+class ChartExperiment(Model):
     experiment_key: str
     experiment_name: str | None = None
     metrics: tuple[ChartMetric, ...] = ()
@@ -131,14 +121,12 @@ class ChartExperiment:
     steps: tuple[int | None, ...] = ()
 
 
-@model
-class MultiMetricChart:
+class MultiMetricChart(Model):
     empty: bool | None = None
     experiments: dict[str, ChartExperiment] | None = None
 
 
-@model
-class OptimizerBest:
+class OptimizerBest(Model):
     experiment_count: int | None = None
     experiment_key: str | None = None
     metric_value: Reading | None = None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._parse import alias, model
+from ._base import Model, alias
 
 
-@model
-class PanelSummary:
+class PanelSummary(Model):
     """A row of `code-panel/get-all`."""
 
     template_id: str
@@ -21,15 +20,13 @@ class PanelSummary:
     created_at: int | None = None
 
 
-@model
-class PanelResource:
+class PanelResource(Model):
     name: str | None = None
     version: str | None = None
     enabled: bool | None = None
 
 
-@model
-class PanelCode:
+class PanelCode(Model):
     code: str | None = None
     css: str | None = None
     default_config: str | None = None
@@ -42,14 +39,13 @@ class PanelCode:
     user_resources: tuple[PanelResource, ...] | None = None
 
 
-@model
-class PanelRank:
+class PanelRank(Model):
     template_id: str | None = None
     user_vote_type: str | None = None
     vote_count: int | None = None
 
 
-@model
+
 class Panel(PanelSummary):
     """`code-panel/download`: a panel's row, with its code."""
 
@@ -59,8 +55,7 @@ class Panel(PanelSummary):
     thumbnail_name: str | None = None
 
 
-@model
-class DashboardTemplateSummary:
+class DashboardTemplateSummary(Model):
     template_id: str
     template_name: str | None = None
     created_by: str | None = None
@@ -68,8 +63,7 @@ class DashboardTemplateSummary:
     project_name: str | None = None
 
 
-@model
-class Dashboard:
+class Dashboard(Model):
     """`dashboard-templates/download` (some of its keys are snake_case)."""
 
     template_id: str = alias("template_id", "")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from ._parse import alias, model
+from ._base import Model, alias
 
 
-@model
-class Account:
+class Account(Model):
     user_name: str
     default_workspace_name: str | None = None
 
 
-@model
-class Project:
+class Project(Model):
     project_id: str
     project_name: str
     workspace_name: str | None = None
@@ -24,8 +22,7 @@ class Project:
     last_updated: int | None = None  # epoch milliseconds
 
 
-@model
-class ProjectRow:
+class ProjectRow(Model):
     """One row of `projects/page`."""
 
     project_id: str
@@ -49,22 +46,19 @@ class ProjectRow:
     total_row_count: int | None = None
 
 
-@model
-class ProjectPage:
+class ProjectPage(Model):
     rows: tuple[ProjectRow, ...] = ()
     filtered_row_count: int | None = None
     total_row_count: int | None = None
 
 
-@model
-class ProjectColumn:
+class ProjectColumn(Model):
     name: str
     source: str
     id: str | None = None
     type: str | None = None
 
 
-@model
-class ProjectQueryResult:
+class ProjectQueryResult(Model):
     experiment_keys: tuple[str, ...] = ()
     experiments_in_project: int | None = None

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from ._parse import model
+from ._base import Model
 from .asset import Asset
 
 
-@model
-class ExperimentModelRef:
+class ExperimentModelRef(Model):
     experiment_key: str | None = None
     experiment_model_id: str | None = None
     experiment_model_name: str | None = None
 
 
-@model
-class RegistryModelVersion:
+class RegistryModelVersion(Model):
     registry_model_item_id: str
     version: str
     stages: tuple[str, ...] = ()
@@ -27,8 +25,7 @@ class RegistryModelVersion:
     metadata: tuple[str | None, ...] | None = None  # in the model list: its assets' metadata
 
 
-@model
-class RegistryModel:
+class RegistryModel(Model):
     registry_model_id: str
     model_name: str
     description: str | None = None
@@ -40,14 +37,12 @@ class RegistryModel:
     versions: tuple[RegistryModelVersion, ...] | None = None  # in `details`
 
 
-@model
-class WebhookUrl:
+class WebhookUrl(Model):
     url: str
     header: dict[str, str] | None = None
 
 
-@model
-class WebhookConfig:
+class WebhookConfig(Model):
     model_name: str | None = None
     workspace_name: str | None = None
     webhook_urls: tuple[WebhookUrl, ...] = ()
