@@ -105,4 +105,4 @@ async def cell(upstream: servers.Upstream, gw: servers.Gateway, mesh_url: str | 
                      f"{theirs:.0f} / {calls:.0f} = {theirs / calls:.2f}", "> 1",
                      theirs > calls)
         targets.check(f"dashboard {n} exp., {latency_ms:.0f} ms: gateway ÷ Mesh",
-                      ours.over(times["GraphQL Mesh"]), 1.0)
+                      ours.over(times["GraphQL Mesh"]), 1.0, below=True)

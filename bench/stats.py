@@ -56,10 +56,12 @@ class Targets:
 
     rows: list[tuple[str, str, str, bool]] = field(default_factory=list)
 
-    def check(self, name: str, ratio: Sample, limit: float, unit: str = "") -> None:
-        met = ratio.median <= limit
+    def check(self, name: str, ratio: Sample, limit: float, unit: str = "",
+              below: bool = False) -> None:
+        """Met when the median is at most `limit` (below it, with `below`)."""
+        met = ratio.median < limit if below else ratio.median <= limit
         shown = ratio.show(unit, digits=2)
-        target = f"≤ {limit:g}{' ' if unit else ''}{unit}"
+        target = f"{'<' if below else '≤'} {limit:g}{' ' if unit else ''}{unit}"
         self.rows.append((name, shown, target, met))
         line(name, f"{shown}  target {target}: {'met' if met else 'NOT MET'}")
 
