@@ -99,7 +99,7 @@ async def cell(upstream: servers.Upstream, gw: servers.Gateway, mesh_url: str | 
          .show("", digits=2))
     targets.check(f"dashboard {n} exp., {latency_ms:.0f} ms: gateway ÷ floor",
                   ours.over(times["hand-written floor, no cap"]), 1.2 if latency_ms else 1.3)
-    if times["hand-written floor, no cap"].median > times["hand-written, same cap"].median:
+    if times["hand-written floor, no cap"].median > 1.1 * times["hand-written, same cap"].median:
         print("  (the floor is slower than the same-cap client here: every call at once costs "
               "the one demo upstream process more than it saves)")
     if mesh_url:
