@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -82,13 +83,16 @@ class Gateway:
 
 
 @contextmanager
-def gateway(upstream_url: str, defaults: bool = False, **settings: str) -> Iterator[Gateway]:
+def gateway(upstream_url: str, defaults: bool = False, log_level: str | None = "warning",
+            **settings: str) -> Iterator[Gateway]:
     """`serve` on the upstream; with `defaults`, nothing else is set (the rate limits and
-    budgets as users get them), else they are lifted so that only speed is measured."""
+    budgets as users get them), else they are lifted so that only speed is measured. With
+    `log_level=None`, the logs are at their default level too."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMET_")}
-    env.update({"COMET_GATEWAY_UPSTREAM_URL": upstream_url,
-                "COMET_GATEWAY_LOG_LEVEL": "warning"})
+    env["COMET_GATEWAY_UPSTREAM_URL"] = upstream_url
+    if log_level:
+        env["COMET_GATEWAY_LOG_LEVEL"] = log_level
     if not defaults:
         env.update({"COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
                     "COMET_GATEWAY_UPSTREAM_RATE_PER_KEY": "0",
@@ -103,6 +107,37 @@ def gateway(upstream_url: str, defaults: bool = False, **settings: str) -> Itera
         finally:
             process.terminate()
             process.wait(30)
+
+
+# What `python -m bench` changes from the defaults: the benchmark repeats its requests from
+# one address with one API key, faster than a person would; only these limits would refuse it.
+RATE_LIMITS_OFF = {"COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0",
+                   "COMET_GATEWAY_UPSTREAM_RATE_PER_KEY": "0"}
+
+
+@contextmanager
+def stock(answer: object = None) -> Iterator[Gateway]:
+    """Stock Strawberry (`bench/stock.py`) serving `answer` (a POINTS answer) from memory."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        json.dump(answer, file)
+        file.flush()
+        given = ["--answer", file.name] if answer is not None else []
+        with subprocess.Popen([sys.executable, "-m", "bench.stock", "--port", str(port),
+                               *given], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) as process:
+            try:
+                wait_for(f"http://127.0.0.1:{port}/graphql?query=%7B__typename%7D")
+                yield Gateway(f"http://127.0.0.1:{port}", process.pid)
+            finally:
+                process.terminate()
+                process.wait(30)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid: int) -> int:
