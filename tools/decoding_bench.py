@@ -3,7 +3,7 @@
 Real answers of the demo upstream (1,000 experiments) are fetched once, as bytes; then each is
 handed to `CometClient` through a transport that only returns those bytes, so that what is timed
 is the client's own work on an answer (decoding and typing it), nothing of HTTP. Then the
-benchmark's large query (`bench.LARGE`) runs in process, cache warm, as `python -m bench`
+benchmark's large query (`bench.queries.LARGE`) runs in process, cache warm, as `python -m bench`
 profiles it (the upstream is not called: the demo runs in this process, but the cache
 answers; the CPU time is the less noisy figure on a busy machine). Medians with min–max of
 many runs:
@@ -60,7 +60,7 @@ async def timed(runs: int, job: Callable[[], Awaitable[Any]],
 
 
 async def main(runs: int, large_runs: int) -> None:
-    from bench.__main__ import LARGE
+    from bench.queries import LARGE
     from gateway.context import Context
     from gateway.loaders import Loaders
     from gateway.schema import build_schema
@@ -121,7 +121,8 @@ async def main(runs: int, large_runs: int) -> None:
                 client = CometClient(transport, key)
                 context = Context(client=client, loaders=Loaders(client, 100),
                                   settings=settings, request_id="bench", base_url="http://x/")
-                result = await schema.execute(LARGE, context_value=context)
+                result = await schema.execute(LARGE, variable_values={"n": 500},
+                                              context_value=context)
                 assert not result.errors, result.errors
 
             gc.collect()
