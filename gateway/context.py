@@ -36,6 +36,7 @@ class Context:
         """A fresh client and loaders, in place: for the next event of a subscription, which
         is an operation of its own as far as budget, deadline and freshness go."""
         if self.open_client is not None:
+            self.loaders.close()
             self.client, self.loaders = self.open_client(self.api_key or ApiKey(""))
 
     def for_operation(self) -> Context:
@@ -70,5 +71,10 @@ class WebsocketOperations(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context) and context.over_websocket:
-            self.execution_context.context = context.for_operation()
+            self.execution_context.context = own = context.for_operation()
+            try:
+                yield
+            finally:
+                own.loaders.close()
+            return
         yield

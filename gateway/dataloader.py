@@ -58,6 +58,10 @@ class Loader(Generic[K, V]):
         """What another call already said about `key`: not fetched again (kept if known)."""
         self._loader.prime(key, value)
 
+    def clear(self) -> None:
+        """Forget every value loaded (what `Loaders.close` does at the request's end)."""
+        self._loader.clear_all()
+
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """`items` in order, cut into runs of at most `size`: the chart's batches."""

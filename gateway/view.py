@@ -44,6 +44,9 @@ _WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "wants_graphql_response", default=False)
 # The client's address, for what reading a request's query texts costs it (see rate_limits).
 _ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="?")
+# The loaders an HTTP request opened, dropped once it is answered (see `Loaders.close`).
+_OPENED: contextvars.ContextVar[list[Loaders] | None] = contextvars.ContextVar(
+    "opened_loaders", default=None)
 
 
 def wants_graphql_response(headers: Any) -> bool:
@@ -168,6 +171,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         request = Request(scope, receive)
         token = _WANTS_GRAPHQL_RESPONSE.set(wants_graphql_response(request.headers))
         address = _ADDRESS.set(client_address(scope))
+        opened = _OPENED.set([])
         try:
             with recording_execution():
                 response = await self.run(request)
@@ -184,6 +188,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await send_errors(send, 400, "BAD_USER_INPUT", str(exc))
             return
         finally:
+            for loaders in _OPENED.get() or ():
+                loaders.close()
+            _OPENED.reset(opened)
             _WANTS_GRAPHQL_RESPONSE.reset(token)
             _ADDRESS.reset(address)
         await response(scope, receive, send)
@@ -223,7 +230,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         deadline = asyncio.get_running_loop().time() + self.settings.operation_deadline
         budget = Budget(self.settings.upstream_budget)
         client = CometClient(self.transport, key, deadline=deadline, budget=budget)
-        return client, Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
+        loaders = Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
+        opened = _OPENED.get()
+        if opened is not None:  # an HTTP request's: closed once it is answered
+            opened.append(loaders)
+        return client, loaders
 
     async def on_ws_connect(self, context: Context) -> Any:
         """The key comes in the upgrade's Authorization header or, since browsers cannot set

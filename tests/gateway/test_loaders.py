@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 import pytest
 import strawberry
+from aiodataloader import DataLoader
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
@@ -20,6 +22,7 @@ from gateway.schema.scalars import SCALARS
 from gateway.settings import Settings
 from gateway.upstream import ApiKey, CometClient, Transport
 from tests.demo_server import DemoServer
+from tests.gateway_server import GatewayServer
 
 WS, PROJECT = "vision-lab", "image-classifier"
 
@@ -119,3 +122,18 @@ async def test_fields_over_data_at_hand_complete_without_awaiting(client: CometC
     assert result.data["panel"]["editable"] == panel.editable
     assert [v["version"] for v in result.data["model"]["versions"]] == [
         v.version for v in model.versions]
+
+
+def test_a_request_lets_go_of_what_it_loaded_once_answered(gateway: GatewayServer) -> None:
+    """What a request loaded goes when its answer is sent, not when the (rare) cyclic
+    collection comes: with the collector off, no loader still holds a value."""
+    query = """{ project(workspace: "alice", name: "sandbox") { experiments(first: 5) {
+                 edges { node { name tags parameters { name } } } } } }"""
+    gc.collect()
+    gc.disable()
+    try:
+        assert "errors" not in gateway.post(query)
+        holding = [o for o in gc.get_objects() if isinstance(o, DataLoader) and o._cache]
+    finally:
+        gc.enable()
+    assert holding == []
