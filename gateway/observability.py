@@ -116,6 +116,8 @@ class Metrics:
         self.store_entries = Gauge("cgw_cache_entries", "Entries an in-process store holds",
                                    ["store"], registry=r)
         self.operation_labels = OperationLabels()
+        self._calls: dict[tuple[str, str], Any] = {}
+        self._call_times: dict[str, Any] = {}
 
     def watch_store(self, store: str, usage: Callable[[], tuple[int, int]]) -> None:
         """Report a store's (bytes, entries), read when the metrics are."""
@@ -147,8 +149,18 @@ class Metrics:
     def _count_call(self, endpoint: str, record: CallRecord, started: float) -> None:
         if record.status.startswith("2"):
             _key_accepted()
-        self.upstream.labels(endpoint, record.status).inc()
-        self.upstream_latency.labels(endpoint).observe(time.perf_counter() - started)
+        # The labelled children, looked up once: `labels()` takes a lock and builds a key on
+        # every call, and a large answer makes thousands of upstream calls. The labels are
+        # the endpoint table's names and HTTP statuses (or exception names): few, and bounded.
+        counted = self._calls.get((endpoint, record.status))
+        if counted is None:
+            counted = self._calls[endpoint, record.status] = self.upstream.labels(
+                endpoint, record.status)
+        counted.inc()
+        timed = self._call_times.get(endpoint)
+        if timed is None:
+            timed = self._call_times[endpoint] = self.upstream_latency.labels(endpoint)
+        timed.observe(time.perf_counter() - started)
 
     def retry(self, endpoint: str) -> None:
         self.retries.labels(endpoint).inc()

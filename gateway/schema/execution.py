@@ -10,7 +10,9 @@ non-null list), so the results and the errors stay the same.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
+import operator
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,22 +27,30 @@ from graphql import (
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+_NONE = type(None)
+# The item types a list of each kind may hold as it is: (whole, nullable) → types.
+_AS_THEY_ARE = {(False, False): frozenset({int, float}),
+                (False, True): frozenset({int, float, _NONE}),
+                (True, False): frozenset({int}), (True, True): frozenset({int, _NONE})}
+_not_none = functools.partial(operator.is_not, None)
+
 
 def _numbers(items: list[Any] | tuple[Any, ...], nullable: bool, whole: bool) -> bool:
-    for v in items:
-        kind = type(v)
-        if kind is int:
-            continue
-        if kind is float and not whole and math.isfinite(v):
-            continue
-        if v is None and nullable:
-            continue
+    # A whole series at C speed: one pass for the items' types, one for their finiteness.
+    kinds = set(map(type, items))
+    if not kinds <= _AS_THEY_ARE[whole, nullable]:
         return False
-    return True
+    if float not in kinds:
+        return True
+    try:
+        return all(map(math.isfinite, filter(_not_none, items) if _NONE in kinds else items))
+    except OverflowError:  # an integer past a float's range: graphql-core's way decides
+        return False
 
 
 def _strings(items: list[Any] | tuple[Any, ...], nullable: bool) -> bool:
-    return all(type(v) is str or (v is None and nullable) for v in items)
+    kinds = set(map(type, items))
+    return kinds <= {str} or (nullable and kinds <= {str, _NONE})
 
 
 # scalar name → check that the items need no serializing
