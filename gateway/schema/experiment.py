@@ -22,7 +22,9 @@ from .metrics import (
     MetricSummary,
     OtherSummary,
     ParameterSummary,
+    PointRow,
     check_chart,
+    point_rows,
 )
 from .scalars import Long, from_millis
 
@@ -169,15 +171,17 @@ class Experiment:
         found = await info.context.loaders.metrics_summary.load(str(self.key))
         return next((MetricSummary.of(s) for s in found or () if s.name == name), None)
 
-    @strawberry.field(description="Every logged value of one metric.")
-    async def metric_history(self, info: Info, name: str) -> list[MetricPoint] | None:
+    @strawberry.field(description="Every logged value of one metric.",
+                      graphql_type=list[MetricPoint] | None)
+    async def metric_history(self, info: Info, name: str) -> list[PointRow] | None:
         found = await info.context.loaders.metric.load((str(self.key), name))
-        return None if found is None else [MetricPoint.of(p) for p in found]
+        return None if found is None else point_rows(found)
 
-    @strawberry.field(description="Every logged value of every metric (one call).")
-    async def all_metrics(self, info: Info) -> list[MetricPoint] | None:
+    @strawberry.field(description="Every logged value of every metric (one call).",
+                      graphql_type=list[MetricPoint] | None)
+    async def all_metrics(self, info: Info) -> list[PointRow] | None:
         found = await info.context.loaders.all_metrics.load(str(self.key))
-        return None if found is None else [MetricPoint.of(p) for p in found]
+        return None if found is None else point_rows(found)
 
     @strawberry.field(description="Metrics as plottable series, batched across experiments "
                                   "through one multi-metric-chart call per batch. 1 to "

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+import msgspec
 import strawberry
 
 from ..errors import BadUserInput
@@ -21,6 +22,7 @@ from ._doc import d
 from .scalars import Long, from_millis
 
 _PLAIN_NUMBERS = frozenset({float, int, type(None)})
+_TEXT = frozenset({str, type(None)})
 
 # What one chart may ask of the multi-metric-chart endpoint, checked before any call: every
 # experiment costs a share of a POST (chart_batch_size a POST), and every metric name and
@@ -60,12 +62,32 @@ def text(value: models.Reading | None) -> str | None:
     return value if value is None or isinstance(value, str) else repr(value)
 
 
+def floats(values: Sequence[models.Reading | None]) -> list[float | None]:
+    """`number` of each value, read in one pass where every one is a finite float (Comet's
+    text, in the main): a long series costs a C loop, not a Python call per value."""
+    try:
+        found: list[float] = list(map(float, values))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):  # None among them, a word, a huge integer
+        return [number(v) for v in values]
+    # Finite values add up to a finite sum, unless it overflows: then one by one too.
+    if math.isfinite(sum(found)):
+        return cast(list[float | None], found)
+    return [number(v) for v in values]
+
+
 def numbers(values: Sequence[models.Reading | None]) -> list[float | None]:
     # A series is long, and the upstream's JSON numbers are already finite floats or 64-bit
     # integers (JSON has no NaN, `upstream.decoding` sees to the rest): only text needs reading.
     if set(map(type, values)) <= _PLAIN_NUMBERS:
         return list(values)  # type: ignore[arg-type]
-    return [number(v) for v in values]
+    return floats(values)
+
+
+def texts(values: Sequence[models.Reading | None]) -> list[str | None]:
+    """`text` of each value: the values themselves where they are all text, as Comet sends."""
+    if set(map(type, values)) <= _TEXT:
+        return list(values)  # type: ignore[arg-type]
+    return [text(v) for v in values]
 
 
 def _when_and_where(s: models.ValueSummary) -> dict[str, Any]:
@@ -152,11 +174,30 @@ class MetricPoint:
     offset: Long | None = d("The offset Comet received it under.")
     run_context: str | None = d("The run context (train, validate, ...).")
 
-    @classmethod
-    def of(cls, p: models.MetricPoint) -> MetricPoint:
-        return cls(metric_name=p.metric_name, metric_value=number(p.metric_value),
-                   metric_value_text=text(p.metric_value), step=p.step, epoch=p.epoch,
-                   timestamp=p.timestamp, offset=p.offset, run_context=p.run_context)
+
+class PointRow(msgspec.Struct, frozen=True, gc=False):
+    """A `MetricPoint` as the schema reads it: its fields, by the same names, in a Struct that
+    is made in C (a tenth of what a Strawberry type's constructor costs: thousands of points
+    an answer). The schema's `MetricPoint` is the GraphQL type; a field over points names it
+    as its `graphql_type`. (`MetricPoint` implements no interface: graphql-core asks its
+    objects no type check, which a row would fail.)"""
+
+    metric_name: str
+    metric_value: float | None
+    metric_value_text: str | None
+    step: int | None
+    epoch: int | None
+    timestamp: int | None
+    offset: int | None
+    run_context: str | None
+
+
+def point_rows(points: Sequence[models.MetricPoint]) -> list[PointRow]:
+    """Points as the schema shows them, their values read once for the whole series."""
+    sent = [p.metric_value for p in points]
+    return [PointRow(p.metric_name, value, shown, p.step, p.epoch, p.timestamp, p.offset,
+                     p.run_context)
+            for p, value, shown in zip(points, floats(sent), texts(sent), strict=True)]
 
 
 @strawberry.type(description="One metric of one experiment as parallel lists, ready to plot "
@@ -174,7 +215,7 @@ class MetricSeries:
     @strawberry.field(description="The values as Comet sent them, as text: NaN, Infinity and "
                                   "-Infinity too.")
     def values_text(self) -> list[str | None] | None:
-        return [text(v) for v in self.sent]
+        return texts(self.sent)
 
     @classmethod
     def of(cls, m: models.ChartMetric) -> MetricSeries:
