@@ -56,7 +56,9 @@ def connection_limits(settings: Settings, open_files: int) -> ConnectionLimits:
     spare = upstream.connection_limit + upstream.max_downloads + redis + SPARE_FDS
     cap = settings.max_connections
     if cap + spare > open_files:
-        cap = max(1, open_files - spare)
+        # Never below a quarter of the files: the upstream pool fills only under load, and a
+        # socket it cannot open is a retried UPSTREAM_UNAVAILABLE, not a refused client.
+        cap = max(1, open_files - spare, min(cap, open_files // 4))
     return ConnectionLimits(max_connections=cap, header_timeout=settings.header_timeout,
                             body_timeout=settings.body_timeout,
                             max_header_bytes=settings.max_header_bytes)

@@ -104,10 +104,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backoff_max", "COMET_GATEWAY_BACKOFF_MAX", float,
             "Seconds any retry waits at most (a 429's Retry-After may ask for longer)."),
     Setting("max_concurrency", "COMET_GATEWAY_MAX_CONCURRENCY", int,
-            "Upstream requests in flight at once, all callers together."),
+            "Upstream requests in flight at once, all callers together; when several API keys "
+            "have calls waiting, each gets at most an even share."),
     Setting("max_concurrency_per_key", "COMET_GATEWAY_MAX_CONCURRENCY_PER_KEY", int,
             "Upstream requests in flight at once for one API key, at most: each key's window "
-            "grows to it while the upstream answers well, and halves on a 429 or 503."),
+            "grows to it while the upstream answers well, and halves on a 429 or 503 (or a "
+            "502, a 504, a timeout)."),
     Setting("initial_concurrency_per_key", "COMET_GATEWAY_INITIAL_CONCURRENCY_PER_KEY", int,
             "Upstream requests in flight at once for an API key the gateway has not seen "
             "lately: where its window starts."),

@@ -4,15 +4,21 @@ A fixed cap is wrong both ways: too low and a dashboard of 300 calls goes in man
 against an upstream that would take them at once; too high and a strict upstream is flooded
 with calls it answers 429. So each key gets a window, as TCP does for its packets (AIMD):
 
-- it starts at `initial` and, while the upstream answers well and the window is what holds
-  calls back, grows by one call per success (doubling each round trip) up to `ceiling`;
-- a 429 or a 503 halves it (never below 1), once per window: the calls that were already in
-  flight when it was cut do not cut it again. After the first cut it grows by one call per
-  round trip only;
-- a short `Retry-After` (at most `MAX_PAUSE`) holds the key's new calls until then: the
-  upstream asks for a moment's quiet. A longer one is the refused call's own (the retry policy
-  waits it out or fails the call at once), so that one endpoint's long refusal does not stall
-  every other read of the key, nor make them wait past their deadlines.
+- it starts at `initial` and, while the upstream answers well (a 2xx, or a 4xx that is not a
+  429) and the window is what holds calls back, grows by one call per success (doubling each
+  round trip) up to `ceiling`;
+- a 429 or a 503 (the upstream asks for less), and a 502, a 504 or a timeout (what an
+  overloaded upstream or its proxy says), halve it, never below 1, once per window: the
+  calls already in flight when it was cut do not cut it again. After the first cut it grows
+  by one call per round trip only. Anything else (a 500, a reset) teaches it nothing;
+- a short `Retry-After` (at most `MAX_PAUSE`) on a 429 or 503 holds the key's new calls until
+  then: the upstream asks for a moment's quiet. A longer one is the refused call's own (the
+  retry policy waits it out or fails the call at once), so that one endpoint's long refusal
+  does not stall every other read of the key, nor make them wait past their deadlines.
+
+Over all keys, at most `total` calls are in flight, and each busy key gets at most its share
+of them (`total` ÷ the keys with calls in flight or waiting), so that two clients with large
+windows cannot shut a third out.
 
 A key's window outlives its calls for a while (`keep`), so that the next request of the same
 client starts where the last one ended; idle windows are forgotten oldest first past
@@ -37,35 +43,43 @@ KEEP = 600.0  # seconds an idle window is remembered
 
 
 class Outcome(Enum):
-    OK = "ok"  # the upstream answered (any status but the two below)
-    SLOW_DOWN = "slow down"  # 429 or 503: the upstream asks for less
-    OTHER = "other"  # no answer to learn from (a timeout, a reset, cancelled)
+    OK = "ok"  # the upstream answered, and did not ask for less
+    SLOW_DOWN = "slow down"  # 429 or 503: the upstream asks for less (maybe for a while)
+    CONGESTED = "congested"  # 502, 504 or a timeout: overloaded, by the look of it
+    OTHER = "other"  # nothing to learn from (a 500, a reset, cancelled)
 
 
 class Window:
     """One key's window (see the module's docstring)."""
 
     __slots__ = ("limit", "ceiling", "in_flight", "growing_fast", "epoch", "paused_until",
-                 "_waiters", "_clock", "_wake_timer", "last_used")
+                 "_waiters", "_clock", "_wake_timer", "last_used", "_share")
 
-    def __init__(self, initial: int, ceiling: int, clock: Callable[[], float]) -> None:
+    def __init__(self, initial: int, ceiling: int, clock: Callable[[], float],
+                 share: Callable[[], int] | None = None) -> None:
         self.ceiling = max(1, ceiling)
         self.limit = float(min(max(1, initial), self.ceiling))
         self.in_flight = 0
         self.growing_fast = True  # until the first cut
         self.epoch = 0  # bumped by each cut: calls sent before it cannot cut again
         self.paused_until = 0.0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Made when a call first has to wait: most windows never need one.
+        self._waiters: collections.deque[asyncio.Future[None]] | None = None
         self._clock = clock
         self._wake_timer: asyncio.TimerHandle | None = None
         self.last_used = clock()
+        self._share = share  # this key's share of the total, when keys compete for it
 
     @property
     def idle(self) -> bool:
         return self.in_flight == 0 and not self._waiters
 
+    def _room(self) -> int:
+        room = int(self.limit)
+        return room if self._share is None else min(room, self._share())
+
     def _may_start(self) -> bool:
-        return self.in_flight < int(self.limit) and self._clock() >= self.paused_until
+        return self.in_flight < self._room() and self._clock() >= self.paused_until
 
     def try_acquire(self) -> tuple[int, bool] | None:
         """Room now, without waiting: (the epoch it started in, whether the window was then
@@ -81,6 +95,8 @@ class Window:
         if ticket is not None:
             return ticket
         waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = collections.deque()
         self._waiters.append(waiter)
         self._wake()  # paused with nothing in flight: only a timer will wake it
         try:
@@ -99,12 +115,13 @@ class Window:
                 retry_after: float | None = None) -> None:
         self.in_flight -= 1
         self.last_used = self._clock()
-        if outcome is Outcome.SLOW_DOWN:
+        if outcome in (Outcome.SLOW_DOWN, Outcome.CONGESTED):
             if epoch == self.epoch:
                 self.limit = max(1.0, self.limit / 2)
                 self.growing_fast = False
                 self.epoch += 1
-            if retry_after is not None and 0 < retry_after <= MAX_PAUSE:
+            if (outcome is Outcome.SLOW_DOWN and retry_after is not None
+                    and 0 < retry_after <= MAX_PAUSE):
                 self.paused_until = max(self.paused_until, self._clock() + retry_after)
         elif outcome is Outcome.OK and was_full and self.limit < self.ceiling:
             self.limit = min(float(self.ceiling),
@@ -112,12 +129,13 @@ class Window:
         self._wake()
 
     def _wake(self) -> None:
-        while self._waiters and self.in_flight < int(self.limit):
+        waiters = self._waiters
+        while waiters and self.in_flight < self._room():
             pause = self.paused_until - self._clock()
             if pause > 0:
                 self._wake_later(pause)
                 return
-            waiter = self._waiters.popleft()
+            waiter = waiters.popleft()
             if not waiter.done():
                 self.in_flight += 1
                 waiter.set_result(None)
@@ -132,75 +150,92 @@ class Window:
 
 
 class AdaptiveSlots:
-    """Every key's window, plus one cap over all keys together (`total`)."""
+    """Every key's window, and one cap over all keys together (`total`), shared fairly."""
 
     def __init__(self, total: int, initial: int, ceiling: int, *,
                  clock: Callable[[], float] = time.monotonic,
                  max_idle_keys: int = MAX_IDLE_KEYS, keep: float = KEEP) -> None:
+        self._total = total
         self._all = asyncio.Semaphore(total)
         self._initial, self._ceiling = initial, ceiling
         self._clock = clock
         self._max_idle, self._keep = max_idle_keys, keep
         self._windows: collections.OrderedDict[str, Window] = collections.OrderedDict()
+        self._busy = 0  # keys with calls in flight or waiting
+
+    def _share(self) -> int:
+        return max(1, self._total // max(1, self._busy))
 
     def window(self, key: ApiKey) -> Window:
         window = self._windows.get(key.fingerprint)
         if window is None:
-            window = self._windows[key.fingerprint] = Window(self._initial, self._ceiling,
-                                                             self._clock)
-            self._forget_idle()
+            self._forget_idle()  # before the new one is in: it is idle too, and must stay
+            window = self._windows[key.fingerprint] = Window(
+                self._initial, self._ceiling, self._clock, self._share)
         else:
             self._windows.move_to_end(key.fingerprint)
         return window
 
     def _forget_idle(self) -> None:
-        """Drop idle windows past their time, and the oldest past the count (busy ones stay)."""
+        """Drop idle windows from the oldest used: those past their time, and any past the
+        count. A busy window is moved to the end instead, so each is looked at once."""
         now = self._clock()
-        excess = len(self._windows) - self._max_idle
-        for fingerprint, window in list(self._windows.items()):
-            if not window.idle:
+        for _ in range(len(self._windows)):
+            fingerprint, oldest = next(iter(self._windows.items()))
+            if not oldest.idle:
+                self._windows.move_to_end(fingerprint)
                 continue
-            if excess > 0 or now - window.last_used > self._keep:
-                del self._windows[fingerprint]
-                excess -= 1
-            elif excess <= 0:
-                break  # oldest first: the rest were used more recently
+            if len(self._windows) < self._max_idle and now - oldest.last_used <= self._keep:
+                return
+            del self._windows[fingerprint]
 
     @contextlib.asynccontextmanager
     async def hold(self, key: ApiKey, timeout: float | None = None, what: str = "call"
                    ) -> AsyncIterator[Callable[[Outcome, float | None], None]]:
-        """A slot of `key`'s window and of the total, waited for at most `timeout` seconds
-        (errors.Timeout past it, naming `what`); yields `report(outcome, retry_after)`, which
-        the caller calls once it knows how the call went (OTHER if it never does)."""
+        """A slot of `key`'s window and of the total, both waited for within `timeout`
+        seconds (errors.Timeout past it, naming `what`); yields `report(outcome,
+        retry_after)`, which the caller calls once it knows how the call went (OTHER if it
+        never does)."""
         window = self.window(key)
-        ticket = window.try_acquire()
-        if ticket is None:  # only a call that has to wait pays for a timer
-            try:
-                async with asyncio.timeout(timeout):
-                    ticket = await window.acquire()
-            except TimeoutError:
-                raise _no_slot(what) from None
+        if window.idle:
+            self._busy += 1
+        try:
+            ticket = window.try_acquire()
+            if ticket is None or self._all.locked():  # only a call that waits pays for a timer
+                try:
+                    async with asyncio.timeout(timeout):
+                        if ticket is None:
+                            ticket = await window.acquire()
+                        await self._all.acquire()
+                except BaseException:
+                    if ticket is not None:  # the window's slot, but not the total's
+                        window.release(ticket[0], ticket[1], Outcome.OTHER)
+                    raise
+            else:
+                await self._all.acquire()
+        except TimeoutError:
+            self._settle(window)
+            raise _no_slot(what) from None
+        except BaseException:
+            self._settle(window)
+            raise
         told: list[tuple[Outcome, float | None]] = []
 
         def report(outcome: Outcome, retry_after: float | None = None) -> None:
             told.append((outcome, retry_after))
 
         try:
-            if self._all.locked():
-                try:
-                    async with asyncio.timeout(timeout):
-                        await self._all.acquire()
-                except TimeoutError:
-                    raise _no_slot(what) from None
-            else:
-                await self._all.acquire()
-            try:
-                yield report
-            finally:
-                self._all.release()
+            yield report
         finally:
+            self._all.release()
             outcome, retry_after = told[-1] if told else (Outcome.OTHER, None)
             window.release(ticket[0], ticket[1], outcome, retry_after)
+            self._settle(window)
+
+    def _settle(self, window: Window) -> None:
+        """Count the key out of the busy ones once it has nothing in flight or waiting."""
+        if window.idle:
+            self._busy -= 1
 
     def limit_of(self, key: ApiKey) -> float:
         """The key's window as it stands (for tests and metrics)."""

@@ -54,14 +54,15 @@ class UpstreamConfig:
     max_retries: int = 3  # after the first attempt, as the SDK does
     backoff_base: float = 0.5  # first retry waits up to this, then doubling (full jitter)
     backoff_max: float = 8.0
-    # Upstream requests in flight, all callers together; for one API key, a window that starts
-    # at `initial_concurrency_per_key` and adapts to how the upstream answers, up to
-    # `max_concurrency_per_key` (see `concurrency`). Large enough that a 100-experiment
-    # dashboard (about 300 calls) goes in a wave or two against an upstream that allows it.
-    max_concurrency: int = 512
-    max_concurrency_per_key: int = 256
+    # Upstream requests in flight, all callers together, each busy key getting at most its
+    # share; for one API key, a window that starts at `initial_concurrency_per_key` and adapts
+    # to how the upstream answers, up to `max_concurrency_per_key` (see `concurrency`). Large
+    # enough that a 1,000-experiment dashboard (about 3,000 calls) goes in a few waves against
+    # an upstream that allows it; a strict one shrinks the window to what it takes.
+    max_concurrency: int = 1024
+    max_concurrency_per_key: int = 1024
     initial_concurrency_per_key: int = 32
-    connection_limit: int = 512  # pooled connections to the upstream
+    connection_limit: int = 1024  # pooled connections to the upstream
     chunk_size: int = 64 * 1024  # bytes per chunk of a streamed download
     # Bytes of one JSON answer read into memory (parsed, it takes several times as much): a
     # larger one is UPSTREAM_BAD_RESPONSE rather than the whole process's memory.

@@ -59,7 +59,12 @@ class RateLimited(UpstreamError):
 
 
 class Unavailable(UpstreamError):
-    """The upstream did not answer usefully: 5xx after retries, refused or reset connections."""
+    """The upstream did not answer usefully: 5xx after retries, refused or reset connections.
+    A 503 may say when to come back (`retry_after`, seconds)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
 
 
 class Timeout(Unavailable):

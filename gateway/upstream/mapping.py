@@ -103,6 +103,7 @@ def error_for(endpoint: Endpoint, status: int, body: bytes, retry_after: str | N
     if status == 429:
         return errors.RateLimited(text, retry_after=retry_after_seconds(retry_after), **kw)
     if status >= 500:
-        return errors.Unavailable(text, **kw)
+        return errors.Unavailable(text, retry_after=retry_after_seconds(retry_after)
+                                  if status == 503 else None, **kw)
     return errors.BadRequest(text, **kw)
 

@@ -1,8 +1,9 @@
 """When a failed upstream call is tried again, and how long it waits first.
 
 500/502/503/504, refused or reset connections and timeouts are retried with exponential
-backoff and full jitter, at most `max_retries` times; a 429 is waited out when its
-`Retry-After` fits the deadline (never sooner than the backoff); nothing else is retried.
+backoff and full jitter, at most `max_retries` times (a 503's `Retry-After`, when it has one,
+is waited out instead when longer); a 429 is waited out when its `Retry-After` fits the
+deadline (never sooner than the backoff); nothing else is retried.
 Every retry is spent from the caller's budget, if it has one. The clock, the sleep and the
 random source are the policy's own, so that tests can run it without waiting.
 """
@@ -72,6 +73,8 @@ class RetryPolicy:
                 if not retryable or retries >= self.max_retries:
                     raise
                 wait = self.backoff(retries)
+                if exc.retry_after is not None:  # a 503 that says when: not sooner
+                    wait = max(wait, exc.retry_after)
                 if self.now() + wait >= deadline:
                     raise
                 if budget is not None and not budget.try_spend():

@@ -61,9 +61,7 @@ class Deadline:
         if self._timer is None:
             self._timer = loop.call_at(self.when, self._expire)
         try:
-            return await waiter
-        except _Expired:
-            raise self._exceeded(what) from None
+            answer = await waiter
         finally:
             shared.remove_done_callback(relay)
             self._waiters.discard(waiter)
@@ -71,21 +69,26 @@ class Deadline:
                 # Nothing waits: no timer left behind for an operation that is over.
                 self._timer.cancel()
                 self._timer = None
+        if answer is _EXPIRED:
+            # Raised out here, with no exception in flight: a traceback through the frame
+            # above would hold `shared`, whose answer (up to many MB) would then wait for a
+            # cyclic collection once it lands.
+            del shared, waiter
+            raise self._exceeded(what)
+        return answer
 
     def _expire(self) -> None:
         self._timer = None
         for waiter in list(self._waiters):
             if not waiter.done():
-                waiter.set_exception(_Expired())
+                waiter.set_result(_EXPIRED)
 
     @staticmethod
     def _exceeded(what: str) -> errors.DeadlineExceeded:
         return errors.DeadlineExceeded(f"{what}: the operation's deadline passed", endpoint=what)
 
 
-class _Expired(Exception):
-    """Set on the waiters of a deadline that passed (never leaves this module)."""
-
+_EXPIRED: Any = object()  # what the waiters of a deadline that passed are given
 
 class SingleFlight(Generic[T]):
     """Concurrent identical calls share one: the first runs, the others wait for its answer."""
@@ -111,11 +114,12 @@ class SingleFlight(Generic[T]):
 
     async def run(self, key: Hashable, call: Callable[[], Awaitable[T]],
                   deadline: Deadline | None = None, what: str = "call") -> T:
-        task = self.start(key, call)
+        # The task is no local of this frame: an error's traceback through it must not keep
+        # the shared call, and its answer, alive.
         if deadline is not None:
-            return await deadline.wait(task, what)
+            return await deadline.wait(self.start(key, call), what)
         # Shielded: one waiter giving up (a disconnect) does not cancel the rest.
-        return await asyncio.shield(task)
+        return await asyncio.shield(self.start(key, call))
 
     def __len__(self) -> int:
         return len(self._flights)

@@ -38,7 +38,17 @@ from .shared import Deadline, SingleFlight
 from .slots import KeySlots, Slots
 
 log = logging.getLogger("gateway.upstream")
-SLOW_DOWN = frozenset({429, 503})  # what shrinks a key's window (see `concurrency`)
+SLOW_DOWN = frozenset({429, 503})  # the upstream asks for less (see `concurrency`)
+CONGESTED = frozenset({502, 504})  # an overloaded upstream, or its proxy, by the look of it
+
+
+def outcome_of(status: int) -> Outcome:
+    """What an answer's status tells a key's window (see `concurrency`)."""
+    if status in SLOW_DOWN:
+        return Outcome.SLOW_DOWN
+    if status in CONGESTED:
+        return Outcome.CONGESTED
+    return Outcome.OTHER if status >= 500 else Outcome.OK
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its `msg`
 Params = Mapping[str, str | int | bool | None]
 __all__ = ["RETRYABLE_STATUS", "Deadline", "Download", "Observer", "Params", "Redirect",
@@ -357,22 +367,24 @@ class Transport:
                 return aiohttp.ClientTimeout(total=max(0.001, ends - loop.time()))
 
             async with window.hold(key, remaining, endpoint.name) as report:
-                with observed(self.observer, endpoint) as record, \
-                        map_transport_errors(endpoint.name):
-                    resp = await self._request(endpoint, key, endpoint.method, target,
-                                               data=data, timeout=timeout)
-                    async with resp:
-                        record.status = str(resp.status)
-                        if resp.status in SLOW_DOWN:
-                            report(Outcome.SLOW_DOWN,
-                                   retry_after_seconds(resp.headers.get("Retry-After")))
-                        else:
-                            report(Outcome.OK, None)
-                        content = await self._read_bounded(endpoint, resp)
-                        if resp.status == 200:
-                            return content
-                        raise error_for(endpoint, resp.status, content,
-                                        resp.headers.get("Retry-After"), key)
+                try:
+                    with observed(self.observer, endpoint) as record, \
+                            map_transport_errors(endpoint.name):
+                        resp = await self._request(endpoint, key, endpoint.method, target,
+                                                   data=data, timeout=timeout)
+                        async with resp:
+                            record.status = str(resp.status)
+                            report(outcome_of(resp.status),
+                                   retry_after_seconds(resp.headers.get("Retry-After"))
+                                   if resp.status in SLOW_DOWN else None)
+                            content = await self._read_bounded(endpoint, resp)
+                            if resp.status == 200:
+                                return content
+                            raise error_for(endpoint, resp.status, content,
+                                            resp.headers.get("Retry-After"), key)
+                except errors.Timeout:
+                    report(Outcome.CONGESTED, None)
+                    raise
 
         return await self.retries.run(endpoint, once, budget)
 

@@ -40,6 +40,8 @@ def test_the_connection_cap_leaves_room_for_upstream_sockets() -> None:
     assert connection_limits(with_redis, 1024).max_connections == \
         1024 - 100 - 32 - 2 * REDIS_POOL_SIZE - SPARE_FDS
     assert connection_limits(settings, 65536).max_connections == 1000
+    # Few files for a large upstream pool: the clients keep a quarter of them.
+    assert connection_limits(Settings(connection_limit=1024), 1024).max_connections == 256
 
 
 def test_serve_runs_the_limited_protocols() -> None:

@@ -123,3 +123,17 @@ async def test_retries_are_spent_from_the_budget() -> None:
     with pytest.raises(errors.Unavailable):
         await policy(clock).run(TAGS, attempt, budget)
     assert len(attempts) == 2 and budget.spent == 2
+
+
+async def test_a_503s_retry_after_is_waited_out() -> None:
+    clock = Clock()
+    attempt, _ = failing([errors.Unavailable("busy", endpoint="tags", status=503,
+                                             retry_after=5.0), "ok"])
+    assert await policy(clock).run(TAGS, attempt) == "ok"
+    assert clock.slept == [5.0]
+    clock = Clock()
+    attempt, attempts = failing([errors.Unavailable("busy", endpoint="tags", status=503,
+                                                    retry_after=60.0), "ok"])
+    with pytest.raises(errors.Unavailable):  # past the deadline: the 503 stands at once
+        await policy(clock).run(TAGS, attempt)
+    assert clock.slept == [] and len(attempts) == 1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 
 import pytest
 
@@ -79,3 +81,31 @@ async def test_a_clients_calls_end_at_its_operations_deadline(demo: DemoServer) 
         finally:
             demo.clear_faults()
     assert all(isinstance(a, errors.DeadlineExceeded) for a in answers)
+
+
+async def test_a_deadline_error_keeps_nothing_of_the_call_alive() -> None:
+    """graphql-core keeps a field's error, and its traceback, in a cycle with the frame that
+    caught it: the shared call (and its answer, up to many MB) must not hang off it."""
+    loop = asyncio.get_running_loop()
+    flights: SingleFlight[bytes] = SingleFlight()
+    release = asyncio.Event()
+
+    async def slow() -> bytes:
+        await release.wait()
+        return b"x" * 1000
+
+    gc.disable()
+    try:
+        waiting = asyncio.ensure_future(flights.run("k", slow, Deadline(loop.time() + 0.01)))
+        await asyncio.sleep(0)
+        call = weakref.ref(flights._flights["k"])
+        try:
+            await waiting
+        except errors.DeadlineExceeded as exc:
+            kept = exc  # as a GraphQL error keeps it
+        release.set()
+        await asyncio.sleep(0.01)
+        del waiting
+        assert kept.__traceback__ is not None and call() is None
+    finally:
+        gc.enable()
