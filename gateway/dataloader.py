@@ -33,18 +33,17 @@ class Loader(Generic[K, V]):
 
     def __init__(self, batch: BatchFn[K, V], name: str = "",
                  on_batch: BatchHook | None = None) -> None:
-        self._batch = batch
-        self._name = name
-        self._on_batch = on_batch
+        # A closure, not a bound method: the DataLoader must not refer back to this object,
+        # so that a request's loaders go by reference counting once it is answered.
+        async def dispatch(keys: list[K]) -> list[V | None | Exception]:
+            if on_batch is not None:
+                on_batch(name, len(keys))
+            return await batch(keys)
+
         # aiodataloader annotates a batch's outcomes as values only; at run time an exception
         # among them fails its own key alone, which is what every batch here relies on.
-        dispatch = cast("Callable[[list[K]], Any]", self._dispatch)
-        self._loader: DataLoader[K, V | None] = DataLoader(dispatch)
-
-    async def _dispatch(self, keys: list[K]) -> list[V | None | Exception]:
-        if self._on_batch is not None:
-            self._on_batch(self._name, len(keys))
-        return await self._batch(keys)
+        self._loader: DataLoader[K, V | None] = DataLoader(
+            cast("Callable[[list[K]], Any]", dispatch))
 
     def load(self, key: K) -> asyncio.Future[V | None]:
         """The key's value (the same future for the same key, all request long)."""
