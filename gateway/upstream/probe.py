@@ -7,13 +7,44 @@ costs the upstream at most one probe per `ttl`.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 
+import aiohttp
+
 from . import errors
+from .config import UpstreamConfig
+from .mapping import map_transport_errors
+from .retries import RETRYABLE_STATUS
 from .shared import SingleFlight
 
 READY_TTL = 2.0  # seconds a probe's answer is reused
+ANSWER_LIMIT = 64 * 1024  # bytes of the probe's answer read
+
+
+async def ask_version(session: aiohttp.ClientSession, config: UpstreamConfig) -> str:
+    """Ask the probe once: the version Comet reports; Unavailable when it does not answer,
+    BadResponse when what answers is not Comet (not a 200, not Comet's `{"version": ...}`)."""
+    with map_transport_errors("is_alive"):
+        async with session.get(config.probe_url, allow_redirects=False,
+                               timeout=aiohttp.ClientTimeout(total=config.timeout)) as resp:
+            status = resp.status
+            body = await resp.content.read(ANSWER_LIMIT)
+    if status in RETRYABLE_STATUS:
+        raise errors.Unavailable(f"is_alive: HTTP {status}", endpoint="is_alive", status=status)
+    if status != 200:
+        raise errors.BadResponse(f"is_alive: HTTP {status} to Comet's version probe",
+                                 endpoint="is_alive", status=status)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    version = data.get("version") if isinstance(data, dict) else None
+    if not isinstance(version, str) or not version:
+        raise errors.BadResponse("is_alive: the version probe's answer is not Comet's "
+                                 '`{"version": ...}`', endpoint="is_alive", status=status)
+    return version[:64]
 
 
 class VersionProbe:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import orjson
@@ -31,9 +30,11 @@ from .config import ApiKey, UpstreamConfig
 from .download import Download, Redirect
 from .endpoints import Endpoint
 from .mapping import error_for, map_transport_errors, retry_after_seconds
+from .observer import NullObserver, Observer, observed
+from .probe import ask_version
 from .recent_keys import RecentKeys
 from .redirects import REDIRECTS, RedirectPolicy, redirected_method
-from .retries import RETRYABLE_STATUS, RetryPolicy
+from .retries import RetryPolicy
 from .shared import Deadline, SingleFlight
 from .slots import KeySlots, Slots
 
@@ -51,51 +52,8 @@ def outcome_of(status: int) -> Outcome:
     return Outcome.OTHER if status >= 500 else Outcome.OK
 ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error answer read for its `msg`
 Params = Mapping[str, str | int | bool | None]
-__all__ = ["RETRYABLE_STATUS", "Deadline", "Download", "Observer", "Params", "Redirect",
-           "Transport", "error_for", "map_transport_errors", "retry_after_seconds"]
-
-
-class CallRecord(Protocol):
-    status: str
-
-
-class Observer(Protocol):
-    """What the transport reports, for metrics and traces (see gateway.observability)."""
-
-    def upstream_call(self, endpoint: str,
-                      method: str) -> contextlib.AbstractContextManager[CallRecord]: ...
-
-    def retry(self, endpoint: str) -> None: ...
-
-    def cache_lookup(self, family: str, hit: bool) -> None: ...
-
-
-class _Record:
-    status = "error"
-
-
-class NullObserver:
-    def upstream_call(self, endpoint: str,
-                      method: str) -> contextlib.AbstractContextManager[CallRecord]:
-        return contextlib.nullcontext(_Record())
-
-    def retry(self, endpoint: str) -> None:
-        return None
-
-    def cache_lookup(self, family: str, hit: bool) -> None:
-        return None
-
-
-@contextlib.contextmanager
-def observed(observer: Observer, endpoint: Endpoint) -> Iterator[CallRecord]:
-    """One upstream attempt, reported with its HTTP status or the error that ended it."""
-    with observer.upstream_call(endpoint.name, endpoint.method) as record:
-        try:
-            yield record
-        except errors.UpstreamError as exc:
-            if exc.status is None:
-                record.status = type(exc).__name__
-            raise
+__all__ = ["Download", "Observer", "Params", "Redirect", "Transport", "error_for",
+           "map_transport_errors", "retry_after_seconds"]
 
 
 class Transport:
@@ -206,28 +164,7 @@ class Transport:
         """Comet's version probe (`{root}/clientlib/isAlive/ver`, no key needed): the version
         it reports; Unavailable when it does not answer, BadResponse when what answers is not
         Comet (not a 200, not Comet's `{"version": ...}`)."""
-        session = self._session_or_fail()
-        with map_transport_errors("is_alive"):
-            async with session.get(self.config.probe_url, allow_redirects=False,
-                                   timeout=aiohttp.ClientTimeout(
-                                       total=self.config.timeout)) as resp:
-                status = resp.status
-                body = await resp.content.read(ERROR_BODY_LIMIT)
-        if status in RETRYABLE_STATUS:
-            raise errors.Unavailable(f"is_alive: HTTP {status}", endpoint="is_alive",
-                                     status=status)
-        if status != 200:
-            raise errors.BadResponse(f"is_alive: HTTP {status} to Comet's version probe",
-                                     endpoint="is_alive", status=status)
-        try:
-            data = json.loads(body)
-        except ValueError:
-            data = None
-        version = data.get("version") if isinstance(data, dict) else None
-        if not isinstance(version, str) or not version:
-            raise errors.BadResponse("is_alive: the version probe's answer is not Comet's "
-                                     '`{"version": ...}`', endpoint="is_alive", status=status)
-        return version[:64]
+        return await ask_version(self._session_or_fail(), self.config)
 
     async def _request(self, endpoint: Endpoint, key: ApiKey, method: str, url: URL, *,
                        data: bytes | None, timeout: Callable[[], aiohttp.ClientTimeout],
