@@ -12,6 +12,7 @@ account endpoint names nothing that could be missing, so its 404 says the upstre
 from __future__ import annotations
 
 import enum
+import functools
 import string
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -21,6 +22,12 @@ class Answer(enum.Enum):
     JSON = "json"
     BYTES = "bytes"  # a stream: assets, zips, artifacts
     PATCH = "patch"  # the git patch: text, or a JSON `{"msg": ...}` when there is none
+
+
+@functools.cache
+def _parameters(path: str) -> frozenset[str]:
+    """The names of a path's parameters (`{experimentKey}`...): read once per path."""
+    return frozenset(field for _, field, _, _ in string.Formatter().parse(path) if field)
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,9 @@ class Endpoint:
         hold: empty, `.` or `..` (which every URL library and server resolves as a step up,
         escaping or not), so that no value can move the request off this endpoint.
         """
-        wanted = {field for _, field, _, _ in string.Formatter().parse(self.path) if field}
+        wanted = _parameters(self.path)
+        if not wanted and not path_params:  # most endpoints: nothing to fill in
+            return self.path
         if set(path_params) != wanted:
             raise ValueError(f"{self.name}: path parameters {sorted(wanted)} expected")
         for name, value in path_params.items():

@@ -27,6 +27,7 @@ from .config import ApiKey
 MAX_KEYS = 10_000
 KNOWN_FOR = 3600.0  # seconds after Comet accepted a key that its calls skip the probation
 REFUSED_FOR = 10.0  # seconds after Comet refused a key that it is refused without asking
+FRESH = 1.0  # seconds within which an acceptance is not recorded again
 
 
 class RecentKeys:
@@ -41,6 +42,10 @@ class RecentKeys:
 
     def accepted(self, key: ApiKey) -> None:
         """Comet answered a call of this key 200."""
+        at = self._accepted_at.get(key.fingerprint)
+        if at is not None and self._clock() - at < FRESH and key.fingerprint not in \
+                self._refused_at:
+            return  # said a moment ago: a dashboard's thousand calls need not say it again
         self._remember(self._accepted_at, key)
         self._remember(self._known_at, key)
         self._refused_at.pop(key.fingerprint, None)
