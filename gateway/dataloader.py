@@ -4,14 +4,16 @@ batch functions are made of.
 
 Running upstream calls together takes a task each (`asyncio.gather` makes them); nothing
 here makes more: a batch of one key, or a chart of one batch, is awaited in the dispatching
-task, and `load_many` gathers futures, not coroutines.
+task, and `load_many` gathers futures, not coroutines. A batch of many keys begins its calls
+as its key's `Gate` lets it (`gated`), so that thousands of keys are not thousands of calls
+waiting at once (see `upstream.admission`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from aiodataloader import DataLoader
 
@@ -25,6 +27,14 @@ BatchHook = Callable[[str, int], None]  # (loader name, keys in the batch)
 # One outcome per key, in key order: its value, None (not found), or the exception that fails
 # that key alone.
 BatchFn = Callable[[list[K]], Awaitable[list[V | None | Exception]]]
+
+
+class Gate(Protocol):
+    """Room to begin one call (`upstream.admission.Gate`)."""
+
+    async def acquire(self) -> None: ...
+
+    def release(self) -> None: ...
 
 
 class Loader(Generic[K, V]):
@@ -88,9 +98,47 @@ def outcome(result: T | Exception) -> T | None | Exception:
     return None if isinstance(result, errors.NotFound) else result
 
 
-def each(fetch: Callable[[K], Awaitable[V]]) -> BatchFn[K, V]:
-    """The batch function of an endpoint without a batch form: one call per key."""
+async def gated(fetch: Callable[[K], Awaitable[T]], keys: Sequence[K],
+                gate: Gate) -> list[T | Exception]:
+    """`fetch(key)`'s outcome for every key, in order, each call begun once `gate` has room
+    for it and all in flight together as the gate allows: a key waiting its turn is an item
+    of `keys`, not a call."""
+    if len(keys) == 1:
+        await gate.acquire()
+        try:
+            return await together([fetch(keys[0])])
+        finally:
+            gate.release()
+
+    def over(_: object) -> None:
+        # A callback, not a `finally` in the call: a task cancelled before it starts never
+        # runs its coroutine's body.
+        gate.release()
+
+    calls: list[asyncio.Future[T]] = []
+    try:
+        for key in keys:
+            await gate.acquire()
+            try:
+                begun = asyncio.ensure_future(fetch(key))
+            except BaseException:
+                gate.release()
+                raise
+            begun.add_done_callback(over)
+            calls.append(begun)
+    except BaseException:  # cancelled while waiting: the calls begun go too
+        for call in calls:
+            call.cancel()
+        raise
+    return await together(calls)
+
+
+def each(fetch: Callable[[K], Awaitable[V]], gate: Gate | None = None) -> BatchFn[K, V]:
+    """The batch function of an endpoint without a batch form: one call per key (begun as
+    `gate` allows, when there is one)."""
     async def batch(keys: list[K]) -> list[V | None | Exception]:
-        return [outcome(r) for r in await together([fetch(k) for k in keys])]
+        calls = (await together([fetch(k) for k in keys]) if gate is None
+                 else await gated(fetch, keys, gate))
+        return [outcome(r) for r in calls]
 
     return batch

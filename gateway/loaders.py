@@ -127,6 +127,7 @@ class Loaders:
     def __init__(self, client: CometClient, chart_batch_size: int,
                  on_batch: BatchHook | None = None) -> None:
         self.client = client
+        self._gate = client.gate()
         self._chart_batch_size = chart_batch_size
         self._on_batch = on_batch
 
@@ -143,7 +144,7 @@ class Loaders:
                 del self.__dict__[name]
 
     def _each(self, name: str, fetch: Callable[[K], Awaitable[V]]) -> Loader[K, V]:
-        return Loader(each(fetch), name, self._on_batch)
+        return Loader(each(fetch, self._gate), name, self._on_batch)
 
     # --- account and workspaces
     @functools.cached_property

@@ -50,6 +50,13 @@ class Served:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
+    def peak_rss_kib(self) -> int:
+        """The most resident memory the process has had (VmHWM)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmHWM")
+
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
 from . import endpoints as ep
+from .admission import Gate
 from .budget import Budget
 from .config import ApiKey
 from .decoding import Shape, field, listing, one
@@ -57,6 +58,10 @@ class CometClient:
 
     def __repr__(self) -> str:
         return "CometClient(key=***)"
+
+    def gate(self) -> Gate:
+        """When this key's next call may be begun (see `admission`)."""
+        return self._transport.admission.gate(self._key)
 
     def _spend(self, endpoint: Endpoint) -> None:
         if self._budget is not None:

@@ -23,6 +23,7 @@ import orjson
 from yarl import URL
 
 from . import errors
+from .admission import Admission
 from .budget import Budget
 from .cache import ResponseCache, cache_key
 from .concurrency import AdaptiveSlots, Outcome
@@ -80,6 +81,8 @@ class Transport:
         self._away: aiohttp.ClientSession | None = None  # to where it redirects, public only
         self._queries = AdaptiveSlots(config.max_concurrency, config.initial_concurrency_per_key,
                                       config.max_concurrency_per_key)
+        # When a loader may begin a key's call: never later than its window would send it.
+        self.admission = Admission(config.max_concurrency_per_key)
         self._downloads = Slots(config.max_downloads, config.max_downloads_per_key)
         self._redirects = RedirectPolicy.of(config.root, config.private_redirect_hosts,
                                             config.max_redirects)

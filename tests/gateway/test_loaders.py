@@ -13,7 +13,7 @@ from aiodataloader import DataLoader
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
-from gateway.dataloader import Loader
+from gateway.dataloader import Loader, each
 from gateway.loaders import Loaders
 from gateway.schema.experiment import Experiment
 from gateway.schema.panel import Panel
@@ -21,7 +21,8 @@ from gateway.schema.project import Project
 from gateway.schema.registry import RegistryModel
 from gateway.schema.scalars import SCALARS
 from gateway.settings import Settings
-from gateway.upstream import ApiKey, CometClient, Transport
+from gateway.upstream import ApiKey, CometClient, Transport, errors
+from gateway.upstream.admission import Admission
 from tests.demo_server import DemoServer
 from tests.gateway_server import GatewayServer
 
@@ -142,3 +143,58 @@ def test_a_request_lets_go_of_what_it_loaded_once_answered(gateway: GatewayServe
     assert alive == []  # gone by reference counting: no cycle left for the collector
     # (the emptied `Loaders` may stay with the request's context, which graphql-core's
     # execution keeps in cycles of its own)
+
+
+async def test_a_batch_of_many_keys_begins_its_calls_as_the_gate_allows() -> None:
+    """2,500 keys in one tick were 2,500 calls waiting at once, 13 KB each (see
+    `upstream.admission`): a key's calls are begun `size` at a time, in key order, each key's
+    outcome its own."""
+    admission = Admission(5)
+    running, most = 0, 0
+    begun: list[int] = []
+
+    async def fetch(key: int) -> int:
+        nonlocal running, most
+        begun.append(key)
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.001 * (key % 3))
+        running -= 1
+        if key == 7:
+            raise errors.Unavailable("no")
+        if key == 8:
+            raise errors.NotFound("gone")
+        return key * 10
+
+    loader: Loader[int, int] = Loader(each(fetch, admission.gate(ApiKey("k"))))
+    async with asyncio.timeout(30):  # room never given back would wait for ever
+        values = await asyncio.gather(*(loader.load(k) for k in range(50)),
+                                      return_exceptions=True)
+    assert most == 5 and begun == list(range(50))
+    assert isinstance(values[7], errors.Unavailable) and values[8] is None
+    assert [v for k, v in enumerate(values) if k not in (7, 8)] == [
+        k * 10 for k in range(50) if k not in (7, 8)]
+    assert not admission._keys  # every call's room given back
+
+
+async def test_a_cancelled_batch_cancels_its_calls_and_gives_their_room_back() -> None:
+    admission = Admission(3)
+    started = asyncio.Event()
+    cancelled: list[int] = []
+
+    async def fetch(key: int) -> int:
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(key)
+            raise
+        return key
+
+    batch = asyncio.ensure_future(each(fetch, admission.gate(ApiKey("k")))(list(range(10))))
+    await started.wait()
+    await asyncio.sleep(0)
+    batch.cancel()
+    await asyncio.gather(batch, return_exceptions=True)
+    await asyncio.sleep(0)  # the calls' callbacks
+    assert sorted(cancelled) == [0, 1, 2] and not admission._keys
