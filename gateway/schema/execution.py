@@ -35,23 +35,22 @@ from .plain_objects import Plan, plan
 
 _NONE = type(None)
 # The item types a list of each kind may hold as it is: (whole, nullable) → types.
-_AS_THEY_ARE = {(False, False): frozenset({int, float}),
-                (False, True): frozenset({int, float, _NONE}),
+_AS_THEY_ARE = {(False, False): frozenset({float}),
+                (False, True): frozenset({float, _NONE}),
                 (True, False): frozenset({int}), (True, True): frozenset({int, _NONE})}
 _not_none = functools.partial(operator.is_not, None)
 
 
 def _numbers(items: list[Any] | tuple[Any, ...], nullable: bool, whole: bool) -> bool:
     # A whole series at C speed: one pass for the items' types, one for their finiteness.
+    # A Float list holds floats only: an int there is graphql-core's to serialize (as a float,
+    # or refused past 2**53), so such a list goes its way.
     kinds = set(map(type, items))
     if not kinds <= _AS_THEY_ARE[whole, nullable]:
         return False
     if float not in kinds:
         return True
-    try:
-        return all(map(math.isfinite, filter(_not_none, items) if _NONE in kinds else items))
-    except OverflowError:  # an integer past a float's range: graphql-core's way decides
-        return False
+    return all(map(math.isfinite, filter(_not_none, items) if _NONE in kinds else items))
 
 
 def _strings(items: list[Any] | tuple[Any, ...], nullable: bool) -> bool:
@@ -124,11 +123,14 @@ class BulkLeafExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return list(result)
             elif isinstance(leaf, GraphQLObjectType) and result:
                 found = self._plan(leaf, field_details_list)
-                if found is not None:
+                # Counted before anything is built: a list past the answer's bound goes
+                # graphql-core's way at once, which refuses at the very field past it.
+                count = 0 if found is None else found.width * (len(result) - result.count(None))
+                if found is not None and self.allow_plain_fields(count):
                     done = found.complete(result, nullable, info)
-                    if done is not None and self.allow_plain_fields(
-                            found.width * sum(item is not None for item in result)):
+                    if done is not None:
                         return done
+                    self.allow_plain_fields(-count)  # not taken: graphql-core counts them
         return super().complete_list_value(return_type, field_details_list, info, path,
                                            result, position_context)
 

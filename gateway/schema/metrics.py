@@ -21,7 +21,7 @@ from ..upstream import models
 from ._doc import d
 from .scalars import Long, from_millis
 
-_PLAIN_NUMBERS = frozenset({float, int, type(None)})
+_FLOATS = frozenset({float, type(None)})
 _TEXT = frozenset({str, type(None)})
 
 # What one chart may ask of the multi-metric-chart endpoint, checked before any call: every
@@ -76,9 +76,10 @@ def floats(values: Sequence[models.Reading | None]) -> list[float | None]:
 
 
 def numbers(values: Sequence[models.Reading | None]) -> list[float | None]:
-    # A series is long, and the upstream's JSON numbers are already finite floats or 64-bit
-    # integers (JSON has no NaN, `upstream.decoding` sees to the rest): only text needs reading.
-    if set(map(type, values)) <= _PLAIN_NUMBERS:
+    # A series is long, and the upstream's JSON numbers are already finite floats (JSON has no
+    # NaN, `upstream.decoding` sees to the rest): those are taken as they are. Integers become
+    # floats as `number` makes them (a Float list holds floats), text is read.
+    if set(map(type, values)) <= _FLOATS:
         return list(values)  # type: ignore[arg-type]
     return floats(values)
 

@@ -28,7 +28,10 @@ def test_a_series_reads_as_its_values_one_by_one(values: list[Any]) -> None:
     assert texts(values) == [text(v) for v in values]
 
 
-def test_a_series_of_plain_numbers_keeps_its_integers() -> None:
-    assert numbers([1, 2.5, None]) == [1, 2.5, None]
-    assert [type(v) for v in numbers([1, 2.5])] == [int, float]
+def test_a_series_of_plain_numbers_reads_as_floats() -> None:
+    """A Float list holds floats: integers read as `number` reads them (3.0, and 2**53 + 1 as
+    the float nearest it), floats as they are."""
+    assert numbers([1, 2.5, None]) == [1.0, 2.5, None]
+    assert [type(v) for v in numbers([1, 2.5])] == [float, float]
+    assert numbers([2**53 + 1]) == [number(2**53 + 1)] == [9007199254740992.0]
     assert numbers(["1", 2]) == [1.0, 2.0]

@@ -41,6 +41,7 @@ class Point:
 
 
 ITEMS: list[Any] = []
+NUMBERS: list[Any] = []
 
 
 @strawberry.type
@@ -52,6 +53,10 @@ class Query:
     @strawberry.field
     def strict(self) -> list[Point]:
         return ITEMS
+
+    @strawberry.field
+    def numbers(self) -> list[float] | None:
+        return NUMBERS
 
 
 class Counted(BoundedExecutionContext):
@@ -154,3 +159,34 @@ def test_an_extension_that_hooks_every_field_sees_every_point() -> None:
                                extensions=[Shout], config=StrawberryConfig(scalar_map=SCALARS))
     result = schema.execute_sync("{ points { name } }")
     assert result.data == {"points": [{"name": "LOSS0"}, {"name": "LOSS1"}, {"name": "LOSS2"}]}
+
+
+def test_a_list_past_the_fields_bound_is_not_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound is counted before the one-pass list is built, not after: a list that would
+    pass it costs nothing before graphql-core's way refuses it."""
+    built = 0
+    complete = Plan.complete
+
+    def counted(self: Plan, *args: Any) -> Any:
+        nonlocal built
+        built += 1
+        return complete(self, *args)
+
+    monkeypatch.setattr(Plan, "complete", counted)
+    data, errors = answer(BoundedExecutionContext, ALL, points(1000), max_fields=500)
+    assert errors and data == {"points": None}  # refused, as graphql-core refuses it
+    assert built == 0
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ([1, 2.5], [1.0, 2.5]), ([2.5, None], None), ([float("nan")], None), ([2**53 + 1], None),
+])
+def test_float_lists_answer_what_graphql_core_answers(values: list[Any],
+                                                       expected: list[float] | None) -> None:
+    NUMBERS[:] = values
+    data, errors = answer(BoundedExecutionContext, "{ numbers }", [])
+    assert data == {"numbers": expected}
+    if expected is None:
+        assert errors  # graphql-core's refusal of the value, not the value passed on
+    else:
+        assert [type(v) for v in data["numbers"]] == [float] * len(expected)
