@@ -7,8 +7,11 @@ key's window (`concurrency`). A large answer asks for thousands of calls in one 
 flight. So the loaders begin a key's calls only while fewer than `size` of them are under
 way (`dataloader.gated`); the rest wait in their batch's loop, one future a batch.
 
-`size` is the window's ceiling (`max_concurrency_per_key`), so that this never holds back a
-call the window would have let through: it only decides when a call is built.
+How many may be under way follows the key's window as it stands (`room`): a quarter more
+than it may send, and a few, so that the window always has calls waiting to go when one
+returns (and so grows while the upstream takes them), but a request of the key that comes
+after a large one waits behind at most about a round trip's worth of its calls, not all of
+them.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import ApiKey
+
+SPARE = 4  # calls begun beyond the window's room and its quarter
 
 
 class _Key:
@@ -33,9 +39,23 @@ class Admission:
     """Every key's count of calls under way, dropped when none is (so that invented keys
     leave nothing behind)."""
 
-    def __init__(self, size: int) -> None:
-        self.size = max(1, size)
+    def __init__(self, size: int | Callable[[str], int]) -> None:
+        # How many of a key's calls (by fingerprint) may be under way: fixed, or by the key.
+        self._size = size if callable(size) else _fixed(max(1, size))
         self._keys: dict[str, _Key] = {}
+
+    @classmethod
+    def following(cls, room_of: Callable[[str], int]) -> Admission:
+        """An admission that follows each key's window as it stands (`room_of`)."""
+        def size(fingerprint: str) -> int:
+            room = room_of(fingerprint)
+            return room + room // 4 + SPARE
+
+        return cls(size)
+
+    def size(self, fingerprint: str) -> int:
+        """How many of the key's calls may be under way now."""
+        return self._size(fingerprint)
 
     def gate(self, key: ApiKey) -> Gate:
         """The key's gate, for one request's loaders."""
@@ -50,7 +70,7 @@ class Admission:
         state = self._keys.get(fingerprint)
         if state is None:
             state = self._keys[fingerprint] = _Key()
-        if state.begun < self.size and not state.waiters:
+        if state.begun < self.size(fingerprint) and not state.waiters:
             state.begun += 1
             return
         waiter = asyncio.get_running_loop().create_future()
@@ -69,7 +89,8 @@ class Admission:
     def _release(self, fingerprint: str) -> None:
         state = self._keys[fingerprint]
         state.begun -= 1
-        while state.waiters and state.begun < self.size:
+        size = self.size(fingerprint)
+        while state.waiters and state.begun < size:
             waiter = state.waiters.popleft()
             if not waiter.done():
                 state.begun += 1
@@ -94,3 +115,7 @@ class Gate:
 
     def release(self) -> None:
         self.admission._release(self.fingerprint)
+
+
+def _fixed(size: int) -> Callable[[str], int]:
+    return lambda _: size

@@ -237,6 +237,13 @@ class AdaptiveSlots:
         if window.idle:
             self._busy -= 1
 
+    def room_of(self, fingerprint: str) -> int:
+        """How many calls the key's window may have in flight now (its share included)."""
+        window = self._windows.get(fingerprint)
+        if window is None:
+            return min(self._initial, self._ceiling)
+        return window._room()
+
     def limit_of(self, key: ApiKey) -> float:
         """The key's window as it stands (for tests and metrics)."""
         window = self._windows.get(key.fingerprint)

@@ -5,8 +5,8 @@ it, the others wait for its answer. Their flight is keyed by the request's parts
 the cache's key, a SHA-256 of the same parts, is made only when a cache will be asked.
 
 A caller waits no longer than its operation's `Deadline`: one timer for all of an operation's
-calls, not one per call. Giving up does not cancel the shared call, which others may await;
-the call has its own deadline (the retry policy's), so it cannot outlive every waiter for long.
+calls, not one per call. Giving up does not cancel the shared call while others await it;
+once the last of them gives up, it is cancelled.
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ class SingleFlight(Generic[T]):
 
     def __init__(self) -> None:
         self._flights: dict[Hashable, asyncio.Task[T]] = {}
+        self._waiting: dict[Hashable, int] = {}  # callers awaiting each flight
 
     def start(self, key: Hashable, call: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         """The call in flight under `key`, started now if there is none."""
@@ -114,12 +115,29 @@ class SingleFlight(Generic[T]):
 
     async def run(self, key: Hashable, call: Callable[[], Awaitable[T]],
                   deadline: Deadline | None = None, what: str = "call") -> T:
-        # The task is no local of this frame: an error's traceback through it must not keep
-        # the shared call, and its answer, alive.
-        if deadline is not None:
-            return await deadline.wait(self.start(key, call), what)
-        # Shielded: one waiter giving up (a disconnect) does not cancel the rest.
-        return await asyncio.shield(self.start(key, call))
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            # The task is no local of this frame: an error's traceback through it must not
+            # keep the shared call, and its answer, alive.
+            if deadline is not None:
+                return await deadline.wait(self.start(key, call), what)
+            # Shielded: one waiter giving up (a disconnect) does not cancel the rest.
+            return await asyncio.shield(self.start(key, call))
+        finally:
+            left = self._waiting[key] - 1
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key]
+                self._abandoned(key)
+
+    def _abandoned(self, key: Hashable) -> None:
+        """Every waiter gave up (its deadline, a cancelled operation): nobody wants the
+        answer, and a call left running would hold its key's window, its connection and its
+        memory for nothing. (A method of its own: no local of `run` refers to the task.)"""
+        flight = self._flights.get(key)
+        if flight is not None and not flight.done():
+            flight.cancel()
 
     def __len__(self) -> int:
         return len(self._flights)

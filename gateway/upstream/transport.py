@@ -82,7 +82,7 @@ class Transport:
         self._queries = AdaptiveSlots(config.max_concurrency, config.initial_concurrency_per_key,
                                       config.max_concurrency_per_key)
         # When a loader may begin a key's call: never later than its window would send it.
-        self.admission = Admission(config.max_concurrency_per_key)
+        self.admission = Admission.following(self._queries.room_of)
         self._downloads = Slots(config.max_downloads, config.max_downloads_per_key)
         self._redirects = RedirectPolicy.of(config.root, config.private_redirect_hosts,
                                             config.max_redirects)

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 import pytest
 
+from gateway.dataloader import gated
 from gateway.upstream import ApiKey, CometClient, Transport
+from gateway.upstream.admission import SPARE, Admission
 from gateway.upstream.concurrency import MAX_PAUSE, AdaptiveSlots, Outcome, Window
 from tests.demo_server import DemoServer
 from tests.upstream.conftest import config_for
@@ -251,3 +253,27 @@ async def test_room_handed_to_a_waiter_that_is_cancelled_is_passed_on() -> None:
         await first
     await asyncio.sleep(0)
     assert second.done() and window.in_flight == 1
+
+
+async def test_a_small_request_waits_behind_a_round_trip_of_a_large_one_not_all_of_it() -> None:
+    """Calls are begun as the key's window stands, not as its ceiling allows: a one-key
+    request that comes after a 200-key one of the same key is sent after at most the calls
+    already waiting in the window (a quarter of it, and a few), not after the 200."""
+    slots = AdaptiveSlots(total=64, initial=8, ceiling=8)
+    admission = Admission.following(slots.room_of)
+    gate = admission.gate(ApiKey("k"))
+    sent: list[object] = []
+
+    async def fetch(item: object) -> object:
+        async with slots.hold(ApiKey("k"), 5) as report:
+            sent.append(item)
+            await asyncio.sleep(0.002)
+            report(Outcome.OK, None)
+        return item
+
+    large = asyncio.ensure_future(gated(fetch, list(range(200)), gate))
+    await asyncio.sleep(0.01)
+    arrived = len(sent)
+    assert await gated(fetch, ["small"], gate) == ["small"]
+    await large
+    assert sent.index("small") - arrived <= 8 // 4 + SPARE + 2

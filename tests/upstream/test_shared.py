@@ -31,10 +31,8 @@ async def test_an_operations_calls_share_one_timer() -> None:
     assert len(timers) == 1  # one for the operation, not one per call
     answers = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(a, errors.DeadlineExceeded) for a in answers)
-    assert len(flights) == 20  # the shared calls run on: others may be waiting for them
-    release.set()
-    await asyncio.sleep(0.01)
-    assert len(flights) == 0
+    await asyncio.sleep(0)
+    assert len(flights) == 0  # nobody waits for them any more: cancelled
 
 
 async def test_a_waiter_past_its_deadline_leaves_the_others_their_answer() -> None:
@@ -109,3 +107,28 @@ async def test_a_deadline_error_keeps_nothing_of_the_call_alive() -> None:
         assert kept.__traceback__ is not None and call() is None
     finally:
         gc.enable()
+
+
+async def test_a_shared_call_runs_on_while_anyone_waits_and_stops_when_none_does() -> None:
+    loop = asyncio.get_running_loop()
+    flights: SingleFlight[str] = SingleFlight()
+    release = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    async def slow() -> str:
+        try:
+            await release.wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "answer"
+
+    hurried = asyncio.ensure_future(flights.run("k", slow, Deadline(loop.time() + 0.01)))
+    patient = asyncio.ensure_future(flights.run("k", slow, Deadline(loop.time() + 0.05)))
+    with pytest.raises(errors.DeadlineExceeded):
+        await hurried
+    assert len(flights) == 1 and not cancelled.is_set()  # `patient` still waits
+    with pytest.raises(errors.DeadlineExceeded):
+        await patient
+    await asyncio.sleep(0)
+    assert cancelled.is_set() and len(flights) == 0
