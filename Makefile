@@ -1,9 +1,11 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+, pip, make):
 #   make demo   the gateway on the demo upstream, GraphiQL at http://127.0.0.1:8000/graphql
+#               (another port: make demo PORT=8010)
 #   make test   the whole test suite (lint, types, tests)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
+PORT ?= 8000
 
 .PHONY: demo demo-upstream test lint bench bench-attack bench-mesh clean system-packages regen \
 	graphiql
@@ -23,7 +25,7 @@ $(GRAPHIQL): web/graphiql/package.json web/graphiql/package-lock.json web/graphi
 graphiql: $(GRAPHIQL)
 
 demo: $(VENV)/.installed $(GRAPHIQL)
-	$(VENV)/bin/comet-gateway demo
+	$(VENV)/bin/comet-gateway demo --port $(PORT)
 
 demo-upstream: $(VENV)/.installed
 	$(VENV)/bin/comet-gateway demo-upstream

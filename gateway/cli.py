@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -24,21 +25,29 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
 
     demo = commands.add_parser("demo", help="the demo upstream and the gateway on it, together")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000, help="the gateway's port")
+    demo.add_argument("--host", default="127.0.0.1",
+                      help="address the gateway listens on (default 127.0.0.1; the demo "
+                           "upstream always listens on 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8000,
+                      help="the gateway's port (default 8000; 0 takes any free one)")
     demo.add_argument("--upstream-port", type=int, default=0,
                       help="the demo upstream's port (default: any free one)")
-    demo.add_argument("--scale", type=int, default=1)
+    demo.add_argument("--scale", type=int, default=1,
+                      help="multiply the experiments per project (default 1; 100 gives "
+                           "26,000+)")
 
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     commands.add_parser("settings", help="print the configuration reference (Markdown)")
 
     upstream = commands.add_parser(
         "demo-upstream", help="run the Comet-compatible demo REST server alone")
-    upstream.add_argument("--host", default="127.0.0.1")
-    upstream.add_argument("--port", type=int, default=5001)
+    upstream.add_argument("--host", default="127.0.0.1",
+                          help="address to listen on (default 127.0.0.1)")
+    upstream.add_argument("--port", type=int, default=5001,
+                          help="port to listen on (default 5001)")
     upstream.add_argument("--scale", type=int, default=1,
-                          help="multiply the experiments per project (100 gives 26,000+)")
+                          help="multiply the experiments per project (default 1; 100 gives "
+                               "26,000+)")
     upstream.add_argument("--latency-ms", type=float, default=0.0,
                           help="added latency per REST request")
     upstream.add_argument("--fault", action="append", default=[], metavar="JSON",
@@ -62,7 +71,24 @@ def _serve(args: argparse.Namespace) -> None:
     serve(Settings.from_env())
 
 
-async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
+def _listen(host: str, port: int) -> socket.socket:
+    """The gateway's listening socket, bound before anything is printed: a busy port is said
+    plainly (with the way out), not after a URL that does not answer."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        sys.exit(f"comet-gateway demo: cannot listen on {host}:{port} ({exc.strerror}). "
+                 f"Pick another port: `comet-gateway demo --port 8010` "
+                 f"(or `make demo PORT=8010`).")
+    sock.listen(2048)  # connections made once the URL is printed wait for the server
+    return sock
+
+
+async def _demo(sock: socket.socket, upstream_port: int, scale: int) -> None:
     import uvicorn
 
     import demo_upstream
@@ -75,19 +101,21 @@ async def _demo(host: str, port: int, upstream_port: int, scale: int) -> None:
     keys = demo_upstream.keys(demo_app)
     runner = await demo_upstream.serve(demo_app, "127.0.0.1", upstream_port)
     upstream_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    host, port = sock.getsockname()[:2]
     settings = Settings.from_env(upstream_url=upstream_url, host=host, port=port,
                                  graphiql_api_key=keys[DEMO_USER], log_format="text",
                                  log_level="warning", workers=1)
     server = uvicorn.Server(server_config(create_app(settings), settings))
     print(f"Demo upstream (Comet-compatible REST): {upstream_url}", flush=True)
-    print(f"GraphiQL: http://{host}:{port}/graphql", flush=True)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"GraphiQL: http://{shown}:{port}/graphql", flush=True)
     print(f"Demo API key ({DEMO_USER}): {keys[DEMO_USER]}  (already in GraphiQL's headers)",
           flush=True)
     for name, key in keys.items():
         if name != DEMO_USER:
             print(f"  other demo keys: {name}: {key}", flush=True)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
         await runner.cleanup()
 
@@ -97,8 +125,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "serve":
         _serve(args)
     elif args.command == "demo":
+        sock = _listen(args.host, args.port)
         try:
-            asyncio.run(_demo(args.host, args.port, args.upstream_port, args.scale))
+            asyncio.run(_demo(sock, args.upstream_port, args.scale))
         except KeyboardInterrupt:
             pass
     elif args.command == "schema":

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+from gateway.cli import _parser
 from gateway.schema import sdl
 from tests.demo_server import free_port
 
@@ -65,6 +68,26 @@ def test_demo_serves_graphiql_and_answers_with_the_printed_key() -> None:
         process.wait(timeout=20)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_demo_on_a_busy_port_says_so_before_printing_a_url() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = run("demo", "--port", str(port))
+    assert out.returncode != 0
+    assert "GraphiQL" not in out.stdout and "Demo API key" not in out.stdout
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_every_command_line_option_says_what_it_is() -> None:
+    commands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {'/'.join(action.option_strings)}"
+               for name, command in commands.choices.items() for action in command._actions
+               if action.option_strings and not action.help]
+    assert missing == []
 
 
 def test_bad_settings_fail_with_a_clear_message() -> None:
