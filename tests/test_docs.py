@@ -7,7 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from graphql import parse, validate
 
+import demo_upstream
+from demo_upstream.app import running_experiments
+from demo_upstream.http import WORLD
+from gateway.schema import schema
 from gateway.settings import SETTINGS, Settings
 from tests.gateway_server import GatewayServer
 
@@ -44,6 +49,52 @@ def test_the_readme_example_gives_the_answer_shown(gateway: GatewayServer) -> No
     lang, answer = found[index + 1]
     assert lang == "json"
     assert gateway.post(found[index][1]) == json.loads(answer)
+
+
+def nulls(value: object, path: str = "") -> list[str]:
+    """Where `value` holds a null (or an empty list), as paths."""
+    if value is None or value == []:
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in nulls(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in nulls(v, f"{path}[{i}]")]
+    return []
+
+
+def cookbook_query(name: str) -> str:
+    return next(q for doc, _, q in QUERIES if doc == "cookbook.md" and f"query {name} " in q)
+
+
+def test_the_experiment_in_depth_shows_every_field(gateway: GatewayServer) -> None:
+    result = gateway.post(cookbook_query("Experiment"))
+    assert nulls(result["data"]) == []
+
+
+def test_the_cookbook_finds_the_experiments_that_tick_live(gateway: GatewayServer) -> None:
+    world = demo_upstream.make_app()[WORLD]
+    project = next(p for p in world.projects.values() if p.name == "image-classifier")
+    in_project = {h.key for h in world.headers(project)}
+    found = gateway.post(cookbook_query("Running"))["data"]["project"]["experiments"]["edges"]
+    assert [edge["node"]["key"] for edge in found] == [
+        key for key in running_experiments(world) if key in in_project]
+
+
+def test_the_cookbook_subscription_is_valid() -> None:
+    text = next(t for lang, t in blocks(ROOT / "docs" / "cookbook.md")
+                if lang == "text" and t.startswith("subscription"))
+    errors = validate(schema._schema, parse(text.replace("<the key above>", "k")))
+    assert errors == []
+
+
+def test_the_readme_lists_the_code_of_an_unknown_persisted_query(
+        gateway: GatewayServer) -> None:
+    listed = ROOT.joinpath("README.md").read_text().split("## Errors", 1)[1].split("##", 1)[0]
+    body = json.dumps({"extensions": {"persistedQuery": {"version": 1,
+                                                         "sha256Hash": "0" * 64}}}).encode()
+    answer = gateway.http("POST", "/graphql", body, {"Content-Type": "application/json"})
+    code = answer.json()["errors"][0]["extensions"]["code"]
+    assert code == "PERSISTED_QUERY_NOT_FOUND" and f"`{code}`" in listed
 
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/configuration.md"])
