@@ -8,7 +8,29 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
+
+
+class Refused(Exception):
+    """A request refused before it runs: its HTTP status and the reason told to the client."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status_code = status_code
+        self.reason = reason
+
+
+def refusal(exc: Exception) -> Refused | None:
+    """`exc` as a refusal, if it is one: ours, or one of strawberry's views. Those raise an
+    exception with an int `status_code` and a str `reason` (cross_web's HTTPException today, a
+    class of strawberry's own before); it is recognised by that shape, not imported, so that
+    the gateway does not depend on strawberry's internal dependency."""
+    if isinstance(exc, Refused):
+        return exc
+    status, reason = getattr(exc, "status_code", None), getattr(exc, "reason", None)
+    if isinstance(status, int) and 400 <= status < 500 and isinstance(reason, str):
+        return Refused(status, reason)
+    return None
+
 
 # Each field of an operation, and what it may be (`None` is always allowed: "not given").
 FIELDS: tuple[tuple[str, type, str], ...] = (
@@ -25,7 +47,7 @@ def decode(data: str | bytes, what: str) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
-        raise HTTPException(400, f"{what} is not valid JSON: {exc}") from None
+        raise Refused(400, f"{what} is not valid JSON: {exc}") from None
 
 
 def check_operation(data: object, where: str = "") -> dict[str, Any]:
@@ -60,15 +82,15 @@ def message_problem(message: object) -> str | None:
     if message.get("type") == "subscribe":
         try:
             payload = check_operation(message.get("payload"), "the payload: ")
-        except HTTPException as exc:
+        except Refused as exc:
             return exc.reason[:120]  # a close reason fits in 123 bytes
         if not payload.get("query"):
             return "The payload has no `query`."
     return None
 
 
-def _refused(message: str) -> HTTPException:
-    return HTTPException(400, message[:1].upper() + message[1:])
+def _refused(message: str) -> Refused:
+    return Refused(400, message[:1].upper() + message[1:])
 
 
 def _kind(value: object) -> str:

@@ -9,7 +9,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
-from cross_web import HTTPException  # what strawberry's views raise for HTTP-level refusals
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -175,9 +174,6 @@ class GatewayGraphQL(GraphQL[Context, None]):
         try:
             with recording_execution():
                 response = await self.run(request)
-        except HTTPException as exc:  # strawberry's own refusals, as GraphQL errors
-            await send_errors(send, exc.status_code, "BAD_USER_INPUT", exc.reason)
-            return
         except MalformedKey as exc:
             await send_errors(send, 401, exc.code, str(exc))
             return
@@ -186,6 +182,12 @@ class GatewayGraphQL(GraphQL[Context, None]):
             return
         except PersistedQueryMismatch as exc:
             await send_errors(send, 400, "BAD_USER_INPUT", str(exc))
+            return
+        except Exception as exc:  # strawberry's refusals and ours, as GraphQL errors
+            refused = request_shape.refusal(exc)
+            if refused is None:
+                raise
+            await send_errors(send, refused.status_code, "BAD_USER_INPUT", refused.reason)
             return
         finally:
             for loaders in _OPENED.get() or ():
