@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,40 @@ def test_dockerfile_is_multi_stage_non_root_with_a_healthcheck() -> None:
     assert 'CMD ["comet-gateway", "serve"]' in text
     env = set(re.findall(r"(COMET_[A-Z_]+)=", text))
     assert env and env <= KNOWN_ENV
+
+
+def in_build_context(path: str) -> bool:
+    """Whether docker sends `path` (relative to the root) with the build context, as
+    .dockerignore says: the last pattern that matches the path or one of its parents wins."""
+    rules = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    parts = path.split("/")
+    prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    sent = True
+    for rule in rules:
+        keep = rule.startswith("!")
+        pattern = rule.lstrip("!").rstrip("/")
+        if any(fnmatch(prefix, pattern) or (pattern.startswith("**/") and (
+                fnmatch(prefix, pattern[3:]) or fnmatch(prefix, pattern))) for prefix in prefixes):
+            sent = keep
+    return sent
+
+
+def test_the_build_context_holds_what_the_dockerfile_copies_and_nothing_big() -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    copied = [src for line in re.findall(r"^COPY (?!--from)(.+)$",
+                                         (DOCKER / "Dockerfile").read_text(), re.M)
+              for src in line.split()[:-1]]
+    assert copied
+    for source in copied:
+        files = [f for f in tracked if f == source or f.startswith(source.rstrip("/") + "/")]
+        assert files and all(in_build_context(f) for f in files), source
+    for heavy in (".venv/bin/python", "tests/js/node_modules/x/index.js", ".git/HEAD",
+                  "web/graphiql/node_modules/graphiql/index.js", "bench/mesh/node_modules/a",
+                  "gateway/__pycache__/app.cpython-311.pyc", "gateway/static/graphiql/x.js",
+                  "tests/conftest.py", ".mypy_cache/x.json"):
+        assert not in_build_context(heavy), heavy
 
 
 def test_compose_has_two_gateways_behind_nginx_with_redis() -> None:
