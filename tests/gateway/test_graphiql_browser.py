@@ -61,4 +61,4 @@ def test_without_the_bundle_the_cdn_page_is_served_and_said(
     finally:
         server.stop()
     assert "unpkg.com/graphiql" in html and "query Overview" in html
-    assert "bundle is not built" in caplog.text
+    assert "bundle is not built" in caplog.text and "`make graphiql`" in caplog.text
