@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +106,16 @@ def test_json_logs_carry_request_ids_and_never_a_key(demo: DemoServer) -> None:
 
 
 @pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
+def spans() -> Iterator[InMemorySpanExporter]:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans_of_test))
     trace.set_tracer_provider(provider)
-    return spans_of_test
+    yield spans_of_test
+    # The API sets a provider once per process; the gateways the later modules build must run
+    # untraced, as they would in production without an SDK (OpenTelemetry's own tests reset
+    # the same two globals).
+    trace._TRACER_PROVIDER = None
+    trace._TRACER_PROVIDER_SET_ONCE._done = False
 
 
 def traced(demo: DemoServer, query: str) -> tuple[dict[str, Any], list[ReadableSpan]]:
