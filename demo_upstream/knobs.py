@@ -90,6 +90,7 @@ class Logged:
     ended: float | None = None
     fault: str | None = None
     raw: str = ""  # the request's target as sent, undecoded: path and query
+    traceparent: str | None = None  # the W3C trace context the caller sent, if any
 
 
 @dataclass
@@ -206,7 +207,7 @@ def middleware(knobs: Knobs, prefix: str = "") -> Any:
             return await handler(request)
         endpoint = path[len(REST_PREFIX):]
         entry = Logged(request.method, endpoint, dict(request.query), 0, time.time(),
-                       raw=request.raw_path)
+                       raw=request.raw_path, traceparent=request.headers.get("traceparent"))
         knobs.log.append(entry)
         key = request.headers.get("Authorization", "")
         knobs.in_flight[key] += 1

@@ -8,6 +8,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from opentelemetry.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import collector, downloads
+from . import collector, downloads, tracing
 from .auth import MalformedKey, api_key
 from .cache_control import PrivateAnswers
 from .context import WebsocketOperations
@@ -42,9 +43,12 @@ log = logging.getLogger("gateway")
 
 
 def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits,
-               websocket_keys: WebSocketKeys) -> list[Middleware]:
-    """Outermost first: request ids, allowed hosts, CORS, then the door's limits."""
-    stack = [Middleware(RequestIdMiddleware), Middleware(AllowedHosts, policy=settings.hosts())]
+               websocket_keys: WebSocketKeys,
+               tracer_provider: TracerProvider | None) -> list[Middleware]:
+    """Outermost first: the server span (when traces are exported), request ids, allowed
+    hosts, CORS, then the door's limits."""
+    stack = [tracing.server_middleware(tracer_provider)] if tracer_provider else []
+    stack += [Middleware(RequestIdMiddleware), Middleware(AllowedHosts, policy=settings.hosts())]
     if settings.origins():
         stack.append(Middleware(
             CORSMiddleware, allow_origins=settings.origins(),
@@ -91,13 +95,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     metrics = Metrics()
     rate_limits = RateLimits(settings)
-    transport = Transport(settings.upstream(), response_cache(settings, metrics),
+    # Taken once: without an SDK's provider nothing below traces (see `tracing`).
+    tracer_provider = tracing.configured_provider()
+    upstream = settings.upstream()
+    transport = Transport(upstream, response_cache(settings, metrics),
                           settings.ttls(), metrics, key_recheck=settings.cache_key_recheck,
-                          meter=rate_limits.charge)
+                          meter=rate_limits.charge,
+                          trace_configs=tracing.client_trace_configs(
+                              tracer_provider, f"{upstream.root}/")
+                          if tracer_provider else ())
     introspection = IntrospectionAnswers(rate_limits)
+    traced = [tracing.operation_extension(tracer_provider)] if tracer_provider else []
     schema = build_schema(settings.document_limits(),
                           [WebsocketOperations, lambda: OperationMetrics(metrics),
-                           introspection.extension()],
+                           introspection.extension(), *traced],
                           settings.max_operations)
     assert schema.documents is not None
     documents = schema.documents
@@ -181,7 +192,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
                 *downloads.routes(client_for, settings.download_stall_timeout)],
-        middleware=middleware(settings, metrics, rate_limits, view.websocket_keys),
+        middleware=middleware(settings, metrics, rate_limits, view.websocket_keys,
+                              tracer_provider),
         lifespan=lifespan,
         exception_handlers={MalformedKey: malformed_key, Exception: internal_error})
     app.state.settings = settings

@@ -1,9 +1,8 @@
-"""What the gateway tells its operators: Prometheus metrics, OpenTelemetry spans, and the
-hooks the upstream layer and the loaders report through.
+"""What the gateway tells its operators: Prometheus metrics, and the hooks the upstream layer
+and the loaders report through (traces are the OpenTelemetry instrumentations': `tracing`).
 
 Metrics live in a registry of their own per application (so that two apps in one process,
-as in the tests, count apart). Spans are made only when an OpenTelemetry SDK's tracer provider
-is set when the application is built: without one, not even a non-recording span is made.
+as in the tests, count apart).
 
 Operation names come from clients, and every label value is a series kept for good, so a name
 gets a label of its own only once an operation by that name ran with a key the upstream
@@ -21,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from opentelemetry import trace as _trace
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from strawberry.extensions import SchemaExtension
 
@@ -78,18 +76,8 @@ class CallRecord:
     status = "error"
 
 
-def configured_tracer() -> Any:
-    """The gateway's tracer when a tracer provider has been set (an SDK's); None when only the
-    API's default is there, whose spans record nothing and would cost every call anyway."""
-    provider = _trace.get_tracer_provider()
-    if isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider):
-        return None
-    return provider.get_tracer("comet-graphql-gateway")
-
-
 class Metrics:
     def __init__(self) -> None:
-        self.tracer = configured_tracer()
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter("cgw_graphql_requests", "GraphQL operations by outcome",
@@ -132,19 +120,10 @@ class Metrics:
     def upstream_call(self, endpoint: str, method: str) -> Iterator[CallRecord]:
         record = CallRecord()
         started = time.perf_counter()
-        if self.tracer is None:
-            try:
-                yield record
-            finally:
-                self._count_call(endpoint, record, started)
-            return
-        with self.tracer.start_as_current_span(f"upstream {method} {endpoint}",
-                                               attributes={"comet.endpoint": endpoint}) as span:
-            try:
-                yield record
-            finally:
-                self._count_call(endpoint, record, started)
-                span.set_attribute("http.status", record.status)
+        try:
+            yield record
+        finally:
+            self._count_call(endpoint, record, started)
 
     def _count_call(self, endpoint: str, record: CallRecord, started: float) -> None:
         if record.status.startswith("2"):
@@ -175,7 +154,7 @@ class Metrics:
 
 
 class OperationMetrics(SchemaExtension):
-    """Counts and times each operation, and wraps it in a span."""
+    """Counts and times each operation."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -186,20 +165,13 @@ class OperationMetrics(SchemaExtension):
         evidence = KeyEvidence()
         # Not reset: the operation's context ends with it, and the next operation sets its own.
         _EVIDENCE.set(evidence)
-        tracer = self.metrics.tracer
-        span = (tracer.start_as_current_span("graphql.operation")
-                if tracer is not None else contextlib.nullcontext())
-        with span as current:
-            yield
-            result = context.result
-            errors = getattr(result, "errors", None)
-            data = getattr(result, "data", None)
-            outcome = "ok" if not errors else ("partial" if data else "error")
-            key = getattr(context.context, "api_key", None)
-            name = self.metrics.operation_labels.label(
-                context.operation_name, key.fingerprint if key else None, evidence.accepted)
-            self.metrics.requests.labels(name, outcome).inc()
-            self.metrics.latency.labels(name).observe(time.perf_counter() - started)
-            if current is not None:
-                current.set_attribute("graphql.operation.name", name)
-                current.set_attribute("graphql.outcome", outcome)
+        yield
+        result = context.result
+        errors = getattr(result, "errors", None)
+        data = getattr(result, "data", None)
+        outcome = "ok" if not errors else ("partial" if data else "error")
+        key = getattr(context.context, "api_key", None)
+        name = self.metrics.operation_labels.label(
+            context.operation_name, key.fingerprint if key else None, evidence.accepted)
+        self.metrics.requests.labels(name, outcome).inc()
+        self.metrics.latency.labels(name).observe(time.perf_counter() - started)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -66,8 +66,11 @@ class Transport:
                  rng: random.Random | None = None,
                  meter: Callable[[ApiKey], bool] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 retries: RetryPolicy | None = None) -> None:
+                 retries: RetryPolicy | None = None,
+                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
         self.config = config
+        # The sessions' tracing hooks (see gateway.tracing): none unless traces are exported.
+        self._trace_configs = list(trace_configs)
         # Asked before every request sent upstream (the key's rate limit): False, not sent.
         self._meter = meter
         self.observer: Observer = observer or NullObserver()
@@ -88,10 +91,10 @@ class Transport:
                                             config.max_redirects)
         self.retries = retries or RetryPolicy(config, rng=rng, on_retry=self.observer.retry)
 
-    @staticmethod
-    def _new_session(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+    def _new_session(self, connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
         session = aiohttp.ClientSession(connector=connector, raise_for_status=False,
-                                        headers={"User-Agent": "comet-graphql-gateway"})
+                                        headers={"User-Agent": "comet-graphql-gateway"},
+                                        trace_configs=self._trace_configs or None)
         # aiohttp silently repeats an idempotent request once when a pooled connection
         # was closed under it; our retry policy must be the only one, so that the retry
         # count and the deadline hold. There is no public switch for it; the test
@@ -190,8 +193,11 @@ class Transport:
             session = self._session_or_fail() if home else self._away_or_fail()
             sent = headers if home_only else {k: v for k, v in headers.items()
                                               if k != "Authorization"}
+            # The endpoint goes to the tracing hooks (a span named after it); off the upstream's
+            # origin the hop is only a URL.
             resp = await session.request(method, url, data=data, headers=sent,
-                                         timeout=timeout(), allow_redirects=False)
+                                         timeout=timeout(), allow_redirects=False,
+                                         trace_request_ctx=endpoint if home else None)
             if resp.status not in REDIRECTS or not follow_redirects:
                 return resp
             try:

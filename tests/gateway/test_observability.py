@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import re
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
 
 from gateway.settings import Settings
 from tests.demo_server import DemoServer, free_port
 from tests.gateway_server import start, wait_until_up
+from tests.serve_process import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = """query Sandbox { project(workspace: "alice", name: "sandbox") {
@@ -101,28 +106,104 @@ def test_json_logs_carry_request_ids_and_never_a_key(demo: DemoServer) -> None:
 
 
 @pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
-    exporter = InMemorySpanExporter()
+def spans() -> Iterator[InMemorySpanExporter]:
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.add_span_processor(SimpleSpanProcessor(spans_of_test))
     trace.set_tracer_provider(provider)
-    return exporter
+    yield spans_of_test
+    # The API sets a provider once per process; the gateways the later modules build must run
+    # untraced, as they would in production without an SDK (OpenTelemetry's own tests reset
+    # the same two globals).
+    trace._TRACER_PROVIDER = None
+    trace._TRACER_PROVIDER_SET_ONCE._done = False
 
 
-def test_opentelemetry_spans(spans: InMemorySpanExporter, demo: DemoServer) -> None:
+def traced(demo: DemoServer, query: str) -> tuple[dict[str, Any], list[ReadableSpan]]:
+    """Run `query` on an in-process gateway built while the SDK's provider is set: the answer,
+    and the spans it made."""
     server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0),
                    default_key=demo.keys["alice"])
     try:
-        spans.clear()
-        assert "errors" not in server.post(QUERY)
+        demo.clear_log()
+        spans_of_test.clear()
+        answer = server.post(query)
     finally:
         server.stop()
-    names = [s.name for s in spans.get_finished_spans()]
-    assert names.count("graphql.operation") == 1
-    assert names.count("upstream GET tags") == 4
-    assert names.count("upstream POST multi_metric_chart") == 1
-    operation = next(s for s in spans.get_finished_spans() if s.name == "graphql.operation")
-    assert operation.attributes["graphql.operation.name"] == "Sandbox"
+    return answer, list(spans_of_test.get_finished_spans())
+
+
+spans_of_test = InMemorySpanExporter()
+
+
+def test_one_trace_from_the_request_through_every_upstream_call(
+        spans: InMemorySpanExporter, demo: DemoServer) -> None:
+    answer, finished = traced(demo, QUERY)
+    assert "errors" not in answer
+    server = [s for s in finished if s.kind is SpanKind.SERVER and s.name == "POST /graphql"]
+    assert len(server) == 1  # the ASGI instrumentation's, with the standard attributes
+    root = server[0]
+    assert root.parent is None and root.attributes is not None
+    assert root.attributes["http.method"] == "POST"
+    assert root.attributes["http.status_code"] == 200
+    assert root.status.status_code is not StatusCode.ERROR
+    trace_id = root.context.trace_id
+    assert all(s.context.trace_id == trace_id for s in finished)
+    operation = [s for s in finished if s.name == "GraphQL Query: Sandbox"]
+    assert len(operation) == 1 and operation[0].parent is not None
+    assert operation[0].parent.span_id == root.context.span_id
+    assert operation[0].attributes is not None
+    assert operation[0].attributes["graphql.operation.name"] == "Sandbox"
+    assert operation[0].attributes["graphql.operation.type"] == "query"
+    calls = [s for s in finished if s.kind is SpanKind.CLIENT]
+    endpoints = collections.Counter(str((s.attributes or {})["comet.endpoint"]) for s in calls)
+    assert endpoints == {"project": 1, "experiments": 1, "tags": 4, "multi_metric_chart": 1}
+    tags = next(s for s in calls if (s.attributes or {})["comet.endpoint"] == "tags")
+    assert tags.name == "GET /api/rest/v2/experiment/tags"
+    assert tags.attributes is not None and tags.attributes["http.status_code"] == 200
+    assert str(tags.attributes["http.url"]).startswith(f"{demo.url}/api/rest/v2/experiment/tags")
+    # Comet got W3C trace context: this trace, each request with its own client span as parent.
+    logged = demo.requests()
+    assert len(logged) == len(calls) == 7
+    parents = {format(s.context.span_id, "016x") for s in calls}
+    for request in logged:
+        version, sent_trace, parent, _flags = request["traceparent"].split("-")
+        assert (version, sent_trace) == ("00", format(trace_id, "032x"))
+        assert parent in parents
+
+
+def test_failures_have_an_error_status_and_keys_are_never_recorded(
+        spans: InMemorySpanExporter, demo: DemoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An operator who captures every header still gets no key in a span.
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST", ".*")
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST", ".*")
+    demo.fault("experiment/tags", "status", status=403)
+    try:
+        answer, finished = traced(demo, QUERY)
+    finally:
+        demo.clear_faults()
+    assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    failed = [s for s in finished if s.kind is SpanKind.CLIENT
+              and (s.attributes or {}).get("comet.endpoint") == "tags"]
+    assert failed and all(s.status.status_code is StatusCode.ERROR for s in failed)
+    operation = next(s for s in finished if s.name == "GraphQL Query: Sandbox")
+    assert operation.status.status_code is StatusCode.ERROR
+    assert operation.status.description == "FORBIDDEN"
+    recorded = "".join(s.to_json() for s in finished)
+    assert "http.request.header.authorization" in recorded  # captured, and redacted:
+    assert demo.keys["alice"] not in recorded
+
+
+def test_without_a_tracer_provider_nothing_is_traced(demo: DemoServer) -> None:
+    """A gateway without an SDK's provider adds no tracing: a client's trace context goes no
+    further than the gateway (nothing extracts it, nothing injects it)."""
+    demo.clear_log()
+    with serve(demo.url, {"COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0"}) as served:
+        traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        answer = served.post({"query": QUERY}, key=demo.keys["alice"],
+                             headers={"traceparent": traceparent})
+    assert answer.status == 200 and "errors" not in answer.json()
+    logged = demo.requests()
+    assert len(logged) == 7 and all(r["traceparent"] is None for r in logged)
 
 
 def test_metrics_are_read_from_private_networks_only(demo: DemoServer) -> None:
