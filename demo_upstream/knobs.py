@@ -90,6 +90,7 @@ class Logged:
     ended: float | None = None
     fault: str | None = None
     raw: str = ""  # the request's target as sent, undecoded: path and query
+    body: str = ""  # a POST's body as sent (its first 64 KiB), for tests of what was asked
 
 
 @dataclass
@@ -207,6 +208,8 @@ def middleware(knobs: Knobs, prefix: str = "") -> Any:
         endpoint = path[len(REST_PREFIX):]
         entry = Logged(request.method, endpoint, dict(request.query), 0, time.time(),
                        raw=request.raw_path)
+        if request.method == "POST":  # aiohttp keeps what was read: the handler reads it too
+            entry.body = (await request.read())[:65536].decode(errors="replace")
         knobs.log.append(entry)
         key = request.headers.get("Authorization", "")
         knobs.in_flight[key] += 1
