@@ -66,10 +66,14 @@ class Asset:
         return Experiment(key=strawberry.ID(self.experiment_key))
 
     @strawberry.field(description="The gateway's streaming download of its bytes; send the "
-                                  "same Authorization header.")
-    def download_url(self, info: Info) -> str:
+                                  "same Authorization header. With `artifactVersionId`, the "
+                                  "file of that artifact version (Comet's get-asset "
+                                  "parameter of the same name).")
+    def download_url(self, info: Info, artifact_version_id: strawberry.ID | None = None) -> str:
         return info.context.link("/download/asset", experimentKey=self.experiment_key,
-                                 assetId=str(self.id))
+                                 assetId=str(self.id),
+                                 artifactVersionId=None if artifact_version_id is None
+                                 else str(artifact_version_id))
 
 
 @strawberry.type(description="A model an experiment logged (log_model).")
