@@ -135,6 +135,14 @@ class RegistryModel:
                        ) -> AwaitableOrValue[T | None]:
         return pick(self.known.versions, lambda: self._details_versions(info), use)
 
+    @strawberry.field(description="The gateway's streaming download (a zip) of the version "
+                                  "that holds `stage` now (\"production\", \"staging\", "
+                                  "...), as Comet resolves it when the download is made: a "
+                                  "stage no version holds answers 404.")
+    def stage_download_url(self, info: Info, stage: str) -> str:
+        return info.context.link("/download/registry-model", workspace=self.workspace_name,
+                                 modelName=self.name, stage=stage)
+
     def _version(self, v: models.RegistryModelVersion) -> RegistryModelVersion:
         return RegistryModelVersion.of(v, self.workspace_name, self.name)
 
