@@ -91,7 +91,10 @@ class Project:
     name: str = d("The project's name.")
     description: str | None = d("Its description.")
     owner: str | None = d("Its owner's user name.")
-    is_public: bool = d("Whether anyone can see it.")
+    is_public: bool = d(
+        "Whether anyone can see it. Comet sends this flag with every project, and a project is "
+        "private until someone makes it public: an answer without the flag (or with null) "
+        "reads as false.")
     number_of_experiments: int | None = d("How many experiments it has (not archived).")
     last_updated: dt.datetime | None = d("When it last changed.")
     workspace_id: str | None = d("Comet's id of its workspace.")
@@ -103,7 +106,7 @@ class Project:
     def of(cls, p: models.Project, ref: ProjectRef | None = None) -> Project:
         return cls(id=strawberry.ID(p.project_id), name=p.project_name,
                    description=p.project_description, owner=p.owner_user_name,
-                   is_public=bool(p.is_public), number_of_experiments=p.number_of_experiments,
+                   is_public=p.is_public is True, number_of_experiments=p.number_of_experiments,
                    last_updated=from_millis(p.last_updated), workspace_id=p.workspace_id,
                    workspace_name=p.workspace_name or "", ref=ref)
 
