@@ -13,7 +13,7 @@ from ..context import Info
 from ..loaders import AssetsByName, SeriesRequest
 from ..upstream import models
 from ..upstream.models import ExperimentMetadata
-from .asset import Asset, AssetType, ExperimentModel
+from .asset import ArtifactVersion, Asset, AssetType, ExperimentModel
 from .at_hand import pick
 from .experiment_details import CloudDetails, GitMetadata, SystemDetails
 from .metrics import (
@@ -68,6 +68,11 @@ class Experiment:
     @strawberry.field(description="The experiment's name.", graphql_type=str | None)
     def name(self, info: Info) -> AwaitableOrValue[str | None]:
         return self._pick(info, lambda m: m.experiment_name)
+
+    @strawberry.field(description="One version of an artifact it logged or used, by its "
+                                  "version string; no upstream call until it is downloaded.")
+    def artifact_version(self, version: str) -> ArtifactVersion:
+        return ArtifactVersion(version=version, experiment_key=str(self.key))
 
     @strawberry.field(description="The optimizer run it belongs to, if any.",
                       graphql_type=str | None)
