@@ -91,6 +91,7 @@ class Logged:
     fault: str | None = None
     raw: str = ""  # the request's target as sent, undecoded: path and query
     traceparent: str | None = None  # the W3C trace context the caller sent, if any
+    body: str = ""  # a POST's body as sent (its first 64 KiB), for tests of what was asked
 
 
 @dataclass
@@ -208,6 +209,8 @@ def middleware(knobs: Knobs, prefix: str = "") -> Any:
         endpoint = path[len(REST_PREFIX):]
         entry = Logged(request.method, endpoint, dict(request.query), 0, time.time(),
                        raw=request.raw_path, traceparent=request.headers.get("traceparent"))
+        if request.method == "POST":  # aiohttp keeps what was read: the handler reads it too
+            entry.body = (await request.read())[:65536].decode(errors="replace")
         knobs.log.append(entry)
         key = request.headers.get("Authorization", "")
         knobs.in_flight[key] += 1

@@ -225,9 +225,25 @@ def _signature(path: str) -> str:
     return hmac.new(STORAGE_SECRET, path.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def artifact_file(key: str, version: str) -> tuple[str, bytes]:
+    """The demo's artifact versions hold one file: its asset id and bytes."""
+    return (digest(key, "artifact", version, "data.csv"),
+            blobs.zip_of({"data.csv": f"experiment,version\n{key},{version}\n".encode()}))
+
+
 @routes.get("/api/rest/v2/experiment/asset/get-asset")
 async def get_asset(request: web.Request) -> web.StreamResponse:
     e = experiment(request)
+    version_id = request.query.get("artifactVersionId")
+    if version_id:  # a file of one of the experiment's artifact versions
+        version = next((v for v in e.artifact_versions
+                        if digest(e.key, "artifact", v) == version_id), None)
+        if version is None:
+            raise Fail(400, "No such artifact version")
+        file_id, data = artifact_file(e.key, version)
+        if param(request, "assetId") != file_id:
+            raise Fail(400, "No such asset in this artifact version")
+        return binary(data, "data.csv.zip", "application/zip")
     a = find_asset(request, e)
     if flag(request.query.get("allow301")):
         prefix = request.path[:request.path.index("/api/rest/v2/")]  # Comet under a path
@@ -300,5 +316,5 @@ async def artifact_download(request: web.Request) -> web.Response:
         version = version if version in e.artifact_versions else None
     if version is None:
         raise Fail(400, "No such artifact version")
-    data = blobs.zip_of({"data.csv": f"experiment,version\n{e.key},{version}\n".encode()})
-    return binary(data, f"artifact-{version}.zip", "application/zip")
+    return binary(artifact_file(e.key, version)[1], f"artifact-{version}.zip",
+                  "application/zip")

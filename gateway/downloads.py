@@ -164,10 +164,11 @@ def _required(request: Request, *names: str) -> list[str]:
 def _asset(client: CometClient, request: Request
            ) -> contextlib.AbstractAsyncContextManager[Download]:
     key, asset_id = _required(request, "experimentKey", "assetId")
+    version_id = request.query_params.get("artifactVersionId") or None
 
     @contextlib.asynccontextmanager
     async def followed() -> AsyncIterator[Download]:
-        async with client.get_asset(key, asset_id) as answer:
+        async with client.get_asset(key, asset_id, artifact_version_id=version_id) as answer:
             assert isinstance(answer, Download)  # redirects are followed
             yield answer
 

@@ -17,13 +17,14 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+import msgspec
+
 from .dataloader import BatchHook, Loader, chunks, each, together
 from .upstream import CometClient
 from .upstream.models import (
     Account,
     Asset,
     ChartExperiment,
-    ChartMetric,
     CloudDetails,
     Dashboard,
     DashboardTemplateSummary,
@@ -100,11 +101,28 @@ class ChartRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Chart:
+    """A chart as the upstream answered it, its batches put together."""
+    experiments: dict[str, ChartExperiment]
+    empty: bool | None  # Comet's flag: no batch returned any metric (null if none said)
+
+
+@dataclass(frozen=True, slots=True)
 class SeriesRequest:
     """`Experiment.metricSeries`: coalesced across the request into chart batches."""
     experiment_key: str
     names: tuple[str, ...]
     full: bool
+    params: tuple[str, ...] = ()
+    independent: bool = True
+
+    @property
+    def group(self) -> tuple[bool, bool, tuple[str, ...] | None]:
+        """Requests of one group share their POSTs. Independent metrics are fetched one by
+        one, so names can be merged; correlated ones keep only the steps every requested
+        metric has, which depends on the exact set: those share a POST only with the same
+        names."""
+        return self.full, self.independent, None if self.independent else self.names
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,45 +322,54 @@ class Loaders:
         return self._each("metric", lambda ref: self.client.get_metric(ref[0], ref[1]))
 
     @functools.cached_property
-    def series(self) -> Loader[SeriesRequest, tuple[ChartMetric, ...]]:
+    def series(self) -> Loader[SeriesRequest, ChartExperiment]:
         return Loader(self._series, "series", self._on_batch)
 
     async def _series(self, requests: list[SeriesRequest]
-                      ) -> list[tuple[ChartMetric, ...] | None | Exception]:
-        """Requests grouped by `full`; in each group the metric names merged and the
-        experiments cut into chart batches: one POST per batch, every batch in flight
-        together."""
-        calls: list[tuple[bool, Sequence[str]]] = []
+                      ) -> list[ChartExperiment | None | Exception]:
+        """Requests grouped (see `SeriesRequest.group`); in each group the metric names and
+        params merged and the experiments cut into chart batches: one POST per batch, every
+        batch in flight together. Each request gets its experiment's entry with the names and
+        params it asked for."""
+        Group = tuple[bool, bool, tuple[str, ...] | None]
+        calls: list[tuple[Group, Sequence[str]]] = []
         answers: list[Awaitable[MultiMetricChart]] = []
-        for full in {r.full for r in requests}:
-            group = [r for r in requests if r.full == full]
+        for key in dict.fromkeys(r.group for r in requests):
+            full, independent, _ = key
+            group = [r for r in requests if r.group == key]
             names = sorted({n for r in group for n in r.names})
+            params = sorted({p for r in group for p in r.params})
             for batch in chunks(list(dict.fromkeys(r.experiment_key for r in group)),
                                 self._chart_batch_size):
-                calls.append((full, batch))
-                answers.append(self.client.get_multi_metric_chart(batch, names, full=full))
-        found: dict[tuple[bool, str], ChartExperiment | None | Exception] = {}
-        for (full, batch), answer in zip(calls, await together(answers), strict=True):
-            for key in batch:
+                calls.append((key, batch))
+                answers.append(self.client.get_multi_metric_chart(
+                    batch, names, params, independent=independent, full=full))
+        found: dict[tuple[Group, str], ChartExperiment | None | Exception] = {}
+        for (key, batch), answer in zip(calls, await together(answers), strict=True):
+            for experiment in batch:
                 if isinstance(answer, Exception):
-                    found[full, key] = answer
+                    found[key, experiment] = answer
                 else:
-                    found[full, key] = (answer.experiments or {}).get(key)
-        return [_series_of(found[r.full, r.experiment_key], r.names) for r in requests]
+                    found[key, experiment] = (answer.experiments or {}).get(experiment)
+        return [_series_of(found[r.group, r.experiment_key], r) for r in requests]
 
     @functools.cached_property
-    def chart(self) -> Loader[ChartRequest, dict[str, ChartExperiment]]:
-        async def fetch(r: ChartRequest) -> dict[str, ChartExperiment]:
+    def chart(self) -> Loader[ChartRequest, Chart]:
+        async def fetch(r: ChartRequest) -> Chart:
             answers = await together([
                 self.client.get_multi_metric_chart(batch, r.metrics, r.params,
                                                    independent=r.independent, full=r.full)
                 for batch in chunks(r.keys, self._chart_batch_size)])
             chart: dict[str, ChartExperiment] = {}
+            flags: list[bool] = []
             for answer in answers:
                 if isinstance(answer, Exception):
                     raise answer  # one batch missing is the whole chart failing
                 chart.update(answer.experiments or {})
-            return chart
+                if answer.empty is not None:
+                    flags.append(answer.empty)
+            # Empty when every batch that said so was empty; null when none said.
+            return Chart(chart, all(flags) if flags else None)
 
         return self._each("chart", fetch)
 
@@ -397,10 +424,18 @@ class Loaders:
         return self._each("panel", self.client.get_panel)
 
 
-def _series_of(found: ChartExperiment | None | Exception, names: tuple[str, ...]
-               ) -> tuple[ChartMetric, ...] | None | Exception:
-    """One request's series, in the order of its names, from its experiment's chart entry."""
+def _series_of(found: ChartExperiment | None | Exception, request: SeriesRequest
+               ) -> ChartExperiment | None | Exception:
+    """One request's part of its experiment's chart entry: its series in the order of its
+    names, and its params."""
     if found is None or isinstance(found, Exception):
         return found
     series = {m.metric_name: m for m in found.metrics}
-    return tuple(series[n] for n in names if n in series)
+    chosen = tuple(series[n] for n in request.names if n in series)
+    values = found.params or {}
+    steps = found.steps
+    if len(chosen) < len(found.metrics):  # merged with other requests' names: its own steps
+        steps = tuple(sorted({s for m in chosen for s in m.steps if s is not None}))
+    return msgspec.structs.replace(
+        found, metrics=chosen, steps=steps,
+        params={p: values[p] for p in request.params if p in values})

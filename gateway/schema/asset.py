@@ -66,10 +66,14 @@ class Asset:
         return Experiment(key=strawberry.ID(self.experiment_key))
 
     @strawberry.field(description="The gateway's streaming download of its bytes; send the "
-                                  "same Authorization header.")
-    def download_url(self, info: Info) -> str:
+                                  "same Authorization header. With `artifactVersionId`, the "
+                                  "file of that artifact version (Comet's get-asset "
+                                  "parameter of the same name).")
+    def download_url(self, info: Info, artifact_version_id: strawberry.ID | None = None) -> str:
         return info.context.link("/download/asset", experimentKey=self.experiment_key,
-                                 assetId=str(self.id))
+                                 assetId=str(self.id),
+                                 artifactVersionId=None if artifact_version_id is None
+                                 else str(artifact_version_id))
 
 
 @strawberry.type(description="A model an experiment logged (log_model).")
@@ -93,3 +97,26 @@ class ExperimentModel:
     def download_url(self, info: Info) -> str:
         return info.context.link("/download/experiment-model",
                                  experimentKey=self.experiment_key, modelName=self.name)
+
+
+@strawberry.type(description="A version of an artifact an experiment logged or used, named by "
+                              "the experiment and the version (Comet's Download Artifact takes "
+                              "these). Comet's read API lists no artifacts, so the gateway does "
+                              "not check that the version exists: its download answers 404 "
+                              "when it does not.")
+class ArtifactVersion:
+    version: str = d("The version, as the experiment knows it (e.g. 1.0.0).")
+    experiment_key: strawberry.Private[str]
+
+    @strawberry.field(description="The experiment it was asked through.")
+    def experiment(self) -> Annotated[Experiment, strawberry.lazy(".experiment")]:
+        from .experiment import Experiment
+
+        return Experiment(key=strawberry.ID(self.experiment_key))
+
+    @strawberry.field(description="The gateway's streaming download of the version's files "
+                                  "(Comet's artifacts/version/download); send the same "
+                                  "Authorization header.")
+    def download_url(self, info: Info) -> str:
+        return info.context.link("/download/artifact", experimentKey=self.experiment_key,
+                                 version=self.version)

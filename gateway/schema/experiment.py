@@ -11,12 +11,15 @@ from graphql.pyutils import AwaitableOrValue
 
 from ..context import Info
 from ..loaders import AssetsByName, SeriesRequest
+from ..upstream import models
 from ..upstream.models import ExperimentMetadata
-from .asset import Asset, AssetType, ExperimentModel
+from .asset import ArtifactVersion, Asset, AssetType, ExperimentModel
 from .at_hand import pick
 from .experiment_details import CloudDetails, GitMetadata, SystemDetails
 from .metrics import (
     MAX_CHART_METRICS,
+    MAX_CHART_PARAMS,
+    KeyValue,
     MetricPoint,
     MetricSeries,
     MetricSummary,
@@ -65,6 +68,11 @@ class Experiment:
     @strawberry.field(description="The experiment's name.", graphql_type=str | None)
     def name(self, info: Info) -> AwaitableOrValue[str | None]:
         return self._pick(info, lambda m: m.experiment_name)
+
+    @strawberry.field(description="One version of an artifact it logged or used, by its "
+                                  "version string; no upstream call until it is downloaded.")
+    def artifact_version(self, version: str) -> ArtifactVersion:
+        return ArtifactVersion(version=version, experiment_key=str(self.key))
 
     @strawberry.field(description="The optimizer run it belongs to, if any.",
                       graphql_type=str | None)
@@ -185,13 +193,30 @@ class Experiment:
 
     @strawberry.field(description="Metrics as plottable series, batched across experiments "
                                   "through one multi-metric-chart call per batch. 1 to "
-                                  f"{MAX_CHART_METRICS} names.")
-    async def metric_series(self, info: Info, names: list[str],
-                            full: bool = False) -> list[MetricSeries] | None:
-        check_chart(names)
-        request = SeriesRequest(str(self.key), tuple(names), full)
-        found = await info.context.loaders.series.load(request)
-        return None if found is None else [MetricSeries.of(m) for m in found]
+                                  f"{MAX_CHART_METRICS} names, at most {MAX_CHART_PARAMS} "
+                                  "params (their values: see metricChart). `independent: "
+                                  "false` keeps only the steps every named metric has.")
+    async def metric_series(self, info: Info, names: list[str], full: bool = False,
+                            params: list[str] | None = None,
+                            independent: bool = True) -> list[MetricSeries] | None:
+        found = await self._series(info, names, full, params, independent)
+        return None if found is None else [MetricSeries.of(m) for m in found.metrics]
+
+    @strawberry.field(description="Its part of a multi-metric chart: the series of `metrics`, "
+                                  "the values of `params`, and the steps. Batched with "
+                                  "metricSeries across experiments (one call per batch).")
+    async def metric_chart(self, info: Info, metrics: list[str],
+                           params: list[str] | None = None, full: bool = False,
+                           independent: bool = True) -> MetricChartEntry | None:
+        found = await self._series(info, metrics, full, params, independent)
+        return None if found is None else MetricChartEntry.of(str(self.key), found)
+
+    async def _series(self, info: Info, names: list[str], full: bool,
+                      params: list[str] | None, independent: bool
+                      ) -> models.ChartExperiment | None:
+        check_chart(names, params or ())
+        return await info.context.loaders.series.load(SeriesRequest(
+            str(self.key), tuple(names), full, tuple(params or ()), independent))
 
     @strawberry.field(description="Every hyperparameter's summary.")
     async def parameters(self, info: Info) -> list[ParameterSummary] | None:
@@ -258,6 +283,29 @@ class Experiment:
                                 maximize=maximize) if meta.optimization_id else None
 
         return self._pick(info, of)
+
+
+@strawberry.type(description="One experiment's part of a multi-metric chart.")
+class MetricChartEntry:
+    experiment_key: strawberry.ID = strawberry.field(description="The experiment's key.")
+    metrics: list[MetricSeries] = strawberry.field(
+        description="Its series, one per metric asked for that it logged.")
+    params: list[KeyValue] = strawberry.field(
+        description="The parameters asked for, with its values.")
+    steps: list[Long | None] | None = strawberry.field(description="Every step that has a "
+                                                                   "value.")
+
+    @strawberry.field(description="The experiment.")
+    def experiment(self) -> Experiment:
+        return Experiment(key=self.experiment_key)
+
+    @classmethod
+    def of(cls, key: str, entry: models.ChartExperiment) -> MetricChartEntry:
+        return cls(experiment_key=strawberry.ID(key),
+                   metrics=[MetricSeries.of(m) for m in entry.metrics],
+                   params=[KeyValue(key=k, value=None if v is None else str(v))
+                           for k, v in (entry.params or {}).items()],
+                   steps=list(entry.steps))
 
 
 def _workspace(meta: ExperimentMetadata) -> Workspace | None:

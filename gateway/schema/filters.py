@@ -74,13 +74,22 @@ class ExperimentRule:
                                   "else STRING.")
 
 
-MAX_RULES = 50  # each goes into the project query's body upstream
+MAX_RULES = 50  # each goes into the project query's body upstream, at every level together
+MAX_GROUP_DEPTH = 4  # groups within groups; Comet's UI nests far less
 
 
-@strawberry.input(description="Which experiments to keep: rules combined by `condition`, run "
-                              f"upstream by Comet's project query. 1 to {MAX_RULES} rules.")
+@strawberry.input(description=(
+    "Which experiments to keep, run upstream by Comet's project query: `rules` and `groups` "
+    "combined by `condition`. A group is a filter of its own, so AND and OR nest: "
+    "`(A AND B) OR C` is `{condition: OR, rules: [C], groups: [{rules: [A, B]}]}`. Comet's "
+    "predicate format nests groups within a query (its Python SDK sends them for `|` and `&`). "
+    f"1 to {MAX_RULES} rules in all, groups at most {MAX_GROUP_DEPTH} deep, none empty."))
 class ExperimentFilter:
-    rules: list[ExperimentRule] = strawberry.field(description="The comparisons.")
+    rules: list[ExperimentRule] = strawberry.field(
+        default_factory=list, description="The comparisons at this level.")
+    groups: list[ExperimentFilter] | None = strawberry.field(
+        default=None, description="Nested filters, each combined by its own condition; "
+                                  "their results combine with `rules` by `condition`.")
     condition: FilterCondition = strawberry.field(default=FilterCondition.AND,
                                                   description="AND (default) or OR.")
 
@@ -121,11 +130,44 @@ def _rule(rule: ExperimentRule) -> dict[str, Any]:
             "operator": rule.operator.value, "value": value}
 
 
+def _check(where: ExperimentFilter) -> set[QuerySource]:
+    """The sources the filter uses; BadUserInput if it breaks a bound. Walked level by level
+    and given up at the first broken bound, so a huge input costs no more than the bound."""
+    too_many = BadUserInput(f"an ExperimentFilter needs 1 to {MAX_RULES} rules")
+    sources: set[QuerySource] = set()
+    rules, level = 0, [where]
+    for depth in range(MAX_GROUP_DEPTH + 2):
+        if not level:
+            break
+        if depth > MAX_GROUP_DEPTH:
+            raise BadUserInput(f"ExperimentFilter groups nest at most {MAX_GROUP_DEPTH} deep")
+        below: list[ExperimentFilter] = []
+        for f in level:
+            if not f.rules and not f.groups:
+                raise BadUserInput("an ExperimentFilter (or group) needs a rule or a group")
+            rules += len(f.rules)
+            below.extend(f.groups or ())
+            # Every group holds a rule somewhere below it, so groups count towards the bound.
+            if rules > MAX_RULES or len(below) > MAX_RULES:
+                raise too_many
+            sources.update(r.source for r in f.rules)
+        level = below
+    return sources
+
+
+def _group(where: ExperimentFilter) -> dict[str, Any]:
+    # Each rule names its source, as the SDK's "nested" predicates do, since a group may mix them.
+    return {"condition": where.condition.value, "valid": True, "rules": [
+        *({**_rule(r), "source": r.source.value} for r in where.rules),
+        *(_group(g) for g in where.groups or ())]}
+
+
 def predicates(where: ExperimentFilter) -> list[dict[str, Any]]:
     """The filter as the predicates `project/query` takes (the shape Comet's SDK sends)."""
-    if not 0 < len(where.rules) <= MAX_RULES:
-        raise BadUserInput(f"an ExperimentFilter needs 1 to {MAX_RULES} rules")
-    sources = {r.source for r in where.rules}
+    sources = _check(where)
+    if where.groups:
+        source = next(iter(sources)).value if len(sources) == 1 else "nested"
+        return [{"source": source, "query": _group(where)}]
     if where.condition is FilterCondition.AND:
         return [{"source": s.value, "query": {"condition": "AND", "valid": True, "rules": [
             _rule(r) for r in where.rules if r.source == s]}}

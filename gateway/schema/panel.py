@@ -122,7 +122,7 @@ class DashboardTemplate:
     name: str = d("The dashboard's name.")
     created_by: str | None = d("Who made it.")
     project_id: strawberry.Private[str | None]
-    workspace_name: strawberry.Private[str]
+    workspace_name: strawberry.Private[str | None]  # unknown when looked up by id alone
     parent: strawberry.Private[Any] = None
 
     @strawberry.field(description="The same as `templateId`: a stable id for normalized "
@@ -143,6 +143,13 @@ class DashboardTemplate:
         if self.parent is not None:  # listed under it
             return cast("Project", self.parent)
         return self._project(info)
+
+    @classmethod
+    def of_full(cls, t: models.Dashboard) -> DashboardTemplate:
+        """From its full definition: what a lookup by templateId reads (the same call as
+        its other fields)."""
+        return cls(template_id=strawberry.ID(t.template_id), name=t.template_name or "",
+                   created_by=t.created_by, project_id=t.project_id, workspace_name=None)
 
     async def _project(self, info: Info) -> Project | None:
         from .project import Project

@@ -14,11 +14,11 @@ from ..loaders import ChartRequest, ExperimentListing, ProjectQuery, ProjectRef
 from ..upstream import models
 from ..upstream.models import ExperimentMetadata
 from ._doc import d
-from .experiment import Experiment
+from .experiment import Experiment, MetricChartEntry
 from .filters import ExperimentFilter, ExperimentOrder, predicates_key
-from .metrics import CHART_BOUNDS, KeyValue, MetricSeries, check_chart
+from .metrics import CHART_BOUNDS, check_chart
 from .pagination import PageInfo, decode_cursor, edges, page_info, page_size
-from .scalars import Long, from_millis
+from .scalars import from_millis
 from .workspace import Workspace
 
 if TYPE_CHECKING:
@@ -77,16 +77,12 @@ class ExperimentConnection:
         "before `where` filtered them: Comet's experimentsInProject.")
 
 
-@strawberry.type(description="One experiment's part of a multi-metric chart.")
-class MetricChartEntry:
-    experiment_key: strawberry.ID = d("The experiment's key.")
-    metrics: list[MetricSeries] = d("Its series, one per metric asked for.")
-    params: list[KeyValue] = d("The parameters asked for, with its values.")
-    steps: list[Long | None] | None = d("Every step that has a value.")
-
-    @strawberry.field(description="The experiment.")
-    def experiment(self) -> Experiment:
-        return Experiment(key=self.experiment_key)
+@strawberry.type(description="A multi-metric chart: its entries and Comet's `empty` flag.")
+class MetricChart:
+    empty: bool | None = d("Comet's flag: true when no experiment had any of the metrics "
+                           "asked for (null if Comet did not say).")
+    experiments: list[MetricChartEntry] = d("One entry per experiment found, in the order "
+                                            "of `experimentKeys` (or of the project's list).")
 
 
 @strawberry.type(description="A Comet project: a set of experiments in a workspace.")
@@ -95,7 +91,10 @@ class Project:
     name: str = d("The project's name.")
     description: str | None = d("Its description.")
     owner: str | None = d("Its owner's user name.")
-    is_public: bool = d("Whether anyone can see it.")
+    is_public: bool = d(
+        "Whether anyone can see it. Comet sends this flag with every project, and a project is "
+        "private until someone makes it public: an answer without the flag (or with null) "
+        "reads as false.")
     number_of_experiments: int | None = d("How many experiments it has (not archived).")
     last_updated: dt.datetime | None = d("When it last changed.")
     workspace_id: str | None = d("Comet's id of its workspace.")
@@ -107,7 +106,7 @@ class Project:
     def of(cls, p: models.Project, ref: ProjectRef | None = None) -> Project:
         return cls(id=strawberry.ID(p.project_id), name=p.project_name,
                    description=p.project_description, owner=p.owner_user_name,
-                   is_public=bool(p.is_public), number_of_experiments=p.number_of_experiments,
+                   is_public=p.is_public is True, number_of_experiments=p.number_of_experiments,
                    last_updated=from_millis(p.last_updated), workspace_id=p.workspace_id,
                    workspace_name=p.workspace_name or "", ref=ref)
 
@@ -169,14 +168,9 @@ class Project:
             page_info=page_info(offset, len(nodes), total), total_count=total,
             project_experiment_count=in_project)
 
-    @strawberry.field(description="A multi-metric chart of its experiments (all of them, or "
-                                  "`experimentKeys`): one series per metric and experiment. "
-                                  + CHART_BOUNDS)
-    async def metric_chart(self, info: Info, metrics: list[str],
-                           params: list[str] | None = None,
-                           experiment_keys: list[strawberry.ID] | None = None,
-                           full: bool = False, independent: bool = True
-                           ) -> list[MetricChartEntry] | None:
+    async def _chart(self, info: Info, metrics: list[str], params: list[str] | None,
+                     experiment_keys: list[strawberry.ID] | None, full: bool,
+                     independent: bool) -> MetricChart | None:
         check_chart(metrics, params or (), len(experiment_keys or ()))
         if experiment_keys is None:
             everything = plan_listing(self._ref(), None, None, False, True, None, None)
@@ -188,18 +182,30 @@ class Project:
             ChartRequest(tuple(keys), tuple(metrics), tuple(params or ()), full, independent))
         if chart is None:
             return None
-        out = []
-        for key in keys:
-            entry = chart.get(key)
-            if entry is None:
-                continue
-            out.append(MetricChartEntry(
-                experiment_key=strawberry.ID(key),
-                metrics=[MetricSeries.of(m) for m in entry.metrics],
-                params=[KeyValue(key=k, value=None if v is None else str(v))
-                        for k, v in (entry.params or {}).items()],
-                steps=list(entry.steps)))
-        return out
+        found = chart.experiments
+        return MetricChart(empty=chart.empty, experiments=[
+            MetricChartEntry.of(key, found[key]) for key in keys if key in found])
+
+    @strawberry.field(description="A multi-metric chart of its experiments (all of them, or "
+                                  "`experimentKeys`): one series per metric and experiment. "
+                                  + CHART_BOUNDS)
+    async def metric_chart(self, info: Info, metrics: list[str],
+                           params: list[str] | None = None,
+                           experiment_keys: list[strawberry.ID] | None = None,
+                           full: bool = False, independent: bool = True
+                           ) -> list[MetricChartEntry] | None:
+        chart = await self._chart(info, metrics, params, experiment_keys, full, independent)
+        return None if chart is None else chart.experiments
+
+    @strawberry.field(description="The same chart as `metricChart` (the same arguments, the "
+                                  "same upstream calls: asking both costs nothing more), with "
+                                  "Comet's `empty` flag beside its entries. " + CHART_BOUNDS)
+    async def metric_chart_result(self, info: Info, metrics: list[str],
+                                  params: list[str] | None = None,
+                                  experiment_keys: list[strawberry.ID] | None = None,
+                                  full: bool = False, independent: bool = True
+                                  ) -> MetricChart | None:
+        return await self._chart(info, metrics, params, experiment_keys, full, independent)
 
     @strawberry.field(description="Its dashboard templates.")
     async def dashboards(self, info: Info

@@ -7,10 +7,11 @@ from strawberry.types.nodes import SelectedField
 
 from ..context import Info
 from ..errors import BadUserInput
-from ..loaders import ProjectRef
+from ..loaders import OptimizerQuery, ProjectRef
 from .experiment import Experiment
 from .filters import ExperimentOrder, ExperimentOrderField, OrderDirection
-from .panel import Panel
+from .optimizer import Optimization
+from .panel import DashboardTemplate, Panel
 from .project import Project, plan_listing
 from .registry import RegistryModel
 from .workspace import Account, Workspace
@@ -102,3 +103,22 @@ class Query:
     async def panel(self, info: Info, template_id: strawberry.ID) -> Panel | None:
         found = await info.context.loaders.panel.load(str(template_id))
         return None if found is None else Panel.of_summary(found)
+
+    @strawberry.field(description="One dashboard template (a project's saved view), by "
+                                  "templateId.")
+    async def dashboard(self, info: Info, template_id: strawberry.ID) -> DashboardTemplate | None:
+        found = await info.context.loaders.dashboard.load(str(template_id))
+        return None if found is None else DashboardTemplate.of_full(found)
+
+    @strawberry.field(description="One optimizer (hyperparameter search) run, by "
+                                  "optimizationId; null when the key sees none of its "
+                                  "experiments. Its best experiment is judged on `metricName` "
+                                  "(Comet's default when omitted), lowest first unless "
+                                  "`maximize`.")
+    async def optimization(self, info: Info, id: strawberry.ID, metric_name: str | None = None,
+                           maximize: bool | None = None) -> Optimization | None:
+        # The lookup is the best-experiment call its fields read: one call in all.
+        query = OptimizerQuery(str(id), metric_name, maximize)
+        found = await info.context.loaders.optimizer.load(query)
+        return None if found is None else Optimization(id=id, metric_name=metric_name,
+                                                       maximize=maximize)

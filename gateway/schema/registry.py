@@ -101,7 +101,10 @@ class RegistryModel:
     id: strawberry.ID = d("Comet's registryModelId.")
     name: str = d("The model's name.")
     description: str | None = d("Its description.")
-    is_public: bool = d("Whether anyone can see it.")
+    is_public: bool = d(
+        "Whether anyone can see it. Comet sends this flag with every model, and a model is "
+        "private until someone makes it public: an answer without the flag (or with null) "
+        "reads as false.")
     owner: str | None = d("Who registered it.")
     created_at: dt.datetime | None = d("When it was registered.")
     last_updated: dt.datetime | None = d("When it last changed.")
@@ -111,7 +114,7 @@ class RegistryModel:
     @classmethod
     def of(cls, m: models.RegistryModel, workspace: str) -> RegistryModel:
         return cls(id=strawberry.ID(m.registry_model_id), name=m.model_name,
-                   description=m.description, is_public=bool(m.is_public), owner=m.user_name,
+                   description=m.description, is_public=m.is_public is True, owner=m.user_name,
                    created_at=from_millis(m.created_at), last_updated=from_millis(m.last_updated),
                    known=m, workspace_name=workspace)
 
@@ -134,6 +137,14 @@ class RegistryModel:
                        use: Callable[[tuple[models.RegistryModelVersion, ...]], T]
                        ) -> AwaitableOrValue[T | None]:
         return pick(self.known.versions, lambda: self._details_versions(info), use)
+
+    @strawberry.field(description="The gateway's streaming download (a zip) of the version "
+                                  "that holds `stage` now (\"production\", \"staging\", "
+                                  "...), as Comet resolves it when the download is made: a "
+                                  "stage no version holds answers 404.")
+    def stage_download_url(self, info: Info, stage: str) -> str:
+        return info.context.link("/download/registry-model", workspace=self.workspace_name,
+                                 modelName=self.name, stage=stage)
 
     def _version(self, v: models.RegistryModelVersion) -> RegistryModelVersion:
         return RegistryModelVersion.of(v, self.workspace_name, self.name)
