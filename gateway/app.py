@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     rate_limits = RateLimits(settings)
     transport = Transport(settings.upstream(), response_cache(settings, metrics),
                           settings.ttls(), metrics, key_recheck=settings.cache_key_recheck,
-                          meter=rate_limits.charge)
+                          meter=rate_limits.meter())
     introspection = IntrospectionAnswers(rate_limits)
     schema = build_schema(settings.document_limits(),
                           [WebsocketOperations, lambda: OperationMetrics(metrics),
@@ -138,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await live.close()
             await transport.close()
             await persisted.close()
+            await rate_limits.close()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
