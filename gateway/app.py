@@ -129,12 +129,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         collector.tune(settings.gc_threshold)
         # In the background: start-up neither waits for the upstream nor fails without it.
         checking = asyncio.ensure_future(check_upstream())
+        writing = asyncio.ensure_future(metrics.keep_stores_written())
         try:
             yield
         finally:
-            checking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checking
+            for task in (checking, writing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await live.close()
             await transport.close()
             await persisted.close()
