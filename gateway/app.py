@@ -26,6 +26,7 @@ from .hosts import AllowedHosts
 from .introspection import IntrospectionAnswers
 from .limits import BodyLimit, error_response
 from .live import LiveHub
+from .live_fleet import Fleet
 from .observability import Metrics, OperationMetrics
 from .persisted import MAX_QUERY_BYTES, PersistedQueries
 from .rate_limits import RateLimit, RateLimits
@@ -103,7 +104,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     documents = schema.documents
     persisted = PersistedQueries(persisted_store(settings, metrics),
                                  accepts=lambda text: not documents.validate(text))
-    live = LiveHub(transport, settings.chart_batch_size)
+    live = LiveHub(transport, settings.chart_batch_size,
+                   Fleet(settings.redis_url, settings.redis_timeout) if settings.redis_url
+                   else None)
     view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics, rate_limits)
     probe = VersionProbe(transport.probe)
 
