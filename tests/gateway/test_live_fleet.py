@@ -8,12 +8,13 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from demo_upstream.world import World
-from tests.demo_server import DemoServer
+from tests.demo_server import DemoServer, start
 from tests.redis_server import redis_server
 from tests.serve_process import serve
 
@@ -23,6 +24,17 @@ PROJECT = WORLD.project_by_name("alice", "sandbox")
 assert PROJECT is not None
 KEYS = [h.key for h in WORLD.headers(PROJECT)][:2]
 CHART = "experiments/multi-metric-chart"
+
+
+@pytest.fixture
+def demo() -> Iterator[DemoServer]:
+    """A demo upstream of this module's own: the points logged here stay out of the shared one,
+    whose live test counts the steps logged before it."""
+    server = start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def test_two_processes_poll_a_feed_once(demo: DemoServer) -> None:
