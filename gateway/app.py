@@ -27,6 +27,7 @@ from .hosts import AllowedHosts
 from .introspection import IntrospectionAnswers
 from .limits import BodyLimit, error_response
 from .live import LiveHub
+from .live_fleet import Fleet
 from .observability import Metrics, OperationMetrics
 from .persisted import MAX_QUERY_BYTES, PersistedQueries
 from .rate_limits import RateLimit, RateLimits
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     upstream = settings.upstream()
     transport = Transport(upstream, response_cache(settings, metrics),
                           settings.ttls(), metrics, key_recheck=settings.cache_key_recheck,
-                          meter=rate_limits.charge,
+                          meter=rate_limits.meter(),
                           trace_configs=tracing.client_trace_configs(
                               tracer_provider, f"{upstream.root}/")
                           if tracer_provider else ())
@@ -114,7 +115,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     documents = schema.documents
     persisted = PersistedQueries(persisted_store(settings, metrics),
                                  accepts=lambda text: not documents.validate(text))
-    live = LiveHub(transport, settings.chart_batch_size)
+    live = LiveHub(transport, settings.chart_batch_size,
+                   Fleet(settings.redis_url, settings.redis_timeout) if settings.redis_url
+                   else None)
     view = GatewayGraphQL(schema, settings, transport, persisted, live, metrics, rate_limits)
     probe = VersionProbe(transport.probe)
 
@@ -141,15 +144,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         collector.tune(settings.gc_threshold)
         # In the background: start-up neither waits for the upstream nor fails without it.
         checking = asyncio.ensure_future(check_upstream())
+        writing = asyncio.ensure_future(metrics.keep_stores_written())
         try:
             yield
         finally:
-            checking.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await checking
+            for task in (checking, writing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await live.close()
             await transport.close()
             await persisted.close()
+            await rate_limits.close()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

@@ -3,7 +3,8 @@
 Every interval the poller makes one multi-metric-chart call (in batches of the chart batch
 size) for all its subscribers, and hands each of them only the points logged since the last
 poll. The first poll sets the baseline: a subscriber receives what is logged after it joined.
-The poller stops when its last subscriber leaves.
+The poller stops when its last subscriber leaves. With Redis, one process of the fleet polls a
+feed and the others receive its points (see `live_fleet`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .upstream import ApiKey, CometClient, Transport, errors
 from .upstream.models import ChartMetric
+
+if TYPE_CHECKING:
+    from .live_fleet import Fleet
 
 log = logging.getLogger("gateway.live")
 
@@ -96,9 +101,11 @@ def _subset(m: ChartMetric, keep: list[int]) -> ChartMetric:
 class LiveHub:
     """The pollers of one application."""
 
-    def __init__(self, transport: Transport, batch_size: int) -> None:
+    def __init__(self, transport: Transport, batch_size: int, fleet: Fleet | None = None
+                 ) -> None:
         self._transport = transport
         self._batch = batch_size
+        self._fleet = fleet
         self._pollers: dict[Feed, Poller] = {}
 
     @contextlib.asynccontextmanager
@@ -110,8 +117,13 @@ class LiveHub:
         poller = self._pollers.get(feed)
         if poller is None:
             # Never from the response cache: a poll is for what was logged since the last one.
-            poller = Poller(CometClient(self._transport, key, cached=False), feed[1], feed[2],
-                            interval, self._batch)
+            client = CometClient(self._transport, key, cached=False)
+            if self._fleet is None:
+                poller = Poller(client, feed[1], feed[2], interval, self._batch)
+            else:
+                from .live_fleet import FleetPoller  # it imports this module
+
+                poller = FleetPoller(self._fleet, feed, client, self._batch)
             self._pollers[feed] = poller
             poller.start()
         queue: asyncio.Queue[list[NewPoints] | BaseException] = asyncio.Queue()
@@ -128,3 +140,5 @@ class LiveHub:
         for poller in list(self._pollers.values()):
             await poller.stop()
         self._pollers.clear()
+        if self._fleet is not None:
+            await self._fleet.close()

@@ -9,22 +9,54 @@ gets a label of its own only once an operation by that name ran with a key the u
 accepted (one of its upstream calls answered 2xx, or was served from that key's cache); at
 most `MAX_OPERATION_NAMES` names in all, and `MAX_NAMES_PER_KEY` introduced by any one key. The
 rest count as "other" (and unnamed operations as "anonymous").
+
+With `serve --workers N` (N > 1), `serve` sets `PROMETHEUS_MULTIPROC_DIR` (see `server`) and
+prometheus-client keeps every value in a file per process there: a scrape, answered by any
+worker, merges the files, so counters and histograms are the pod's. Two things do not cross
+processes and are done otherwise:
+- the stores' gauges (`cgw_cache_bytes`, `cgw_cache_entries`): a `set_function` is read by the
+  process that is scraped only. Each worker writes its stores' usage every `STORE_REFRESH`
+  seconds (and the scraped one at the scrape), and the scrape shows their sum over the live
+  workers ('livesum'): the bytes the pod holds, up to `STORE_REFRESH` seconds old;
+- the process, platform and GC collectors describe one process: they are registered in
+  single-process mode only (a pod's memory and CPU are the container's metrics then).
+Operation names are admitted as labels per process, so a pod has at most N times
+`MAX_OPERATION_NAMES` of them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import contextvars
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
 from strawberry.extensions import SchemaExtension
 
 MAX_OPERATION_NAMES = 200  # distinct operation labels kept before the rest count as "other"
 MAX_NAMES_PER_KEY = MAX_OPERATION_NAMES // 4  # of those, introduced by one key at most
+STORE_REFRESH = 5.0  # seconds between a worker's writes of its stores' gauges (multiprocess)
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_dir() -> str | None:
+    """The folder of prometheus-client's multiprocess mode, when it is on in this process."""
+    return os.environ.get(MULTIPROCESS_DIR) or None
 
 
 class KeyEvidence:
@@ -80,6 +112,17 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        folder = multiprocess_dir()
+        # What a scrape reads: this process's registry, or every worker's files.
+        self.scraped = r
+        if folder is None:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+            GCCollector(registry=r)
+        else:
+            self.scraped = CollectorRegistry()
+            MultiProcessCollector(self.scraped, path=folder)  # type: ignore[no-untyped-call]
+        self.multiprocess = folder is not None
         self.requests = Counter("cgw_graphql_requests", "GraphQL operations by outcome",
                                 ["operation", "outcome"], registry=r)
         self.latency = Histogram("cgw_graphql_request_duration_seconds",
@@ -100,20 +143,42 @@ class Metrics:
         self.rate_limited = Counter("cgw_rate_limited_requests", "Requests refused by the "
                                     "per-key rate limit", registry=r)
         self.store_bytes = Gauge("cgw_cache_bytes", "Bytes an in-process store holds, "
-                                 "bookkeeping included", ["store"], registry=r)
-        self.store_entries = Gauge("cgw_cache_entries", "Entries an in-process store holds",
-                                   ["store"], registry=r)
+                                 "bookkeeping included (with workers: their sum)", ["store"],
+                                 registry=r, multiprocess_mode="livesum")
+        self.store_entries = Gauge("cgw_cache_entries", "Entries an in-process store holds "
+                                   "(with workers: their sum)", ["store"], registry=r,
+                                   multiprocess_mode="livesum")
+        self._stores: list[tuple[str, Callable[[], tuple[int, int]]]] = []
         self.operation_labels = OperationLabels()
         self._calls: dict[tuple[str, str], Any] = {}
         self._call_times: dict[str, Any] = {}
 
     def watch_store(self, store: str, usage: Callable[[], tuple[int, int]]) -> None:
         """Report a store's (bytes, entries), read when the metrics are."""
-        self.store_bytes.labels(store).set_function(lambda: usage()[0])
-        self.store_entries.labels(store).set_function(lambda: usage()[1])
+        if not self.multiprocess:
+            self.store_bytes.labels(store).set_function(lambda: usage()[0])
+            self.store_entries.labels(store).set_function(lambda: usage()[1])
+            return
+        self._stores.append((store, usage))
+        self.write_stores()
+
+    def write_stores(self) -> None:
+        """Write the stores' usage to this worker's file (multiprocess mode)."""
+        for store, usage in self._stores:
+            size, entries = usage()
+            self.store_bytes.labels(store).set(size)
+            self.store_entries.labels(store).set(entries)
+
+    async def keep_stores_written(self) -> None:
+        """Write the stores' usage every `STORE_REFRESH` seconds, until cancelled; returns at
+        once in single-process mode, where the scrape reads the stores itself."""
+        while self.multiprocess and self._stores:
+            await asyncio.sleep(STORE_REFRESH)
+            self.write_stores()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        self.write_stores()
+        return generate_latest(self.scraped)
 
     # --- hooks of the upstream layer (see upstream.transport.Observer) -----------------------
     @contextlib.contextmanager

@@ -1,6 +1,8 @@
 """Rate limits: what a client may send, and what a key may cost upstream.
 
-Two kinds of token bucket, both in process (`COMET_GATEWAY_WORKERS` × replicas multiply them):
+Two kinds of token bucket, in Redis when `COMET_GATEWAY_REDIS_URL` is set (one limit for every
+worker and replica: see `shared_buckets`), else in process (`COMET_GATEWAY_WORKERS` × replicas
+multiply them):
 
 - **Requests, per client address.** Every HTTP request but `/healthz`, every websocket
   handshake and every operation sent over a websocket takes a token. This bounds what costs
@@ -24,7 +26,7 @@ import contextlib
 import ipaddress
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,6 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .auth import MalformedKey, api_key
 from .limits import send_errors
 from .settings import Settings
+from .shared_buckets import RedisBuckets, RedisConnection
 from .upstream import ApiKey
 
 UNLIMITED_PATHS = ("/healthz",)
@@ -118,29 +121,77 @@ class RateLimits:
                                       floor=-float(settings.upstream_budget), clock=clock)
                          if settings.upstream_rate_per_key else None)
 
-    def admit(self, address: str, key: ApiKey) -> tuple[float, str]:
+        # In Redis when configured; the buckets above are then the fallback while Redis fails.
+        self._redis: RedisConnection | None = None
+        self._shared_requests: RedisBuckets | None = None
+        self._shared_upstream: RedisBuckets | None = None
+        if settings.redis_url and (self.requests is not None or self.upstream is not None):
+            self._redis = RedisConnection(settings.redis_url, settings.redis_timeout)
+            if self.requests is not None:
+                self._shared_requests = self._redis.buckets(
+                    "requests", self.requests.rate, self.requests.burst, self.requests.floor)
+            if self.upstream is not None:
+                self._shared_upstream = self._redis.buckets(
+                    "upstream", self.upstream.rate, self.upstream.burst, self.upstream.floor)
+
+    async def admit(self, address: str, key: ApiKey) -> tuple[float, str]:
         """Whether a request (or a websocket operation) may start: (0, "") when it may, else
         the seconds to wait and what is spent."""
         if self.requests is not None:
-            wait = self.requests.take(address)
+            wait = await self._take(self.requests, self._shared_requests, address)
             if wait > 0:
                 return wait, "too many requests from this address"
         if self.upstream is not None and key.reveal():
-            wait = self.upstream.wait(key.fingerprint)
+            wait = await self._take(self.upstream, self._shared_upstream, key.fingerprint,
+                                    "wait")
             if wait > 0:
                 return wait, "this API key has made too many upstream calls"
         return 0.0, ""
+
+    @staticmethod
+    async def _take(local: TokenBuckets, shared: RedisBuckets | None, name: str,
+                    mode: str = "take") -> float:
+        if shared is not None:
+            found = await shared.level(name, 1.0, mode)
+            if found is not None:
+                taken, level = found  # "take": taken when there was one; "wait": the level
+                ready = taken if mode == "take" else level >= 1
+                return 0.0 if ready else (1 - level) / local.rate
+        return local.take(name) if mode == "take" else local.wait(name)
+
+    def meter(self) -> Callable[[ApiKey], bool | Awaitable[bool]]:
+        """What the transport asks before each upstream call: `charge`, or its Redis twin."""
+        return self.charge if self._shared_upstream is None else self._charge_shared
 
     def charge(self, key: ApiKey) -> bool:
         """One upstream call about to be made for `key`: False when the key's bucket is as far
         below zero as running work may take it (then the call is not made)."""
         return self.upstream is None or self.upstream.charge(key.fingerprint)
 
+    async def _charge_shared(self, key: ApiKey) -> bool:
+        assert self._shared_upstream is not None
+        found = await self._shared_upstream.level(key.fingerprint, 1.0, "charge")
+        return self.charge(key) if found is None else found[0]
+
     def charge_address(self, address: str, requests: int) -> None:
         """What a request costs `address` beyond its own token (a body to decode, a text to
-        read, an introspection answer to compute), taken even past zero, down to the floor."""
-        if self.requests is not None and requests > 0:
-            self.requests.charge(address, requests, partly=True)
+        read, an introspection answer to compute), taken even past zero, down to the floor
+        (in Redis, in the background: nobody waits for it)."""
+        local = self.requests
+        if local is None or requests <= 0:
+            return
+        if self._shared_requests is None:
+            local.charge(address, requests, partly=True)
+        else:
+            self._shared_requests.charge_later(
+                address, requests, lambda: local.charge(address, requests, partly=True))
+
+    async def close(self) -> None:
+        for shared in (self._shared_requests, self._shared_upstream):
+            if shared is not None:
+                await shared.close()
+        if self._redis is not None:
+            await self._redis.close()
 
     def charge_body(self, address: str, declared_length: str) -> None:
         """A body of that many bytes, about to be decoded (and its variables coerced)."""
@@ -195,7 +246,7 @@ class RateLimit:
             key = api_key(Headers(scope=scope), self.settings)
         except MalformedKey:  # refused by the route (401): only the address's bucket counts
             key = ApiKey("")
-        wait, why = self.limits.admit(address, key)
+        wait, why = await self.limits.admit(address, key)
         if wait <= 0:
             self.limits.charge_body(address, Headers(scope=scope).get("content-length", ""))
             await self.app(scope, receive, send)

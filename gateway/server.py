@@ -9,23 +9,32 @@ What uvicorn leaves open and this module closes (see `connections` for the proto
 - websocket messages up to 16 MiB (here: no larger than a request body), and per-message
   deflate, whose zlib state costs about 45 KB per websocket;
 - a client that disconnects in the middle of a request is logged as an application error;
-- memory freed after many connections go is kept by the C allocator (see `memory`).
+- memory freed after many connections go is kept by the C allocator (see `memory`);
+- with workers, each one's Prometheus metrics: `serve` gives them a folder to share (see
+  `observability`), and clears a dead worker's live gauges.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import resource
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+from prometheus_client.multiprocess import mark_process_dead
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
 
 from .connections import ConnectionLimits, LimitedHttpProtocol, QuietWebSocketProtocol
+from .observability import MULTIPROCESS_DIR
 from .settings import Settings
 from .upstream.cache import REDIS_POOL_SIZE
 
@@ -125,12 +134,68 @@ def server_config(app: Any, settings: Settings, *, factory: bool = False,
     return config
 
 
+@contextlib.contextmanager
+def shared_metrics_folder() -> Iterator[str]:
+    """The folder where the workers keep their metrics: the operator's `PROMETHEUS_MULTIPROC_DIR`
+    as it is, or a new one, set in the environment the workers inherit and removed at exit."""
+    chosen = os.environ.get(MULTIPROCESS_DIR)
+    if chosen:
+        if any(Path(chosen).glob("*.db")):
+            # prometheus-client sums every file there, an earlier run's too.
+            log.warning("%s (%s) holds an earlier run's metrics: empty it before start, or "
+                        "the counters go on from them", MULTIPROCESS_DIR, chosen)
+        yield chosen
+        return
+    try:
+        folder = tempfile.mkdtemp(prefix="cgw-metrics-")
+    except OSError as exc:  # a read-only root filesystem, say
+        log.error("no folder for the workers' metrics in %s (%s): set %s to a writable one",
+                  tempfile.gettempdir(), exc.strerror, MULTIPROCESS_DIR)
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE
+    os.environ[MULTIPROCESS_DIR] = folder
+    try:
+        yield folder
+    finally:
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class Workers(Multiprocess):
+    """uvicorn's supervisor, which also drops the live gauges of each worker that is gone (a
+    restarted worker has a new pid, and a new file)."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[Any], metrics_folder: str) -> None:
+        super().__init__(config, sockets)
+        self.metrics_folder = metrics_folder
+
+    def _gone(self, before: set[int | None]) -> None:
+        for pid in before - {process.pid for process in self.processes if
+                             process.process.is_alive()}:
+            if pid is not None:
+                mark_process_dead(pid, self.metrics_folder)  # type: ignore[no-untyped-call]
+
+    def keep_subprocess_alive(self) -> None:
+        before = {process.pid for process in self.processes}
+        super().keep_subprocess_alive()
+        self._gone(before)
+
+    def restart_all(self) -> None:
+        before = {process.pid for process in self.processes}
+        super().restart_all()
+        self._gone(before)
+
+    def join_all(self) -> None:
+        super().join_all()
+        self._gone({process.pid for process in self.processes})
+
+
 def serve(settings: Settings) -> None:
     """Run `comet-gateway serve`: the app from `gateway.app:create_app`, in `settings.workers`
     processes."""
     config = server_config("gateway.app:create_app", settings, factory=True)
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        with shared_metrics_folder() as folder:
+            Workers(config, [config.bind_socket()], folder).run()
         return
     server = uvicorn.Server(config)
     server.run()

@@ -176,8 +176,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache", "COMET_GATEWAY_CACHE", _bool,
             "Cache upstream answers (JSON only, never downloads), per API key."),
     Setting("redis_url", "COMET_GATEWAY_REDIS_URL", str,
-            "A Redis (redis://host:port/db) for the cache and the persisted queries, shared by "
-            "every worker and gateway that uses it; in process when unset.",
+            "A Redis (redis://host:port/db) for the cache, the persisted queries and the rate "
+            "limits' buckets, shared by every worker and gateway that uses it; in process when "
+            "unset.",
             secret=True),
     Setting("cache_ttls", "COMET_GATEWAY_CACHE_TTLS", str,
             "Seconds answers stay cached, per endpoint family."),

@@ -81,8 +81,8 @@ class RateLimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         context = self.context
         if self.connection_acknowledged and isinstance(context, Context):
-            wait, why = self.view.rate_limits.admit(client_address(context.request.scope),
-                                                    context.api_key or ApiKey(""))
+            wait, why = await self.view.rate_limits.admit(
+                client_address(context.request.scope), context.api_key or ApiKey(""))
             if wait > 0:
                 seconds = retry_after(wait)
                 await self.send_message({"id": message["id"], "type": "error", "payload": [{

@@ -66,6 +66,7 @@ def redis_server() -> Iterator[RedisServer]:
             time.sleep(0.05)
         yield server
     finally:
-        server.thaw()
-        process.terminate()
+        if process.poll() is None:  # not killed by the test
+            server.thaw()
+            process.terminate()
         process.wait(10)

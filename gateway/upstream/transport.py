@@ -15,7 +15,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -64,7 +64,7 @@ class Transport:
                  ttls: Mapping[str, float] | None = None,
                  observer: Observer | None = None, key_recheck: float = 60.0,
                  rng: random.Random | None = None,
-                 meter: Callable[[ApiKey], bool] | None = None,
+                 meter: Callable[[ApiKey], bool | Awaitable[bool]] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  retries: RetryPolicy | None = None,
                  trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
@@ -180,7 +180,10 @@ class Transport:
         headers = {"Authorization": key.reveal()}
         if data is not None:
             headers["Content-Type"] = "application/json;charset=utf-8"
-        if self._meter is not None and not self._meter(key):
+        allowed = True if self._meter is None else self._meter(key)
+        if not isinstance(allowed, bool):  # a limit shared through Redis
+            allowed = await allowed
+        if not allowed:
             raise errors.RateLimited(
                 f"{endpoint.name}: not sent; this API key has made too many upstream calls",
                 endpoint=endpoint.name)
