@@ -126,7 +126,7 @@ class RedisBuckets:
     async def _guarded(self, command: Callable[[], Awaitable[Any]]) -> Any:
         if not self._breaker.closed:
             if self._breaker.take_probe():
-                self._spawn(self._probe())
+                self._spawn(self._breaker.probe(self._redis.ping, self._timeout))
             return None
         try:
             async with asyncio.timeout(self._timeout), self._turns:
@@ -139,16 +139,6 @@ class RedisBuckets:
         self._breaker.succeeded()
         return answer
 
-    async def _probe(self) -> None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._redis.ping()
-        except Exception as exc:
-            self._breaker.failed(type(exc).__name__)
-        else:
-            self._breaker.succeeded()
-        finally:
-            self._breaker.abstain()
 
 
 class RedisConnection:

@@ -10,9 +10,10 @@ call: under a dead service, the callers are many and the news is one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 class CircuitBreaker:
@@ -55,3 +56,16 @@ class CircuitBreaker:
     def abstain(self) -> None:
         """A call that taught nothing (cancelled, or refused before reaching the service)."""
         self._probing = False
+
+    async def probe(self, ping: Callable[[], Awaitable[object]], timeout: float) -> None:
+        """Ask the service once (`ping`, within `timeout`) and record what it said: what a
+        caller runs, in the background, when `take_probe` says so."""
+        try:
+            async with asyncio.timeout(timeout):
+                await ping()
+        except Exception as exc:
+            self.failed(type(exc).__name__)
+        else:
+            self.succeeded()
+        finally:
+            self.abstain()

@@ -209,7 +209,7 @@ class RedisCache:
         """The command's answer; None when Redis is skipped, refuses, fails or is too slow."""
         if not self._breaker.closed:
             if self._breaker.take_probe():
-                self._spawn(self._probe())
+                self._spawn(self._breaker.probe(self._redis.ping, self._timeout))
             return None
         try:
             async with asyncio.timeout(self._timeout):
@@ -227,13 +227,3 @@ class RedisCache:
         self._breaker.succeeded()
         return answer
 
-    async def _probe(self) -> None:
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._redis.ping()
-        except Exception as exc:
-            self._breaker.failed(type(exc).__name__)
-        else:
-            self._breaker.succeeded()
-        finally:
-            self._breaker.abstain()
