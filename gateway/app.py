@@ -135,9 +135,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if settings.graphiql and not bundled():
-            log.warning("GraphiQL's bundle is not built into this install (from a checkout: "
-                        "`make graphiql`, then install again); serving GraphiQL from its CDN, "
-                        "which needs internet access")
+            log.warning("GraphiQL's bundle is not built into this install (an editable "
+                        "install of a checkout: run `make graphiql`; wheels and sdists carry "
+                        "it); serving GraphiQL from its CDN, which needs internet access")
         if settings.hosts().warning:
             log.warning("%s", settings.hosts().warning)
         await transport.open()

@@ -1,8 +1,8 @@
 """GraphiQL, opened with a working example query and (for the demo) the key in its headers.
 
-Served from the gateway's own package (`static/graphiql/`, built from `web/graphiql` at
-set-up), so that it works without internet access; without the bundle, the CDN page, and a
-warning in the log.
+Served from the gateway's own package (`static/graphiql/`, built from `web/graphiql` by `make`
+and by setup.py into every wheel and sdist), so that it works without internet access; without
+the bundle, the CDN page, and a warning in the log.
 """
 
 from __future__ import annotations

@@ -124,6 +124,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chart_batch_size", "COMET_GATEWAY_CHART_BATCH_SIZE", int,
             "Experiments per experiments/multi-metric-chart call."),
     Setting("graphiql", "COMET_GATEWAY_GRAPHIQL", _bool, "Serve GraphiQL on a browser GET."),
+    Setting("graphiql_api_key", "COMET_GATEWAY_GRAPHIQL_API_KEY", str,
+            "A key put into GraphiQL's default headers, for every visitor: for a demo only "
+            "(`comet-gateway demo` sets its demo key), never a real key.", secret=True),
     Setting("introspection", "COMET_GATEWAY_INTROSPECTION", _bool,
             "Answer introspection queries (GraphiQL needs them)."),
     Setting("cors_origins", "COMET_GATEWAY_CORS_ORIGINS", str,
@@ -288,7 +291,6 @@ class Settings:
     log_level: str = "info"
     use_env_api_key: bool = False
     env_api_key: str | None = field(default=None, repr=False)
-    # Not from the environment: `comet-gateway demo` puts its demo key in GraphiQL's headers.
     graphiql_api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

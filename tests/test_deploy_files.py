@@ -13,6 +13,8 @@ import yaml
 
 from gateway.app import create_app
 from gateway.settings import SETTINGS, Settings
+from tests.demo_server import DemoServer
+from tests.gateway_server import start
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"
@@ -87,6 +89,41 @@ def test_compose_has_two_gateways_behind_nginx_with_redis() -> None:
     port = Settings.from_env({"COMET_GATEWAY_PORT": "8000"}).port
     assert f"server gateway-1:{port};" in nginx and f"server gateway-2:{port};" in nginx
     assert "Upgrade" in nginx  # websockets for live metrics
+
+
+def test_compose_builds_one_image_once_and_routes_only_to_healthy_gateways() -> None:
+    services = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]
+    builders = [name for name, s in services.items() if "build" in s]
+    assert len(builders) == 1, builders
+    image = services[builders[0]]["image"]
+    users = [name for name, s in services.items() if s.get("image") == image]
+    assert {"gateway-1", "gateway-2", "demo-upstream"} <= set(users)
+    for name in set(users) - set(builders):
+        # Never pulled (the tag exists nowhere but here) and never built a second time.
+        assert services[name].get("pull_policy") == "never" and "build" not in services[name]
+    port = Settings.from_env({"COMET_GATEWAY_PORT": "8000"}).port
+    for name in ("gateway-1", "gateway-2"):
+        probe = " ".join(services[name]["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/healthz" in probe
+        assert services["nginx"]["depends_on"][name] == {"condition": "service_healthy"}
+        for dependency in services[name]["depends_on"].values():
+            assert dependency == {"condition": "service_healthy"}
+
+
+def test_the_compose_demos_graphiql_holds_a_key_that_works(demo_session: DemoServer) -> None:
+    env = yaml.safe_load((DOCKER / "compose.yaml").read_text())["services"]["gateway-1"][
+        "environment"]
+    key = env["COMET_GATEWAY_GRAPHIQL_API_KEY"]
+    settings = Settings.from_env({"COMET_GATEWAY_GRAPHIQL_API_KEY": key},
+                                 upstream_url=demo_session.url)
+    server = start(settings, default_key=None)
+    try:
+        page = server.http("GET", "/graphql", headers={"Accept": "text/html"}).body.decode()
+        assert key in page
+        answer = server.post("{ viewer { userName } }", key=key)
+        assert answer == {"data": {"viewer": {"userName": "alice"}}}
+    finally:
+        server.stop()
 
 
 def test_kubernetes_manifests_agree_with_the_code() -> None:
