@@ -107,8 +107,9 @@ def test_load_with_faults_loses_nothing_and_memory_stays_flat(
     assert outcomes["answered"] == REQUESTS  # every response arrived, with data
     assert not any(k.startswith("bad-") for k in outcomes)
     # Retries hide the faults: a field fails only when its tries in a row fail within the
-    # call's deadline (about 1 answer in 100 here); without retries one in five would.
-    assert outcomes["field-errors"] <= REQUESTS * 0.03, outcomes
+    # call's deadline (about 1 answer in 100 here, a few in 100 on a loaded machine, where
+    # deadlines run out too); without retries about one in four would (20 % and 5 % faults).
+    assert outcomes["field-errors"] <= REQUESTS * 0.10, outcomes
     assert retries(url) - retries_before >= REQUESTS * 0.15
     assert outcomes.get("INTERNAL", 0) == 0
     assert after - before < 20 * 1024, "memory grew by more than 20 MiB"
