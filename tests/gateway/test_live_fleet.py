@@ -78,3 +78,56 @@ def test_two_processes_poll_a_feed_once(demo: DemoServer) -> None:
     gaps = [b - a for a, b in itertools.pairwise(polls)]
     assert len(polls) >= 2 and min(gaps) >= 0.9, polls
     assert b"cgw:live:v1:" in stored and key.encode() not in stored
+
+
+def test_a_dead_holders_feed_moves_to_another_process(demo: DemoServer) -> None:
+    """The holder is killed (no chance to release its lock): once the lock expires (two
+    intervals and 5 s), the other process polls, from the dead holder's last steps, so its
+    subscriber misses no point and gets none twice."""
+    if shutil.which("node") is None:
+        pytest.fail("node is needed for the graphql-ws client")
+    key = demo.keys["alice"]
+    env = {"COMET_GATEWAY_REDIS_URL": ""}
+    with redis_server() as redis:
+        env["COMET_GATEWAY_REDIS_URL"] = redis.url
+        with serve(demo.url, env=env) as holder, serve(demo.url, env=env) as other:
+            def subscribe(url: str, duration_ms: int) -> subprocess.Popen[str]:
+                node = subprocess.Popen(
+                    ["node", str(JS / "subscribe.mjs"), f"{url}/graphql", key,
+                     json.dumps(KEYS), "loss", "1", str(duration_ms), "1"],
+                    cwd=JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                assert node.stdout is not None
+                assert node.stdout.readline().strip() == "connected 1"
+                return node
+
+            first = subscribe(holder.url, 60_000)  # the first subscriber's process holds
+            try:
+                time.sleep(1.5)
+                second = subscribe(other.url, 16_000)
+                try:
+                    time.sleep(1.5)
+                    before = demo.log_metric(KEYS[0], "loss", [0.05, 0.04])
+                    time.sleep(1.6)
+                    holder.process.kill()
+                    holder.process.wait(10)
+                    during = demo.log_metric(KEYS[0], "loss", [0.03])  # nobody polls now
+                    time.sleep(1.0)
+                    demo.clear_log()
+                    time.sleep(8.0)  # the lock expires within 7 s of the last renewal
+                    after = demo.log_metric(KEYS[1], "loss", [0.5])
+                    out, err = second.communicate(timeout=30)
+                finally:
+                    if second.poll() is None:
+                        second.kill()
+                        second.communicate(timeout=10)
+            finally:
+                first.kill()
+                first.communicate(timeout=10)
+            polls = [r for r in demo.requests() if r["endpoint"] == CHART]
+    clients = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(clients) == 1, err
+    assert clients[0]["errors"] == []
+    got = [(u["experimentKey"], s) for u in clients[0]["updates"] for s in u["steps"]]
+    assert sorted(got) == sorted({(KEYS[0], s) for s in before + during}
+                                 | {(KEYS[1], s) for s in after}), got
+    assert polls, "nobody polled after the holder died"
