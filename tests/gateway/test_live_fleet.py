@@ -131,3 +131,43 @@ def test_a_dead_holders_feed_moves_to_another_process(demo: DemoServer) -> None:
     assert sorted(got) == sorted({(KEYS[0], s) for s in before + during}
                                  | {(KEYS[1], s) for s in after}), got
     assert polls, "nobody polled after the holder died"
+
+
+def test_a_frozen_redis_leaves_every_process_polling_on_its_own(demo: DemoServer) -> None:
+    """Redis stops answering mid-subscription: each process then polls for its own subscribers,
+    as without Redis, so that no subscriber misses a point logged while Redis is frozen."""
+    if shutil.which("node") is None:
+        pytest.fail("node is needed for the graphql-ws client")
+    key = demo.keys["alice"]
+    with redis_server() as redis:
+        env = {"COMET_GATEWAY_REDIS_URL": redis.url}
+        with serve(demo.url, env=env) as one, serve(demo.url, env=env) as two:
+            nodes = [subprocess.Popen(
+                ["node", str(JS / "subscribe.mjs"), f"{served.url}/graphql", key,
+                 json.dumps(KEYS), "loss", "1", "8000", "1"],
+                cwd=JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for served in (one, two)]
+            try:
+                for node in nodes:
+                    assert node.stdout is not None
+                    assert node.stdout.readline().strip() == "connected 1"
+                time.sleep(1.5)
+                redis.freeze()
+                try:
+                    time.sleep(1.5)
+                    frozen = demo.log_metric(KEYS[0], "loss", [0.05, 0.04])
+                    # The subscriptions end while Redis is still frozen.
+                    outputs = [node.communicate(timeout=30) for node in nodes]
+                finally:
+                    redis.thaw()
+            finally:
+                for node in nodes:
+                    if node.poll() is None:
+                        node.kill()
+                        node.communicate(timeout=10)
+    for out, err in outputs:
+        clients = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert len(clients) == 1, err
+        assert clients[0]["errors"] == []
+        got = [(u["experimentKey"], s) for u in clients[0]["updates"] for s in u["steps"]]
+        assert sorted(got) == sorted((KEYS[0], s) for s in frozen), got
