@@ -138,6 +138,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.warning("GraphiQL's bundle is not built into this install (an editable "
                         "install of a checkout: run `make graphiql`; wheels and sdists carry "
                         "it); serving GraphiQL from its CDN, which needs internet access")
+        if settings.graphiql and settings.graphiql_api_key:
+            # The key itself is never logged; that it is handed out is worth a line at start-up.
+            log.warning("GraphiQL gives every visitor the key of COMET_GATEWAY_GRAPHIQL_API_KEY: "
+                        "for a demo only, never a real key")
         if settings.hosts().warning:
             log.warning("%s", settings.hosts().warning)
         await transport.open()

@@ -320,6 +320,10 @@ class Settings:
             # What `auth.api_key` refuses from a caller, refused at start-up (never shown).
             raise ValueError("COMET_API_KEY: not a key that can be sent (1 to 1,024 visible "
                              "ASCII characters, no spaces or control characters)")
+        if self.graphiql_api_key is not None and not SENDABLE_KEY.fullmatch(
+                self.graphiql_api_key):
+            raise ValueError("COMET_GATEWAY_GRAPHIQL_API_KEY: not a key that can be sent (1 to "
+                             "1,024 visible ASCII characters, no spaces or control characters)")
         self._check_server_limits()
 
     def _check_server_limits(self) -> None:

@@ -6,6 +6,8 @@ import json
 import urllib.parse
 from pathlib import Path
 
+import pytest
+
 from gateway.schema import sdl
 from gateway.settings import Settings
 from tests.demo_server import DemoServer, free_port
@@ -51,6 +53,19 @@ def test_graphiql_prefills_the_demo_key(demo_session: DemoServer) -> None:
             off.stop()
     finally:
         server.stop()
+
+
+def test_a_key_given_to_every_visitor_is_said_at_start_up_never_shown(
+        demo_session: DemoServer, caplog: pytest.LogCaptureFixture) -> None:
+    key = demo_session.keys["alice"]
+    caplog.set_level("WARNING", logger="gateway")
+    server = start(Settings.from_env({"COMET_GATEWAY_GRAPHIQL_API_KEY": key},
+                                     upstream_url=demo_session.url))
+    server.stop()
+    assert "COMET_GATEWAY_GRAPHIQL_API_KEY" in caplog.text and key not in caplog.text
+    with pytest.raises(ValueError, match="GRAPHIQL_API_KEY: not a key") as refused:
+        Settings.from_env({"COMET_GATEWAY_GRAPHIQL_API_KEY": "a key</script>"})
+    assert "script" not in str(refused.value)
 
 
 def test_health_and_readiness(gateway: GatewayServer) -> None:

@@ -80,6 +80,26 @@ def test_two_processes_poll_a_feed_once(demo: DemoServer) -> None:
     assert b"cgw:live:v1:" in stored and key.encode() not in stored
 
 
+def subscriber(url: str, key: str, expected: int) -> subprocess.Popen[str]:
+    """A graphql-ws client of `url`, connected; it ends when it has `expected` steps (and 1.5 s
+    more, to see any step sent twice), or after a minute."""
+    node = subprocess.Popen(
+        ["node", str(JS / "subscribe.mjs"), f"{url}/graphql", key, json.dumps(KEYS), "loss",
+         "1", "60000", "1", str(expected)],
+        cwd=JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert node.stdout is not None
+    assert node.stdout.readline().strip() == "connected 1"
+    return node
+
+
+def received(node: subprocess.Popen[str]) -> list[tuple[str, int]]:
+    out, err = node.communicate(timeout=90)
+    clients = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert len(clients) == 1, err
+    assert clients[0]["errors"] == []
+    return sorted((u["experimentKey"], s) for u in clients[0]["updates"] for s in u["steps"])
+
+
 def test_a_dead_holders_feed_moves_to_another_process(demo: DemoServer) -> None:
     """The holder is killed (no chance to release its lock): once the lock expires (two
     intervals and 5 s), the other process polls, from the dead holder's last steps, so its
@@ -87,35 +107,23 @@ def test_a_dead_holders_feed_moves_to_another_process(demo: DemoServer) -> None:
     if shutil.which("node") is None:
         pytest.fail("node is needed for the graphql-ws client")
     key = demo.keys["alice"]
-    env = {"COMET_GATEWAY_REDIS_URL": ""}
     with redis_server() as redis:
-        env["COMET_GATEWAY_REDIS_URL"] = redis.url
+        env = {"COMET_GATEWAY_REDIS_URL": redis.url}
         with serve(demo.url, env=env) as holder, serve(demo.url, env=env) as other:
-            def subscribe(url: str, duration_ms: int) -> subprocess.Popen[str]:
-                node = subprocess.Popen(
-                    ["node", str(JS / "subscribe.mjs"), f"{url}/graphql", key,
-                     json.dumps(KEYS), "loss", "1", str(duration_ms), "1"],
-                    cwd=JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                assert node.stdout is not None
-                assert node.stdout.readline().strip() == "connected 1"
-                return node
-
-            first = subscribe(holder.url, 60_000)  # the first subscriber's process holds
+            first = subscriber(holder.url, key, 1000)  # its process polls: it came first
             try:
                 time.sleep(1.5)
-                second = subscribe(other.url, 16_000)
+                second = subscriber(other.url, key, 4)
                 try:
                     time.sleep(1.5)
                     before = demo.log_metric(KEYS[0], "loss", [0.05, 0.04])
-                    time.sleep(1.6)
+                    time.sleep(1.6)  # the holder polls them, and hands them on
                     holder.process.kill()
                     holder.process.wait(10)
-                    during = demo.log_metric(KEYS[0], "loss", [0.03])  # nobody polls now
-                    time.sleep(1.0)
                     demo.clear_log()
-                    time.sleep(8.0)  # the lock expires within 7 s of the last renewal
+                    during = demo.log_metric(KEYS[0], "loss", [0.03])  # nobody polls now
                     after = demo.log_metric(KEYS[1], "loss", [0.5])
-                    out, err = second.communicate(timeout=30)
+                    got = received(second)  # within the lock's 7 s and a poll
                 finally:
                     if second.poll() is None:
                         second.kill()
@@ -124,12 +132,7 @@ def test_a_dead_holders_feed_moves_to_another_process(demo: DemoServer) -> None:
                 first.kill()
                 first.communicate(timeout=10)
             polls = [r for r in demo.requests() if r["endpoint"] == CHART]
-    clients = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    assert len(clients) == 1, err
-    assert clients[0]["errors"] == []
-    got = [(u["experimentKey"], s) for u in clients[0]["updates"] for s in u["steps"]]
-    assert sorted(got) == sorted({(KEYS[0], s) for s in before + during}
-                                 | {(KEYS[1], s) for s in after}), got
+    assert got == sorted({(KEYS[0], s) for s in before + during} | {(KEYS[1], s) for s in after})
     assert polls, "nobody polled after the holder died"
 
 
@@ -142,22 +145,15 @@ def test_a_frozen_redis_leaves_every_process_polling_on_its_own(demo: DemoServer
     with redis_server() as redis:
         env = {"COMET_GATEWAY_REDIS_URL": redis.url}
         with serve(demo.url, env=env) as one, serve(demo.url, env=env) as two:
-            nodes = [subprocess.Popen(
-                ["node", str(JS / "subscribe.mjs"), f"{served.url}/graphql", key,
-                 json.dumps(KEYS), "loss", "1", "8000", "1"],
-                cwd=JS, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for served in (one, two)]
+            nodes = [subscriber(served.url, key, 2) for served in (one, two)]
             try:
-                for node in nodes:
-                    assert node.stdout is not None
-                    assert node.stdout.readline().strip() == "connected 1"
                 time.sleep(1.5)
                 redis.freeze()
                 try:
                     time.sleep(1.5)
                     frozen = demo.log_metric(KEYS[0], "loss", [0.05, 0.04])
                     # The subscriptions end while Redis is still frozen.
-                    outputs = [node.communicate(timeout=30) for node in nodes]
+                    got = [received(node) for node in nodes]
                 finally:
                     redis.thaw()
             finally:
@@ -165,9 +161,5 @@ def test_a_frozen_redis_leaves_every_process_polling_on_its_own(demo: DemoServer
                     if node.poll() is None:
                         node.kill()
                         node.communicate(timeout=10)
-    for out, err in outputs:
-        clients = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        assert len(clients) == 1, err
-        assert clients[0]["errors"] == []
-        got = [(u["experimentKey"], s) for u in clients[0]["updates"] for s in u["steps"]]
-        assert sorted(got) == sorted((KEYS[0], s) for s in frozen), got
+    for steps in got:
+        assert steps == sorted((KEYS[0], s) for s in frozen), steps
