@@ -28,13 +28,18 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any, cast
 
-import numpy as np
-import numpy.typing as npt
-from tsdownsample import LTTBDownsampler
+# numpy's OpenBLAS starts a thread per core when numpy is imported; nothing here multiplies
+# matrices, and a server process with 64 idle threads per worker gains nothing from them.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import numpy.typing as npt  # noqa: E402
+from tsdownsample import LTTBDownsampler  # noqa: E402
 
 Floats = npt.NDArray[np.float64]
 Steps = npt.NDArray[np.int64]

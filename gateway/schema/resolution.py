@@ -124,14 +124,13 @@ def apply(m: models.ChartMetric, view: SeriesView) -> MetricSeries:
     smoothed = None if view.smoothing is None else series.smoothed(view.smoothing)
     if not view.picks:
         return MetricSeries.of(m, None if smoothed is None else ds.nullable(smoothed))
-    among = None if view.step_min is None and view.step_max is None else \
-        series.in_range(view.step_min, view.step_max)
-    if view.points is not None:
+    if view.points is None:  # a step range alone
+        chosen = series.in_range(view.step_min, view.step_max)
+    else:
+        ranged = view.step_min is not None or view.step_max is not None
+        among = series.in_range(view.step_min, view.step_max) if ranged else None  # None: all
         method = ds.Method.LTTB if view.method is Downsampling.LTTB else ds.Method.MIN_MAX
         chosen = series.choose(among, view.points, method)
-    else:
-        assert among is not None  # a view that picks has points or a range
-        chosen = among
     at = chosen.tolist()
     return MetricSeries(
         metric_name=m.metric_name, steps=ds.pick(m.steps, at, n),
