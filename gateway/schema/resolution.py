@@ -43,9 +43,9 @@ class Downsampling(enum.Enum):
 Points = Annotated[int | None, strawberry.argument(description=(
     f"At most this many points a series (1 to {MAX_POINTS:,}), chosen from the full series "
     "(fetched as `full: true` does) by `method`: real logged points, steps, values, "
-    "timestamps, durations and epochs aligned, the first and last always kept (with 1, the "
-    "last). Between them, only values that are finite numbers are chosen. Null: every "
-    "point."))]
+    "timestamps, durations and epochs aligned (a duration stays the time since the previous "
+    "value logged), the first and last always kept (with 1, the last). Between them, only "
+    "values that are finite numbers are chosen. Null: every point."))]
 Method = Annotated[Downsampling, strawberry.argument(description="How `points` chooses.")]
 StepMin = Annotated[Long | None, strawberry.argument(description=(
     "Only the points logged at this step or later (applied before `points`; a point "
