@@ -136,9 +136,12 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
             cause = getattr(raw_error, "original_error", None) or raw_error
             extensions = dict(getattr(raw_error, "extensions", None) or {})
             extensions.setdefault("code", code_for(cause))  # the code its cause has
+            # The cause goes along, so that the error boundary codes and masks this one as it
+            # would have the error it replaces (an unexpected one's message is never shown).
             raw_error = GraphQLError(
                 f"{raw_error}; and more fields failed past the {MAX_FIELD_ERRORS} errors an "
                 "answer reports: they are null without errors of their own",
+                original_error=cause if isinstance(cause, Exception) else None,
                 extensions=extensions)
         super().handle_field_error(raw_error, return_type, field_details_list, path)
 
