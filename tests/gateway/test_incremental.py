@@ -262,7 +262,9 @@ def test_a_client_that_leaves_stops_the_work_and_its_upstream_calls(
     response = connection.getresponse()
     received = b""
     while b'"hasNext":true}\r\n---' not in received:  # the first part, whole
-        received += response.read1(65536)
+        more = response.read1(65536)
+        assert more, received[:300]
+        received += more
     assert wait_for(lambda: len(chart_calls(demo)) == math.ceil(100 / BATCH))  # held
     connection.close()  # the client leaves
     wait_for(lambda: all(r["ended"] is not None for r in demo.requests()))
