@@ -3,6 +3,7 @@ fragments a query defers, and clients that leave mid-answer leave nothing runnin
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import time
@@ -85,7 +86,7 @@ def test_clients_that_leave_mid_answer_leave_nothing_behind(served: Served,
             assert more, received[:300]
             received += more
         # project, listing and one chart call (100 experiments: one batch) each time
-        assert wait(lambda: len(demo.requests()) == 3 * (round_ + 1))
+        assert wait(functools.partial(calls_are, demo, 3 * (round_ + 1)))
         connection.close()
     assert wait(lambda: all(r["ended"] is not None for r in demo.requests()))
     demo.clear_faults()
@@ -96,6 +97,10 @@ def test_clients_that_leave_mid_answer_leave_nothing_behind(served: Served,
     for trouble in ("Traceback", "Exception in ASGI", "was destroyed", "never retrieved",
                     '"level": "error"'):
         assert trouble not in log, log[-2000:]
+
+
+def calls_are(demo: DemoServer, count: int) -> bool:
+    return len(demo.requests()) == count
 
 
 def wait(condition: Callable[[], bool], seconds: float = 10) -> bool:
