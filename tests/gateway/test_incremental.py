@@ -135,6 +135,24 @@ def test_a_batch_is_answered_whole(gateway: GatewayServer) -> None:
     assert answer.status == 200 and answer.json() == [{"data": whole}, {"data": whole}]
 
 
+def test_over_a_websocket_the_answer_is_whole(gateway: GatewayServer) -> None:
+    """graphql-transport-ws has no message for a part: a query that defers gets its whole
+    answer in one `next` (Strawberry's own handler refuses it)."""
+    from websockets.sync.client import connect
+
+    whole = gateway.data(DASHBOARD.replace('... @defer(label: "series")', "..."), {"first": 3})
+    with connect(gateway.url.replace("http", "ws") + "/graphql",
+                 subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init",
+                            "payload": {"Authorization": gateway.default_key}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": DASHBOARD, "variables": {"first": 3}}}))
+        messages = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
+    assert messages == [{"id": "1", "type": "next", "payload": {"data": whole}},
+                        {"id": "1", "type": "complete"}]
+
+
 def test_stream_is_not_offered(gateway: GatewayServer) -> None:
     answer = ask(gateway, """{ project(workspace: "alice", name: "sandbox") {
         experiments(first: 3) { edges @stream(initialCount: 1) { node { key } } } } }""")
