@@ -64,7 +64,7 @@ def accepted_format(accept: str | None) -> Format | None:
         for option in options:
             name, _, value = option.partition("=")
             params[name.strip().lower()] = value.strip().strip('"').lower()
-        if params.pop("q", "1") in ("0", "0.0", "0.00", "0.000"):
+        if not _acceptable(params.pop("q", "1")):
             continue
         params.pop("boundary", None)
         if not params or params == {"incrementalspec": "v0.2"}:
@@ -72,6 +72,13 @@ def accepted_format(accept: str | None) -> Format | None:
         if params == {"deferspec": "20220824"}:
             return Format.DEFER_20220824
     return None
+
+
+def _acceptable(quality: str) -> bool:
+    try:
+        return float(quality) > 0
+    except ValueError:  # no quality: not what the client asked for
+        return False
 
 
 class Payloads:
@@ -166,6 +173,8 @@ class PartsResponse:
         self.payloads = payloads
         self.headers = [(k, v) for k, v in headers if k.lower() != b"content-type"]
         self.headers.append((b"content-type", payloads.format.content_type.encode()))
+        # Each part as it comes, through nginx too (which buffers answers unless told not to).
+        self.headers.append((b"x-accel-buffering", b"no"))
         self._on_close = on_close
         self._closing: asyncio.Future[None] | None = None
 

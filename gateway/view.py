@@ -254,23 +254,22 @@ class GatewayGraphQL(GraphQL[Context, None]):
                           response: Response | WebSocket) -> Context:
         key = api_key(request.headers, self.settings)
         client, loaders = self._open_client(key)
-        in_parts = (isinstance(request, Request)
-                    and accepted_format(request.headers.get("accept")) is not None)
         return Context(client=client, loaders=loaders, settings=self.settings,
                        request_id=getattr(request.state, "request_id", "-"),
                        base_url=self.settings.public_url or str(request.base_url),
                        request=request, response=response, api_key=key, live=self.live,
-                       open_client=self._open_client,
-                       parts=PartsChannel() if in_parts else None)
+                       open_client=self._open_client)
 
     async def execute_operation(self, request: Request, request_adapter: Any,
                                 request_data: GraphQLRequestData | list[GraphQLRequestData],
                                 context: Context, root_value: Any, sub_response: Response
                                 ) -> Any:
-        # A batch's answer is one JSON array; a text without `defer` (`@ defer` is valid
-        # GraphQL too) defers nothing: each is answered whole.
-        if isinstance(request_data, list) or "defer" not in (request_data.query or ""):
-            context.parts = None
+        # An answer may come in parts when its client reads them and it is alone in its
+        # request (a batch's answer is one JSON array); a text without `defer` (`@ defer` is
+        # valid GraphQL too) defers nothing.
+        if (not isinstance(request_data, list) and "defer" in (request_data.query or "")
+                and accepted_format(request.headers.get("accept")) is not None):
+            context.parts = PartsChannel()
         return await super().execute_operation(request, request_adapter, request_data,
                                                context, root_value, sub_response)
 

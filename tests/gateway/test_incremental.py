@@ -60,6 +60,8 @@ def test_deferred_series_come_after_the_table_for_apollo(gateway: GatewayServer,
     answer = ask(gateway, DASHBOARD, {"first": 100})
     assert answer.headers["content-type"] == \
         'multipart/mixed; boundary="-"; deferSpec=20220824'
+    assert answer.headers["x-accel-buffering"] == "no"  # each part as it comes, through nginx
+    assert answer.headers["cache-control"] == "private"
     parts = parts_of(answer)
     first, rest = parts[0], parts[1:]
     # The table first: every row, no series.
@@ -316,7 +318,8 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10) -> bool:
     ('Multipart/Mixed; boundary="-"', Format.INCREMENTAL_V02),
     ("multipart/mixed;deferSpec=20990101", None),  # a spec not spoken
     ("multipart/mixed;boundary=graphql;subscriptionSpec=1.0,application/json", None),
-    ("multipart/mixed;q=0", None),
+    ("multipart/mixed;q=0", None), ("multipart/mixed;q=0.000", None),
+    ("multipart/mixed;q=nope", None), ("multipart/mixed;q=0.5", Format.INCREMENTAL_V02),
     ("*/*", None), ("application/json", None), (None, None),
 ])
 def test_the_accept_header_picks_the_format(accept: str | None,
