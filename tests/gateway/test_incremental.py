@@ -128,6 +128,20 @@ def test_without_a_multipart_accept_the_answer_is_whole(gateway: GatewayServer,
     assert answer.json() == {"data": whole}
 
 
+@pytest.mark.parametrize("query", [
+    '{ project(workspace: "alice", name: "sandbox") { name } }  # no defer here',
+    '{ project(workspace: "alice", name: "sandbox") { ... @defer(if: false) { name } } }',
+    '{ project(workspace: "alice", name: "sandbox") { ... @defer { name } } } { nope }'])
+def test_a_query_that_defers_nothing_is_answered_whole(gateway: GatewayServer,
+                                                      query: str) -> None:
+    answer = ask(gateway, query, accept=GRAPHIQL)
+    assert answer.headers["content-type"] == "application/json"
+    if "nope" in query:  # refused before execution
+        assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    else:
+        assert answer.json() == {"data": {"project": {"name": "sandbox"}}}
+
+
 def test_a_batch_is_answered_whole(gateway: GatewayServer) -> None:
     whole = gateway.data(DASHBOARD.replace('... @defer(label: "series")', "..."), {"first": 3})
     operation = {"query": DASHBOARD, "variables": {"first": 3}}
