@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
 from graphql import GraphQLDirective, GraphQLError, GraphQLStreamDirective
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from ..documents import BAD_INPUT, DocumentLimits, Documents, refusal
 from .deferring import GatewayExecutionContext
 from .errors import ErrorCodes, map_errors
-from .parts import HoldUntilDelivered
+from .parts import HoldUntilDelivered, channel_of
 from .query import Query
 from .scalars import SCALARS
 from .subscription import Subscription
+
+# Whether the operation being executed may answer in parts (see `execute`).
+_HOLD: ContextVar[bool] = ContextVar("hold_until_delivered", default=False)
 
 
 class GatewaySchema(strawberry.Schema):
@@ -42,6 +46,27 @@ class GatewaySchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         if document_limits is not None:
             self.documents = Documents(self._schema, document_limits)
+
+    async def execute(self, query: str | None, variable_values: dict[str, Any] | None = None,
+                      context_value: Any | None = None, root_value: Any | None = None,
+                      operation_name: str | None = None,
+                      allowed_operation_types: Iterable[OperationType] | None = None,
+                      operation_extensions: dict[str, Any] | None = None) -> ExecutionResult:
+        # An operation that may answer in parts gets one more extension, which holds it open
+        # until its last part (async, a few µs: the others go without it).
+        token = _HOLD.set(channel_of(context_value) is not None)
+        try:
+            return await super().execute(query, variable_values, context_value, root_value,
+                                         operation_name, allowed_operation_types,
+                                         operation_extensions)
+        finally:
+            _HOLD.reset(token)
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        extensions = super().get_extensions(sync)
+        if _HOLD.get():
+            extensions.append(HoldUntilDelivered())  # the innermost: every other ends after it
+        return extensions
 
     def _collect_graphql_directives(self, schema_directive_types: Any
                                     ) -> tuple[GraphQLDirective, ...]:
@@ -103,17 +128,15 @@ class DocumentValidation(SchemaExtension):
 
 def build_schema(document_limits: DocumentLimits | None = None,
                  extensions: Sequence[Callable[[], SchemaExtension]] = (),
-                 max_operations: int = 10, in_parts: bool = False) -> GatewaySchema:
+                 max_operations: int = 10) -> GatewaySchema:
     """The schema; with `document_limits`, documents are checked and cached by `Documents`
-    (errors are mapped after every other extension, so last). With `in_parts`, an operation
-    whose context has a `parts.PartsChannel` may answer in parts, and lasts until the last is
-    out (its extension, async, holds it: such a schema runs `execute`, not `execute_sync`)."""
+    (errors are mapped after every other extension, so last; an operation answered in parts
+    is held open by one more, see `execute`)."""
     checks: list[Callable[[], SchemaExtension]] = (
         [DocumentValidation] if document_limits is not None else [])
-    holding: list[Callable[[], SchemaExtension]] = [HoldUntilDelivered] if in_parts else []
     return GatewaySchema(
         query=Query, subscription=Subscription,
-        extensions=[*checks, *extensions, ErrorCodes, *holding],
+        extensions=[*checks, *extensions, ErrorCodes],
         execution_context_class=GatewayExecutionContext, document_limits=document_limits,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
                                 batching_config={"max_operations": max_operations},
