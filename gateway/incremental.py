@@ -164,12 +164,13 @@ class PartsResponse:
 
     The body opens with the first delimiter, each part ends with one, and the last is closed
     (`--` after it). Whatever ends it (the last part, the client going away, a failure), the
-    parts are closed (the work still pending is cancelled), and then `on_close` runs: after the
-    last part, before the body's end, so that the operation is over when its client hears so.
+    parts are closed (the work still pending is cancelled), and then `on_close(delivered)`
+    runs, `delivered` saying whether every part went out: after the last part, before the
+    body's end, so that the operation is over when its client hears so.
     """
 
     def __init__(self, payloads: Payloads, headers: list[tuple[bytes, bytes]],
-                 on_close: Callable[[], Awaitable[None]]) -> None:
+                 on_close: Callable[[bool], Awaitable[None]]) -> None:
         self.payloads = payloads
         self.headers = [(k, v) for k, v in headers if k.lower() != b"content-type"]
         self.headers.append((b"content-type", payloads.format.content_type.encode()))
@@ -177,6 +178,7 @@ class PartsResponse:
         self.headers.append((b"x-accel-buffering", b"no"))
         self._on_close = on_close
         self._closing: asyncio.Future[None] | None = None
+        self._delivered = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         sending = asyncio.ensure_future(self._send(send, scope))
@@ -210,7 +212,7 @@ class PartsResponse:
         try:
             await self.payloads.parts.close()
         finally:
-            await self._on_close()
+            await self._on_close(self._delivered)
 
     async def _send(self, send: Send, scope: Scope) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
@@ -230,6 +232,8 @@ class PartsResponse:
                         "body": encode(self.payloads.failed(GraphQLError(
                             f"Internal error (request id {request_id}).",
                             extensions={"code": "INTERNAL", "requestId": request_id})))})
+        else:
+            self._delivered = True
         await asyncio.shield(self._close())
         await send({"type": "http.response.body", "body": b"--\r\n", "more_body": False})
 

@@ -165,8 +165,7 @@ class Loaders:
 
     def cancel(self) -> None:
         """The answer was abandoned (its client went away): the batches still loading stop,
-        and their upstream calls with them. Only once nothing awaits their keys any more (a
-        key's future never settles then)."""
+        and their upstream calls with them (their keys fail with `dataloader.Abandoned`)."""
         for task in list(self._loading):
             task.cancel()
 

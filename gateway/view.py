@@ -109,11 +109,10 @@ class InParts(Exception):
     def response(self) -> PartsResponse:
         return PartsResponse(self.payloads, self.headers, self._ended)
 
-    async def _ended(self) -> None:
-        # The client may have gone: no load still running is awaited any more (the parts
-        # are closed), so the upstream calls they wait on are dropped.
-        for loaders in _OPENED.get() or ():
-            loaders.cancel()
+    async def _ended(self, delivered: bool) -> None:
+        if not delivered:  # the client went away: the calls still loading are for nobody
+            for loaders in _OPENED.get() or ():
+                loaders.cancel()
         # The operation's extensions (error codes, metrics, traces) end now, with every part.
         await asyncio.wait((self.operation,))
         if not self.operation.cancelled() and self.operation.exception() is not None:

@@ -4,18 +4,22 @@ parts, and a client that leaves mid-answer stopping the work and the upstream ca
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import logging
 import math
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
+from graphql import InitialIncrementalExecutionResult
+from graphql.execution import PendingResult
 
-from gateway.incremental import Format, accepted_format
+from gateway.incremental import Format, PartsResponse, Payloads, accepted_format
 from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.gateway.test_observability import sample
@@ -339,3 +343,54 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10) -> bool:
 def test_the_accept_header_picks_the_format(accept: str | None,
                                             expected: Format | None) -> None:
     assert accepted_format(accept) is expected
+
+
+class FailingParts:
+    """Parts whose second never comes: what graphql-core failing mid-answer looks like."""
+
+    def __init__(self) -> None:
+        self.first = InitialIncrementalExecutionResult(
+            {"project": {"name": "sandbox"}}, pending=[PendingResult("0", ["project"])],
+            has_next=True)
+        self.closed = False
+
+    async def rest(self) -> AsyncIterator[Any]:
+        raise RuntimeError("the publisher broke")
+        yield  # an async generator
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(("answer_format", "last"), [
+    (Format.INCREMENTAL_V02, {"completed": [{"id": "0", "errors": [ANY]}], "hasNext": False}),
+    (Format.DEFER_20220824, {"incremental": [{"data": None, "path": ["project"],
+                                              "errors": [ANY]}], "hasNext": False})])
+async def test_a_failure_mid_answer_ends_it_with_an_internal_error(
+        answer_format: Format, last: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    """Not reachable from a client (graphql-core would have to fail), so driven directly: the
+    parts still pending complete with INTERNAL and the request's id, the body is closed, the
+    log says so without a traceback, and the operation ends."""
+    parts, sent, ended = FailingParts(), [], []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()  # the client stays
+        return {}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def on_close(delivered: bool) -> None:
+        ended.append(delivered)
+
+    response = PartsResponse(Payloads(parts, answer_format), [], on_close)  # type: ignore[arg-type]
+    with caplog.at_level(logging.ERROR, logger="gateway.errors"):
+        await response({"type": "http", "state": {"request_id": "req-7"}}, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent)
+    payloads = read_parts(body, answer_format.content_type)
+    assert payloads[-1] == last
+    error = (payloads[-1].get("completed") or payloads[-1]["incremental"])[0]["errors"][0]
+    assert error["extensions"] == {"code": "INTERNAL", "requestId": "req-7"}
+    assert parts.closed and ended == [False]
+    assert "request req-7: its answer in parts stopped: RuntimeError" in caplog.text
+    assert "Traceback" not in caplog.text
