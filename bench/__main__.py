@@ -14,11 +14,11 @@ import argparse
 import asyncio
 import time
 
-from . import answers, dashboard, handwritten, mesh, servers, soak
+from . import answers, dashboard, deferred, handwritten, mesh, servers, soak
 from .queries import LARGE_PATHS, PROJECT, WS
 from .stats import Targets
 
-CELLS = ("dashboard", "large", "points", "small", "memory", "soak", "profile")
+CELLS = ("dashboard", "defer", "large", "points", "small", "memory", "soak", "profile")
 
 
 def defaults() -> tuple[int, int]:
@@ -68,6 +68,9 @@ async def main_async(args: argparse.Namespace) -> None:
                         for latency in (25.0, 0.0):
                             await dashboard.cell(up, gw, mesh_url, n, latency, cap, batch,
                                                  rounds, targets)
+            if "defer" in only:
+                for n in sizes:
+                    await deferred.cell(up, gw, n, 25.0, rounds)
             if "large" in only:
                 await answers.large(up, gw, rounds, targets)
             if "points" in only:

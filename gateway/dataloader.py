@@ -37,6 +37,10 @@ class Gate(Protocol):
     def release(self) -> None: ...
 
 
+class Abandoned(Exception):
+    """A key whose batch was stopped: nobody reads the answer it was for."""
+
+
 class Loader(Generic[K, V]):
     """A key's value for one GraphQL request, `None` where the upstream has none; every key
     asked for in a tick is loaded by one call of the batch function, each key once."""
@@ -48,7 +52,12 @@ class Loader(Generic[K, V]):
         async def dispatch(keys: list[K]) -> list[V | None | Exception]:
             if on_batch is not None:
                 on_batch(name, len(keys))
-            return await batch(keys)
+            try:
+                return await batch(keys)
+            except asyncio.CancelledError:
+                # The batch was stopped (`Loaders.cancel`): aiodataloader would leave its keys'
+                # futures unsettled, and whatever still awaits one would wait forever.
+                return [Abandoned(f"{name}: the request's answer was abandoned")] * len(keys)
 
         # aiodataloader annotates a batch's outcomes as values only; at run time an exception
         # among them fails its own key alone, which is what every batch here relies on.
@@ -70,6 +79,21 @@ class Loader(Generic[K, V]):
     def clear(self) -> None:
         """Forget every value loaded (what `Loaders.close` does at the request's end)."""
         self._loader.clear_all()
+
+
+def tracked(loading: set[asyncio.Task[Any]], on_batch: BatchHook | None) -> BatchHook:
+    """`on_batch`, which also keeps each batch's task in `loading` while it runs (aiodataloader
+    runs a batch in a task of its own, which nothing else holds). A closure: the loaders'
+    owner is not referred to."""
+    def hook(name: str, size: int) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            loading.add(task)
+            task.add_done_callback(loading.discard)
+        if on_batch is not None:
+            on_batch(name, size)
+
+    return hook
 
 
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:

@@ -15,6 +15,7 @@ from demo_upstream.http import WORLD
 from gateway.schema import schema
 from gateway.settings import SETTINGS, Settings
 from tests.gateway_server import GatewayServer
+from tests.multipart import merged, read_parts
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -110,3 +111,15 @@ def test_the_docs_have_the_pages_users_look_for() -> None:
     pages = {p.name for p in (ROOT / "docs").glob("*.md")}
     assert {"getting-started.md", "configuration.md", "cookbook.md", "deployment.md",
             "architecture.md", "security-and-operations.md"} <= pages
+
+
+def test_the_cookbook_table_comes_before_its_series(gateway: GatewayServer) -> None:
+    query = cookbook_query("TableFirst")
+    whole = gateway.post(query)
+    answer = gateway.http("POST", "/graphql", json.dumps({"query": query}).encode(), {
+        "Content-Type": "application/json", "Accept": "multipart/mixed",
+        "Authorization": gateway.default_key or ""})
+    parts = read_parts(answer.body, answer.headers["content-type"])
+    rows = [edge["node"] for edge in parts[0]["data"]["project"]["experiments"]["edges"]]
+    assert len(rows) == 113 and not any("metricSeries" in row for row in rows)
+    assert len(parts) > 1 and merged(parts) == whole

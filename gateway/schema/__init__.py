@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLDirective, GraphQLError, GraphQLStreamDirective
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from ..documents import BAD_INPUT, DocumentLimits, Documents, refusal
-from .answer_size import BoundedExecutionContext
+from .deferring import GatewayExecutionContext
 from .errors import ErrorCodes, map_errors
+from .parts import HoldUntilDelivered, channel_of
 from .query import Query
 from .scalars import SCALARS
 from .subscription import Subscription
+
+# Whether the operation being executed may answer in parts (see `execute`).
+_HOLD: ContextVar[bool] = ContextVar("hold_until_delivered", default=False)
 
 
 class GatewaySchema(strawberry.Schema):
@@ -26,7 +31,13 @@ class GatewaySchema(strawberry.Schema):
     `errors.map_errors`, not by strawberry's logger, which logs every traceback.
 
     With `document_limits`, every query text is parsed and validated by `Documents`: once
-    per text, each limit checked before the spec's validation runs."""
+    per text, each limit checked before the spec's validation runs.
+
+    `@defer` is declared (Strawberry's experimental incremental execution is on, see `parts`
+    and `deferring`); `@stream` is not: every list the gateway returns is whole by the time
+    its field resolves (Comet answers whole pages), so streaming it would only cut an answer
+    already made into more parts, each item completed apart rather than in bulk (see
+    `execution`)."""
 
     documents: Documents | None = None
 
@@ -35,6 +46,33 @@ class GatewaySchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         if document_limits is not None:
             self.documents = Documents(self._schema, document_limits)
+
+    async def execute(self, query: str | None, variable_values: dict[str, Any] | None = None,
+                      context_value: Any | None = None, root_value: Any | None = None,
+                      operation_name: str | None = None,
+                      allowed_operation_types: Iterable[OperationType] | None = None,
+                      operation_extensions: dict[str, Any] | None = None) -> ExecutionResult:
+        # An operation that may answer in parts gets one more extension, which holds it open
+        # until its last part (async, a few µs: the others go without it).
+        token = _HOLD.set(channel_of(context_value) is not None)
+        try:
+            return await super().execute(query, variable_values, context_value, root_value,
+                                         operation_name, allowed_operation_types,
+                                         operation_extensions)
+        finally:
+            _HOLD.reset(token)
+
+    def get_extensions(self, sync: bool = False) -> list[SchemaExtension]:
+        extensions = super().get_extensions(sync)
+        if _HOLD.get():
+            extensions.append(HoldUntilDelivered())  # the innermost: every other ends after it
+        return extensions
+
+    def _collect_graphql_directives(self, schema_directive_types: Any
+                                    ) -> tuple[GraphQLDirective, ...]:
+        # Strawberry declares @defer and @stream together; the gateway offers @defer alone.
+        return tuple(d for d in super()._collect_graphql_directives(schema_directive_types)
+                     if d is not GraphQLStreamDirective)
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
@@ -92,15 +130,17 @@ def build_schema(document_limits: DocumentLimits | None = None,
                  extensions: Sequence[Callable[[], SchemaExtension]] = (),
                  max_operations: int = 10) -> GatewaySchema:
     """The schema; with `document_limits`, documents are checked and cached by `Documents`
-    (errors are mapped after every other extension, so last)."""
+    (errors are mapped after every other extension, so last; an operation answered in parts
+    is held open by one more, see `execute`)."""
     checks: list[Callable[[], SchemaExtension]] = (
         [DocumentValidation] if document_limits is not None else [])
     return GatewaySchema(
         query=Query, subscription=Subscription,
         extensions=[*checks, *extensions, ErrorCodes],
-        execution_context_class=BoundedExecutionContext, document_limits=document_limits,
+        execution_context_class=GatewayExecutionContext, document_limits=document_limits,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
-                                batching_config={"max_operations": max_operations}))
+                                batching_config={"max_operations": max_operations},
+                                enable_experimental_incremental_execution=True))
 
 
 schema = build_schema()

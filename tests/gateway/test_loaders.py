@@ -13,7 +13,7 @@ from aiodataloader import DataLoader
 from strawberry.schema.config import StrawberryConfig
 
 from gateway.context import Context
-from gateway.dataloader import Loader, each
+from gateway.dataloader import Abandoned, Loader, each, tracked
 from gateway.loaders import Loaders
 from gateway.schema.experiment import Experiment
 from gateway.schema.panel import Panel
@@ -198,3 +198,31 @@ async def test_a_cancelled_batch_cancels_its_calls_and_gives_their_room_back() -
     await asyncio.gather(batch, return_exceptions=True)
     await asyncio.sleep(0)  # the calls' callbacks
     assert sorted(cancelled) == [0, 1, 2] and not admission._keys
+
+
+async def test_a_stopped_batch_fails_its_keys_and_its_calls_stop() -> None:
+    """`Loaders.cancel` (an answer in parts its client left) stops the batches still loading:
+    their calls are cancelled, and every key's future fails, so that nothing that still
+    awaits one (graphql-core settles some work in the background) waits forever."""
+    loading: set[asyncio.Task[Any]] = set()
+    started = asyncio.Event()
+    cancelled: list[str] = []
+
+    async def fetch(key: str) -> int:
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(key)
+            raise
+        return 1
+
+    loader: Loader[str, int] = Loader(each(fetch), "slow", tracked(loading, None))
+    futures = [loader.load("a"), loader.load("b")]
+    await started.wait()
+    assert len(loading) == 1
+    for task in loading:
+        task.cancel()
+    outcomes = await asyncio.wait_for(asyncio.gather(*futures, return_exceptions=True), 5)
+    assert [type(o) for o in outcomes] == [Abandoned, Abandoned]
+    assert sorted(cancelled) == ["a", "b"] and not loading
