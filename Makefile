@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+, pip, make):
 #   make demo   the gateway on the demo upstream, GraphiQL at http://127.0.0.1:8000/graphql
+#               and the dashboard at http://127.0.0.1:8000/dashboard
 #               (another port: make demo PORT=8010)
 #   make test   the whole test suite (lint, types, tests)
 VENV ?= .venv
@@ -8,7 +9,7 @@ PYTHON ?= python3
 PORT ?= 8000
 
 .PHONY: demo demo-upstream test lint bench bench-attack bench-mesh clean system-packages regen \
-	graphiql
+	graphiql dashboard
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +25,16 @@ $(GRAPHIQL): web/graphiql/package.json web/graphiql/package-lock.json web/graphi
 
 graphiql: $(GRAPHIQL)
 
-demo: $(VENV)/.installed $(GRAPHIQL)
+# The dashboard page (/dashboard), bundled from web/dashboard the same way (not committed).
+DASHBOARD := gateway/static/dashboard/dashboard.js
+$(DASHBOARD): web/dashboard/package.json web/dashboard/package-lock.json \
+		$(wildcard web/dashboard/src/*) $(wildcard web/dashboard/queries/*)
+	npm ci --prefix web/dashboard --no-audit --no-fund --silent
+	npm run --prefix web/dashboard --silent build
+
+dashboard: $(DASHBOARD)
+
+demo: $(VENV)/.installed $(GRAPHIQL) $(DASHBOARD)
 	$(VENV)/bin/comet-gateway demo --port $(PORT)
 
 demo-upstream: $(VENV)/.installed
@@ -62,7 +72,7 @@ tests/js/node_modules/.installed: tests/js/package.json tests/js/package-lock.js
 	npm ci --prefix tests/js --no-audit --no-fund --silent
 	touch $@
 
-test: lint system-packages tests/js/node_modules/.installed $(GRAPHIQL)
+test: lint system-packages tests/js/node_modules/.installed $(GRAPHIQL) $(DASHBOARD)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
 
 # The benchmark (not part of the tests): ratios measured in one run; see docs/performance.md.
