@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import collector, downloads, tracing
+from . import collector, dashboard, downloads, tracing
 from .auth import MalformedKey, api_key
 from .cache_control import PrivateAnswers
 from .context import WebsocketOperations
@@ -56,7 +56,8 @@ def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"]))
-    stack.append(Middleware(PrivateAnswers, public_prefixes=(STATIC_PATH,)))
+    stack.append(Middleware(PrivateAnswers,
+                            public_prefixes=(STATIC_PATH, dashboard.STATIC_PATH)))
     stack.append(Middleware(WebSocketsPerClient, limit=settings.websockets_per_client,
                             keys=websocket_keys))
     stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
@@ -138,6 +139,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             log.warning("GraphiQL's bundle is not built into this install (from a checkout: "
                         "`make graphiql`, then install again); serving GraphiQL from its CDN, "
                         "which needs internet access")
+        if settings.dashboard and not dashboard.bundled():
+            log.warning("the dashboard's bundle is not built into this install (from a "
+                        "checkout: `make dashboard`, then install again); /dashboard says so")
         if settings.hosts().warning:
             log.warning("%s", settings.hosts().warning)
         await transport.open()
@@ -197,6 +201,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 Route("/healthz", healthz), Route("/readyz", readyz),
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
+                *(dashboard.routes(settings.graphiql_api_key) if settings.dashboard else []),
                 *downloads.routes(client_for, settings.download_stall_timeout)],
         middleware=middleware(settings, metrics, rate_limits, view.websocket_keys,
                               tracer_provider),

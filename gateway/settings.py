@@ -124,6 +124,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("chart_batch_size", "COMET_GATEWAY_CHART_BATCH_SIZE", int,
             "Experiments per experiments/multi-metric-chart call."),
     Setting("graphiql", "COMET_GATEWAY_GRAPHIQL", _bool, "Serve GraphiQL on a browser GET."),
+    Setting("dashboard", "COMET_GATEWAY_DASHBOARD", _bool,
+            "Serve the dashboard page at /dashboard (a project's experiments and metric "
+            "charts, over this gateway's /graphql)."),
     Setting("introspection", "COMET_GATEWAY_INTROSPECTION", _bool,
             "Answer introspection queries (GraphiQL needs them)."),
     Setting("cors_origins", "COMET_GATEWAY_CORS_ORIGINS", str,
@@ -253,6 +256,7 @@ class Settings:
     chart_batch_size: int = 100
     gc_threshold: int = DEFAULT_GC_THRESHOLD
     graphiql: bool = True
+    dashboard: bool = True
     public_url: str | None = None
     introspection: bool = True
     cors_origins: str = ""
@@ -288,7 +292,8 @@ class Settings:
     log_level: str = "info"
     use_env_api_key: bool = False
     env_api_key: str | None = field(default=None, repr=False)
-    # Not from the environment: `comet-gateway demo` puts its demo key in GraphiQL's headers.
+    # Not from the environment: `comet-gateway demo` puts its demo key in GraphiQL's headers
+    # and gives it to the dashboard page.
     graphiql_api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
