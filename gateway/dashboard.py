@@ -45,6 +45,7 @@ def page_html(api_key: str | None = None) -> str:
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Dashboard · comet-graphql-gateway</title>
+  <link rel="icon" href="data:,">
   <link rel="stylesheet" href="{STATIC_PATH}/dashboard.css">
 </head>
 <body>

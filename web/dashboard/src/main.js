@@ -307,7 +307,7 @@ function drawRows() {
   const keep = parseFilter(ui.filter.value, cols);
   const shown = sortRows(state.rows.filter(keep), cols, state.sort);
   drawTable(ui.table, shown, cols, {
-    sort: state.sort, chosen: new Set(state.chosen), colour: colourOf,
+    filter: ui.filter.value, sort: state.sort, chosen: new Set(state.chosen), colour: colourOf,
     onSort: (column) => {
       state.sort = { column, descending: state.sort.column === column && !state.sort.descending };
       drawRows();

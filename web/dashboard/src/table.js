@@ -63,12 +63,15 @@ export function sortRows(rows, cols, sort) {
 const TERM = /^([^<>=!~\s]+)(<=|>=|!=|=|<|>|~)(.+)$/;
 
 // `loss<0.3 optimizer=adam resnet`: a term naming a column compares it (numbers as numbers,
-// `~` is "contains"); any other term must appear in the row's name, key or parameters.
+// `~` is "contains"); any other term must appear in the row's name, key or parameters. A
+// name both a parameter and a metric have is the parameter; `metric:name` is the metric.
 export function parseFilter(text, cols) {
   const tests = [];
   for (const term of text.trim().split(/\s+/).filter(Boolean)) {
     const parts = TERM.exec(term);
-    const col = parts && cols.find((c) => c.label.toLowerCase() === parts[1].toLowerCase());
+    const name = parts && parts[1].toLowerCase();
+    const col = parts && (cols.find((c) => c.id.toLowerCase() === name)
+                          || cols.find((c) => c.label.toLowerCase() === name));
     if (col) {
       tests.push(comparison(col, parts[2], parts[3]));
     } else {
@@ -116,6 +119,9 @@ export function drawTable(host, rows, cols, ui) {
       }));
   });
   replace(host, h("thead", {}, head), h("tbody", {}, body));
+  // What the rows show, for a test (or a person's devtools) to read.
+  Object.assign(host.dataset, { filter: ui.filter, sort: `${ui.sort.column} `
+    + `${ui.sort.descending ? "desc" : "asc"}`, rows: String(rows.length) });
 }
 
 function title(r, c) {

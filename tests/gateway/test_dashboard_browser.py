@@ -1,0 +1,99 @@
+"""The dashboard in headless Chromium, on a gateway over the demo, as a person uses it: every
+chart draws one line per chosen experiment at the resolution of its width, a live value comes
+in over the subscription, no request leaves the gateway's origin, and only the page's own
+documents are sent. The screenshot is the README's (docs/dashboard.png)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.dashboard import bundled
+from gateway.settings import Settings
+from tests.demo_server import DemoServer
+from tests.gateway.test_dashboard_queries import LISTED, operation_name
+from tests.gateway.test_graphql_over_http import JS
+from tests.gateway_server import GatewayServer, start
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "tests" / "screenshots"
+DOCS_SHOT = ROOT / "docs" / "dashboard.png"
+ROWS = [0, 2, 3, 5]  # the table's rows to tick (newest first): the first is running
+OPTIONS = {"workspace": "vision-lab", "project": "image-classifier", "rows": ROWS,
+           "metrics": ["loss", "accuracy", "val_loss"], "smoothing": 0.6,
+           "filter": "optimizer=adam", "sortBy": "metric:loss", "live": True}
+
+
+@pytest.fixture
+def with_key(demo: DemoServer) -> Iterator[GatewayServer]:
+    # The demo's key given to the page, as `comet-gateway demo` does.
+    server = start(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
+                            rate_limit_per_second=0))
+    yield server
+    server.stop()
+
+
+def test_the_dashboard_in_chromium(with_key: GatewayServer, demo: DemoServer) -> None:
+    if shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is needed (apt-get install chromium; make test does)")
+    assert bundled(), "the dashboard's bundle is missing: run `make dashboard`"
+    running = LISTED[ROWS[0]].key
+    demo.log_metric(running, "loss", [0.5])  # a running experiment: it is logging
+    SCREENSHOTS.mkdir(exist_ok=True)
+    shot = SCREENSHOTS / "dashboard.png"
+    options = {**OPTIONS, "key": demo.keys["alice"]}
+    with subprocess.Popen(["node", str(JS / "dashboard_browser.mjs"), with_key.url, str(shot),
+                           json.dumps(options)], cwd=JS, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as node:
+        assert node.stdin is not None and node.stdout is not None
+        asked = node.stdout.readline()
+        assert asked.strip() == "live?", asked + (node.stderr.read() if node.stderr else "")
+        logged = demo.log_metric(running, "loss", [0.25, 0.125])
+        node.stdin.write("logged\n")
+        node.stdin.flush()
+        out, err = node.communicate(timeout=120)
+    assert node.returncode == 0, err
+    seen = json.loads(out.splitlines()[-1])
+
+    # Every chart: one line per chosen experiment, at most a point per pixel of its width.
+    assert seen["chosen"] == [LISTED[i].key for i in ROWS]
+    assert [c["metric"] for c in seen["charts"]] == OPTIONS["metrics"]
+    for chart in seen["charts"] + seen["smoothed"]:
+        assert chart["lines"] == len(ROWS), chart
+        assert 0 < chart["points"] <= chart["requestedPoints"] <= chart["width"] * 2
+        assert chart["canvas"] > 0
+    assert seen["smoothedRawRows"] == len(ROWS) * len(OPTIONS["metrics"])  # raw lines kept
+    assert seen["parts"] >= 2  # the table came first, the series deferred
+    # The live value reached the loss chart (its line grew by what was logged).
+    assert seen["liveUpdates"] >= 1 and logged
+    # The table, filtered and sorted.
+    adam = {h.key for h in LISTED[:100]
+            if (e := demo_experiment(h.key)) is not None and e.params["optimizer"] == "adam"}
+    assert set(seen["filtered"]) == adam and adam
+    losses = [float(v) for v in seen["sorted"] if v]
+    assert losses == sorted(losses) and len(losses) == len(adam)
+
+    # Nothing left the gateway: no other origin, no request failed, no CSP violation; the
+    # page sent its own documents only, and kept the key out of every URL.
+    assert seen["external"] == [] and seen["failures"] == [] and seen["violations"] == []
+    assert seen["console"] == []
+    documents = {operation_name((ROOT / "web/dashboard/queries" / f"{n}.graphql").read_text())
+                 for n in ("workspaces", "projects", "project")}
+    assert set(seen["operations"]) == documents
+    assert seen["websockets"] == [with_key.url.replace("http", "ws") + "/graphql"]
+    assert not seen["keyInUrl"] and not any(options["key"] in r for r in seen["requests"])
+    assert seen["stored"] == ["comet-graphql-gateway.dashboard.apiKey"]
+    assert shot.stat().st_size > 30_000
+    if not DOCS_SHOT.exists():  # the README's picture: refreshed by deleting it
+        shutil.copyfile(shot, DOCS_SHOT)
+
+
+def demo_experiment(key: str):  # type: ignore[no-untyped-def]
+    from tests.gateway.test_dashboard_queries import WORLD
+
+    return WORLD.experiment(key)
