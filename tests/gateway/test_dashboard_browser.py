@@ -1,13 +1,16 @@
 """The dashboard in headless Chromium, on a gateway over the demo, as a person uses it: every
 chart draws one line per chosen experiment at the resolution of its width, a live value comes
 in over the subscription, no request leaves the gateway's origin, and only the page's own
-documents are sent. The screenshot is the README's (docs/dashboard.png)."""
+documents are sent. Its screenshot is the README's: `UPDATE_DOCS_SCREENSHOT=1 pytest
+tests/gateway/test_dashboard_browser.py` copies it to docs/dashboard.png."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +29,8 @@ DOCS_SHOT = ROOT / "docs" / "dashboard.png"
 ROWS = [0, 2, 3, 5]  # the table's rows to tick (newest first): the first is running
 OPTIONS = {"workspace": "vision-lab", "project": "image-classifier", "rows": ROWS,
            "metrics": ["loss", "accuracy", "val_loss"], "smoothing": 0.6,
-           "filter": "optimizer=adam", "sortBy": "metric:loss", "live": True}
+           "filter": "optimizer=adam", "sortBy": "metric:loss", "live": True,
+           "hash": "interval=1"}
 
 
 @pytest.fixture
@@ -42,21 +46,31 @@ def test_the_dashboard_in_chromium(with_key: GatewayServer, demo: DemoServer) ->
     if shutil.which("chromium") is None:
         pytest.fail("Debian's chromium is needed (apt-get install chromium; make test does)")
     assert bundled(), "the dashboard's bundle is missing: run `make dashboard`"
-    running = LISTED[ROWS[0]].key
-    demo.log_metric(running, "loss", [0.5])  # a running experiment: it is logging
+    running = LISTED[ROWS[0]].key  # the newest: the demo's running experiment
     SCREENSHOTS.mkdir(exist_ok=True)
     shot = SCREENSHOTS / "dashboard.png"
     options = {**OPTIONS, "key": demo.keys["alice"]}
+    logging, logged = threading.Event(), []
+
+    def log_values() -> None:
+        # A value a second, as a running experiment logs them, until the page has seen one
+        # (the subscription's first poll only sets where new values start).
+        while not logging.wait(1.0):
+            logged.extend(demo.log_metric(running, "loss", [0.125]))
+
     with subprocess.Popen(["node", str(JS / "dashboard_browser.mjs"), with_key.url, str(shot),
-                           json.dumps(options)], cwd=JS, stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as node:
-        assert node.stdin is not None and node.stdout is not None
+                           json.dumps(options)], cwd=JS, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as node:
+        assert node.stdout is not None
         asked = node.stdout.readline()
         assert asked.strip() == "live?", asked + (node.stderr.read() if node.stderr else "")
-        logged = demo.log_metric(running, "loss", [0.25, 0.125])
-        node.stdin.write("logged\n")
-        node.stdin.flush()
-        out, err = node.communicate(timeout=120)
+        logger = threading.Thread(target=log_values)
+        logger.start()
+        try:
+            out, err = node.communicate(timeout=120)
+        finally:
+            logging.set()
+            logger.join()
     assert node.returncode == 0, err
     seen = json.loads(out.splitlines()[-1])
 
@@ -65,12 +79,18 @@ def test_the_dashboard_in_chromium(with_key: GatewayServer, demo: DemoServer) ->
     assert [c["metric"] for c in seen["charts"]] == OPTIONS["metrics"]
     for chart in seen["charts"] + seen["smoothed"]:
         assert chart["lines"] == len(ROWS), chart
-        assert 0 < chart["points"] <= chart["requestedPoints"] <= chart["width"] * 2
+        assert len(chart["points"]) == len(ROWS)
+        assert all(0 < n <= chart["requestedPoints"] <= chart["width"] * 2
+                   for n in chart["points"])
         assert chart["canvas"] > 0
     assert seen["smoothedRawRows"] == len(ROWS) * len(OPTIONS["metrics"])  # raw lines kept
     assert seen["parts"] >= 2  # the table came first, the series deferred
-    # The live value reached the loss chart (its line grew by what was logged).
+    # Live values reached the loss chart: its running line grew, the others did not.
     assert seen["liveUpdates"] >= 1 and logged
+    before, after = seen["smoothed"][0], seen["afterLive"][0]
+    assert after["metric"] == "loss" and after["lines"] == len(ROWS)
+    assert after["points"][0] > before["points"][0] and after["points"][1:] == before["points"][1:]
+    assert seen["afterLive"][1:] == seen["smoothed"][1:]
     # The table, filtered and sorted.
     adam = {h.key for h in LISTED[:100]
             if (e := demo_experiment(h.key)) is not None and e.params["optimizer"] == "adam"}
@@ -89,7 +109,7 @@ def test_the_dashboard_in_chromium(with_key: GatewayServer, demo: DemoServer) ->
     assert not seen["keyInUrl"] and not any(options["key"] in r for r in seen["requests"])
     assert seen["stored"] == ["comet-graphql-gateway.dashboard.apiKey"]
     assert shot.stat().st_size > 30_000
-    if not DOCS_SHOT.exists():  # the README's picture: refreshed by deleting it
+    if os.environ.get("UPDATE_DOCS_SCREENSHOT"):  # the README's picture
         shutil.copyfile(shot, DOCS_SHOT)
 
 

@@ -1,19 +1,17 @@
 // Opens the gateway's dashboard in headless Chromium (Debian's) as a person would: picks a
 // workspace and a project, ticks experiments and metrics, moves the smoothing slider, filters
 // and sorts the table, waits for a live value, and saves a screenshot. Records every request
-// the page makes. Prints "live?" when it waits for a value to be logged (the caller logs one
-// and answers on stdin), then one JSON line of what it saw.
+// the page makes. Prints "live?" when it waits for live values (the caller logs them to a
+// running experiment it charts), then one JSON line of what it saw.
 // Usage: node dashboard_browser.mjs URL SCREENSHOT OPTIONS_JSON
 //   OPTIONS_JSON: {workspace, project, rows: [row indexes to tick], metrics: [...],
-//                  smoothing, filter, sortBy, live: true|false}
-import { createInterface } from "node:readline";
+//                  smoothing, filter, sortBy, live: true|false, hash: "interval=1"}
 import { chromium } from "playwright-core";
 
 const [url, screenshot, optionsJson] = process.argv.slice(2);
 const options = JSON.parse(optionsJson);
 const origin = new URL(url).origin;
 const wsOrigin = origin.replace(/^http/, "ws");
-const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -60,7 +58,7 @@ try {
       (e) => window.__violations.push(`${e.violatedDirective} ${e.blockedURI}`));
   });
 
-  await page.goto(`${url}/dashboard`, { waitUntil: "networkidle" });
+  await page.goto(`${url}/dashboard#${options.hash || ""}`, { waitUntil: "networkidle" });
   const attached = { ...TIMEOUT, state: "attached" }; // options are never "visible"
   await page.waitForSelector(`#workspace:not([disabled]) option[value="${options.workspace}"]`,
                              attached);
@@ -88,7 +86,8 @@ try {
   }, [count, metrics], TIMEOUT);
   await drawn(chosen.length, options.metrics);
   const charts = () => page.$$eval("#charts .chart", (nodes) => nodes.map((n) => ({
-    metric: n.dataset.metric, lines: Number(n.dataset.lines), points: Number(n.dataset.points),
+    metric: n.dataset.metric, lines: Number(n.dataset.lines),
+    points: n.dataset.points.split(",").map(Number),
     requestedPoints: Number(n.dataset.requestedPoints), width: Number(n.dataset.width),
     canvas: n.querySelector("canvas") ? n.querySelector("canvas").width : 0 })));
   seen.chosen = chosen;
@@ -119,7 +118,6 @@ try {
   if (options.live) {
     await page.waitForSelector("#live.on", TIMEOUT);
     console.log("live?");
-    await lines.next(); // the caller has logged values to a running, charted experiment
     await page.waitForFunction(() => Number(document.querySelector("#charts").dataset
       .liveUpdates) > 0, null, TIMEOUT);
     seen.liveUpdates = Number(await page.$eval("#charts", (n) => n.dataset.liveUpdates));

@@ -57,7 +57,7 @@ export class Chart {
       (s, i) => i > 0 && s.show && !s.label.endsWith(" (raw)")).length;
     Object.assign(this.node.dataset, {
       lines: String(experimentLines),
-      points: String(Math.max(0, ...drawn.map((l) => l.steps.length))),
+      points: drawn.map((l) => l.steps.length).join(","), // per line, in the lines' order
       width: String(width),
     });
   }
