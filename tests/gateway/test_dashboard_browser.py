@@ -20,7 +20,7 @@ from gateway.dashboard import bundled
 from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.gateway.test_dashboard_queries import LISTED, operation_name
-from tests.gateway.test_graphql_over_http import JS
+from tests.gateway.test_graphql_over_http import JS, node_script
 from tests.gateway_server import GatewayServer, start
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +117,24 @@ def demo_experiment(key: str):  # type: ignore[no-untyped-def]
     from tests.gateway.test_dashboard_queries import WORLD
 
     return WORLD.experiment(key)
+
+
+def test_the_key_is_asked_once_and_kept_out_of_urls(demo: DemoServer) -> None:
+    if shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is needed (apt-get install chromium; make test does)")
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0))  # no demo key
+    good, bad = demo.keys["alice"], "notAKeyComet0000000000"
+    try:
+        out = node_script("dashboard_key.mjs", server.url, good, bad)
+    finally:
+        server.stop()
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.splitlines()[-1])
+    assert seen["askedFirst"] and seen["askedAgain"] and "did not accept" in seen["refused"]
+    assert seen["storedAfterRefusal"] == {}
+    assert seen["storedAfterGood"] == {"comet-graphql-gateway.dashboard.apiKey": good}
+    assert not seen["formAfterGood"] and seen["inputCleared"]
+    assert not seen["formAfterReload"]  # asked once: the tab keeps it
+    assert seen["storedAfterForget"] == {} and seen["formAfterForget"]
+    assert not any(good in u or bad in u for u in seen["urls"])
+    assert set(seen["authorizations"]) == {good, bad}
