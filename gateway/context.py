@@ -31,6 +31,9 @@ class Context:
     connection_params: dict[str, Any] | None = None  # graphql-ws's connection_init payload
     # A fresh client and loaders for a key: each operation over a websocket gets its own.
     open_client: Callable[[ApiKey], tuple[CometClient, Loaders]] | None = None
+    # Points of fetched series read by this operation's series views (`schema.resolution`),
+    # bounded by `settings.max_series_points` as its client's budget bounds its calls.
+    series_points: int = 0
 
     def renew(self) -> None:
         """A fresh client and loaders, in place: for the next event of a subscription, which
@@ -44,7 +47,7 @@ class Context:
         if self.open_client is None:
             return self
         client, loaders = self.open_client(self.api_key or ApiKey(""))
-        return dataclasses.replace(self, client=client, loaders=loaders)
+        return dataclasses.replace(self, client=client, loaders=loaders, series_points=0)
 
     @property
     def over_websocket(self) -> bool:

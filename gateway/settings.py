@@ -166,6 +166,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("upstream_budget", "COMET_GATEWAY_UPSTREAM_BUDGET", int,
             "Upstream calls one operation may make; past it, fields fail with "
             "QUERY_TOO_COMPLEX and the data fetched so far is returned."),
+    Setting("max_series_points", "COMET_GATEWAY_MAX_SERIES_POINTS", int,
+            "Points of fetched metric series one operation may downsample, cut to a step range "
+            "or smooth (`points`, `stepMin`, `stepMax`, `smoothing`: each such field reads its "
+            "series whole); past it, those fields fail with QUERY_TOO_COMPLEX."),
     Setting("rate_limit_per_second", "COMET_GATEWAY_RATE_LIMIT_PER_SECOND", float,
             "Requests per second allowed per client address (a token bucket: every route but "
             "/healthz, each websocket operation too); 0 turns it off."),
@@ -273,6 +277,7 @@ class Settings:
     max_operations: int = 10
     operation_deadline: float = 60.0
     upstream_budget: int = 2000
+    max_series_points: int = 10_000_000
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
     upstream_rate_per_key: float = 100.0
@@ -299,7 +304,8 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
                      "max_query_length", "max_fields", "max_answer_objects", "max_answer_fields",
-                     "max_body_bytes", "max_operations", "upstream_budget", "rate_limit_burst",
+                     "max_body_bytes", "max_operations", "upstream_budget", "max_series_points",
+                     "rate_limit_burst",
                      "upstream_burst_per_key", "cache_max_entries", "cache_max_bytes",
                      "persisted_max_bytes"):
             if getattr(self, name) < 1:

@@ -29,6 +29,18 @@ from .metrics import (
     check_chart,
     point_rows,
 )
+from .resolution import (
+    Downsampling,
+    Method,
+    Points,
+    SeriesView,
+    Smoothing,
+    StepMax,
+    StepMin,
+    fetch_full,
+    series_view,
+    viewed,
+)
 from .scalars import Long, from_millis
 
 T = TypeVar("T")
@@ -195,28 +207,41 @@ class Experiment:
                                   "through one multi-metric-chart call per batch. 1 to "
                                   f"{MAX_CHART_METRICS} names, at most {MAX_CHART_PARAMS} "
                                   "params (their values: see metricChart). `independent: "
-                                  "false` keeps only the steps every named metric has.")
+                                  "false` keeps only the steps every named metric has. "
+                                  "`points`, `stepMin`/`stepMax` and `smoothing` give each "
+                                  "series at a chart's resolution; fields that differ only in "
+                                  "those share their upstream call.")
     async def metric_series(self, info: Info, names: list[str], full: bool = False,
-                            params: list[str] | None = None,
-                            independent: bool = True) -> list[MetricSeries] | None:
-        found = await self._series(info, names, full, params, independent)
-        return None if found is None else [MetricSeries.of(m) for m in found.metrics]
+                            params: list[str] | None = None, independent: bool = True,
+                            points: Points = None, method: Method = Downsampling.LTTB,
+                            step_min: StepMin = None, step_max: StepMax = None,
+                            smoothing: Smoothing = None) -> list[MetricSeries] | None:
+        view = series_view(points, method, step_min, step_max, smoothing)
+        found = await self._series(info, names, full, params, independent, view)
+        return None if found is None else viewed(info, found.metrics, view)
 
     @strawberry.field(description="Its part of a multi-metric chart: the series of `metrics`, "
                                   "the values of `params`, and the steps. Batched with "
-                                  "metricSeries across experiments (one call per batch).")
+                                  "metricSeries across experiments (one call per batch); "
+                                  "`points`, `stepMin`/`stepMax` and `smoothing` as there.")
     async def metric_chart(self, info: Info, metrics: list[str],
                            params: list[str] | None = None, full: bool = False,
-                           independent: bool = True) -> MetricChartEntry | None:
-        found = await self._series(info, metrics, full, params, independent)
-        return None if found is None else MetricChartEntry.of(str(self.key), found)
+                           independent: bool = True, points: Points = None,
+                           method: Method = Downsampling.LTTB, step_min: StepMin = None,
+                           step_max: StepMax = None, smoothing: Smoothing = None
+                           ) -> MetricChartEntry | None:
+        view = series_view(points, method, step_min, step_max, smoothing)
+        found = await self._series(info, metrics, full, params, independent, view)
+        return None if found is None else MetricChartEntry.of(
+            str(self.key), found, viewed(info, found.metrics, view), view)
 
     async def _series(self, info: Info, names: list[str], full: bool,
-                      params: list[str] | None, independent: bool
+                      params: list[str] | None, independent: bool, view: SeriesView | None
                       ) -> models.ChartExperiment | None:
         check_chart(names, params or ())
         return await info.context.loaders.series.load(SeriesRequest(
-            str(self.key), tuple(names), full, tuple(params or ()), independent))
+            str(self.key), tuple(names), fetch_full(full, view), tuple(params or ()),
+            independent))
 
     @strawberry.field(description="Every hyperparameter's summary.")
     async def parameters(self, info: Info) -> list[ParameterSummary] | None:
@@ -300,12 +325,17 @@ class MetricChartEntry:
         return Experiment(key=self.experiment_key)
 
     @classmethod
-    def of(cls, key: str, entry: models.ChartExperiment) -> MetricChartEntry:
-        return cls(experiment_key=strawberry.ID(key),
-                   metrics=[MetricSeries.of(m) for m in entry.metrics],
+    def of(cls, key: str, entry: models.ChartExperiment, metrics: list[MetricSeries],
+           view: SeriesView | None = None) -> MetricChartEntry:
+        """The entry with its series as the field shows them (`metrics`); where its view
+        shows some of their points, its steps are theirs."""
+        steps: list[int | None] = list(entry.steps)
+        if view is not None and view.picks:
+            steps = [*sorted({s for m in metrics for s in m.steps or () if s is not None})]
+        return cls(experiment_key=strawberry.ID(key), metrics=metrics,
                    params=[KeyValue(key=k, value=None if v is None else str(v))
                            for k, v in (entry.params or {}).items()],
-                   steps=list(entry.steps))
+                   steps=steps)
 
 
 def _workspace(meta: ExperimentMetadata) -> Workspace | None:

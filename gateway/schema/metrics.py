@@ -202,7 +202,8 @@ def point_rows(points: Sequence[models.MetricPoint]) -> list[PointRow]:
 
 
 @strawberry.type(description="One metric of one experiment as parallel lists, ready to plot "
-                             "(sampled to about 500 points unless `full`).")
+                             "(sampled by Comet to about 500 points unless `full` or "
+                             "`points`).")
 class MetricSeries:
     metric_name: str = d("The metric's name.")
     steps: list[Long | None] | None = d("The step of each value.")
@@ -211,6 +212,10 @@ class MetricSeries:
     timestamps: list[Long | None] | None = d("When each value was logged (epoch ms).")
     durations: list[Long | None] | None = d("Milliseconds since the previous value (0 first).")
     epochs: list[Long | None] | None = d("The epoch of each value.")
+    smoothed: list[float | None] | None = strawberry.field(
+        default=None, description="With `smoothing`: TensorBoard's debiased exponential "
+        "moving average at each value (computed over the whole series fetched, skipping the "
+        "values that are not finite numbers, which are null here); null without it.")
     sent: strawberry.Private[Sequence[models.Reading | None]] = ()
 
     @strawberry.field(description="The values as Comet sent them, as text: NaN, Infinity and "
@@ -219,10 +224,11 @@ class MetricSeries:
         return texts(self.sent)
 
     @classmethod
-    def of(cls, m: models.ChartMetric) -> MetricSeries:
+    def of(cls, m: models.ChartMetric, smoothed: list[float | None] | None = None
+           ) -> MetricSeries:
         return cls(metric_name=m.metric_name, steps=list(m.steps), values=numbers(m.values),
                    timestamps=list(m.timestamps), durations=list(m.durations),
-                   epochs=list(m.epochs), sent=m.values)
+                   epochs=list(m.epochs), smoothed=smoothed, sent=m.values)
 
 
 @strawberry.type(description="A name and a value.")

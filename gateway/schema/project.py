@@ -18,6 +18,18 @@ from .experiment import Experiment, MetricChartEntry
 from .filters import ExperimentFilter, ExperimentOrder, predicates_key
 from .metrics import CHART_BOUNDS, check_chart
 from .pagination import PageInfo, decode_cursor, edges, page_info, page_size
+from .resolution import (
+    Downsampling,
+    Method,
+    Points,
+    SeriesView,
+    Smoothing,
+    StepMax,
+    StepMin,
+    fetch_full,
+    series_view,
+    viewed,
+)
 from .scalars import from_millis
 from .workspace import Workspace
 
@@ -170,7 +182,7 @@ class Project:
 
     async def _chart(self, info: Info, metrics: list[str], params: list[str] | None,
                      experiment_keys: list[strawberry.ID] | None, full: bool,
-                     independent: bool) -> MetricChart | None:
+                     independent: bool, view: SeriesView | None) -> MetricChart | None:
         check_chart(metrics, params or (), len(experiment_keys or ()))
         if experiment_keys is None:
             everything = plan_listing(self._ref(), None, None, False, True, None, None)
@@ -178,23 +190,31 @@ class Project:
             check_chart(metrics, params or (), len(keys))
         else:
             keys = [str(k) for k in experiment_keys]
-        chart = await info.context.loaders.chart.load(
-            ChartRequest(tuple(keys), tuple(metrics), tuple(params or ()), full, independent))
+        chart = await info.context.loaders.chart.load(ChartRequest(
+            tuple(keys), tuple(metrics), tuple(params or ()), fetch_full(full, view),
+            independent))
         if chart is None:
             return None
         found = chart.experiments
         return MetricChart(empty=chart.empty, experiments=[
-            MetricChartEntry.of(key, found[key]) for key in keys if key in found])
+            MetricChartEntry.of(key, found[key], viewed(info, found[key].metrics, view), view)
+            for key in keys if key in found])
 
     @strawberry.field(description="A multi-metric chart of its experiments (all of them, or "
                                   "`experimentKeys`): one series per metric and experiment. "
-                                  + CHART_BOUNDS)
+                                  "`points`, `stepMin`/`stepMax` and `smoothing` give each "
+                                  "series at a chart's resolution (see Experiment."
+                                  "metricSeries). " + CHART_BOUNDS)
     async def metric_chart(self, info: Info, metrics: list[str],
                            params: list[str] | None = None,
                            experiment_keys: list[strawberry.ID] | None = None,
-                           full: bool = False, independent: bool = True
-                           ) -> list[MetricChartEntry] | None:
-        chart = await self._chart(info, metrics, params, experiment_keys, full, independent)
+                           full: bool = False, independent: bool = True,
+                           points: Points = None, method: Method = Downsampling.LTTB,
+                           step_min: StepMin = None, step_max: StepMax = None,
+                           smoothing: Smoothing = None) -> list[MetricChartEntry] | None:
+        view = series_view(points, method, step_min, step_max, smoothing)
+        chart = await self._chart(info, metrics, params, experiment_keys, full, independent,
+                                  view)
         return None if chart is None else chart.experiments
 
     @strawberry.field(description="The same chart as `metricChart` (the same arguments, the "
@@ -203,9 +223,13 @@ class Project:
     async def metric_chart_result(self, info: Info, metrics: list[str],
                                   params: list[str] | None = None,
                                   experiment_keys: list[strawberry.ID] | None = None,
-                                  full: bool = False, independent: bool = True
-                                  ) -> MetricChart | None:
-        return await self._chart(info, metrics, params, experiment_keys, full, independent)
+                                  full: bool = False, independent: bool = True,
+                                  points: Points = None, method: Method = Downsampling.LTTB,
+                                  step_min: StepMin = None, step_max: StepMax = None,
+                                  smoothing: Smoothing = None) -> MetricChart | None:
+        view = series_view(points, method, step_min, step_max, smoothing)
+        return await self._chart(info, metrics, params, experiment_keys, full, independent,
+                                 view)
 
     @strawberry.field(description="Its dashboard templates.")
     async def dashboards(self, info: Info
