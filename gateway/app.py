@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     schema = build_schema(settings.document_limits(),
                           [WebsocketOperations, lambda: OperationMetrics(metrics),
                            introspection.extension(), *traced],
-                          settings.max_operations)
+                          settings.max_operations, in_parts=True)
     assert schema.documents is not None
     documents = schema.documents
     persisted = PersistedQueries(persisted_store(settings, metrics),

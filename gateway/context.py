@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
@@ -15,6 +15,9 @@ from .live import LiveHub
 from .loaders import Loaders
 from .settings import Settings
 from .upstream import ApiKey, CometClient
+
+if TYPE_CHECKING:  # the schema's modules import this one
+    from .schema.parts import PartsChannel
 
 
 @dataclass
@@ -34,6 +37,9 @@ class Context:
     # Points of fetched series read by this operation's series views (`schema.resolution`),
     # bounded by `settings.max_series_points` as its client's budget bounds its calls.
     series_points: int = 0
+    # Where the answer goes when it may come in parts (`@defer`; see `schema.parts`): an HTTP
+    # operation alone in its request, from a client that reads multipart/mixed.
+    parts: PartsChannel | None = None
 
     def renew(self) -> None:
         """A fresh client and loaders, in place: for the next event of a subscription, which

@@ -72,6 +72,21 @@ class Loader(Generic[K, V]):
         self._loader.clear_all()
 
 
+def tracked(loading: set[asyncio.Task[Any]], on_batch: BatchHook | None) -> BatchHook:
+    """`on_batch`, which also keeps each batch's task in `loading` while it runs (aiodataloader
+    runs a batch in a task of its own, which nothing else holds). A closure: the loaders'
+    owner is not referred to."""
+    def hook(name: str, size: int) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            loading.add(task)
+            task.add_done_callback(loading.discard)
+        if on_batch is not None:
+            on_batch(name, size)
+
+    return hook
+
+
 def chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
     """`items` in order, cut into runs of at most `size`: the chart's batches."""
     return [items[i:i + size] for i in range(0, len(items), size)]

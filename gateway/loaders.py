@@ -11,15 +11,16 @@ dataclasses.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
-from .dataloader import BatchHook, Loader, chunks, each, together
+from .dataloader import BatchHook, Loader, chunks, each, together, tracked
 from .upstream import CometClient
 from .upstream.models import (
     Account,
@@ -147,7 +148,8 @@ class Loaders:
         self.client = client
         self._gate = client.gate()
         self._chart_batch_size = chart_batch_size
-        self._on_batch = on_batch
+        self._loading: set[asyncio.Task[Any]] = set()
+        self._on_batch = tracked(self._loading, on_batch)
 
     def close(self) -> None:
         """Drop every loader made, and what it loaded, once the request is answered.
@@ -160,6 +162,13 @@ class Loaders:
             if isinstance(value, Loader):
                 value.clear()
                 del self.__dict__[name]
+
+    def cancel(self) -> None:
+        """The answer was abandoned (its client went away): the batches still loading stop,
+        and their upstream calls with them. Only once nothing awaits their keys any more (a
+        key's future never settles then)."""
+        for task in list(self._loading):
+            task.cancel()
 
     def _each(self, name: str, fetch: Callable[[K], Awaitable[V]]) -> Loader[K, V]:
         return Loader(each(fetch, self._gate), name, self._on_batch)

@@ -158,6 +158,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_answer_fields", "COMET_GATEWAY_MAX_ANSWER_FIELDS", int,
             "Fields one operation may resolve (and ten times as many values in lists of "
             "numbers or strings); past it, the rest are null with QUERY_TOO_COMPLEX."),
+    Setting("max_deferred", "COMET_GATEWAY_MAX_DEFERRED", int,
+            "Deferred fragments (`@defer`, counted once per object they are met on) one "
+            "operation may deliver in parts of their own; past it, the rest come in the part "
+            "that holds them, as if not deferred (0: every answer is whole)."),
     Setting("max_operations", "COMET_GATEWAY_MAX_OPERATIONS", int,
             "Operations allowed in one batched HTTP request."),
     Setting("operation_deadline", "COMET_GATEWAY_OPERATION_DEADLINE", float,
@@ -274,6 +278,7 @@ class Settings:
     max_body_bytes: int = 1_000_000
     max_answer_objects: int = 25_000
     max_answer_fields: int = 100_000
+    max_deferred: int = 1_000
     max_operations: int = 10
     operation_deadline: float = 60.0
     upstream_budget: int = 2000
@@ -310,6 +315,8 @@ class Settings:
                      "persisted_max_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.max_deferred < 0:
+            raise ValueError("max_deferred cannot be negative (0 answers every operation whole)")
         if self.gc_threshold < 0:
             raise ValueError("gc_threshold cannot be negative (0 leaves Python's defaults)")
         if self.redis_timeout <= 0 or self.cache_key_recheck < 0:

@@ -1,5 +1,6 @@
 """The GraphQL endpoint: Strawberry's ASGI view, with the gateway's HTTP concerns (content
-negotiation, persisted queries, the per-request client and loaders, websocket keys)."""
+negotiation, answers in parts, persisted queries, the per-request client and loaders,
+websocket keys)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from . import request_shape
 from .auth import MalformedKey, api_key
 from .context import Context
 from .graphiql import graphiql_html
+from .incremental import PartsResponse, Payloads, accepted_format
 from .limits import send_errors
 from .live import LiveHub
 from .loaders import Loaders
@@ -34,6 +36,7 @@ from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryN
 from .rate_limits import RateLimits, client_address, retry_after
 from .schema import GatewaySchema
 from .schema.execution import execution_started, recording_execution
+from .schema.parts import PartsChannel
 from .settings import Settings
 from .upstream import ApiKey, Budget, CometClient, Transport
 from .websocket import GuardedWebSocketAdapter, WebSocketKeys, admit
@@ -92,6 +95,29 @@ class RateLimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
             self.view.charge_reading(client_address(context.request.scope),
                                      message["payload"]["query"])
         await super().handle_subscribe(message)
+
+
+class InParts(Exception):
+    """Raised out of Strawberry's `run` (caught in `__call__`): the operation answers in
+    parts, sent by `response`; it lasts until they are out (`operation` is its task)."""
+
+    def __init__(self, payloads: Payloads, operation: asyncio.Future[Any],
+                 headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__("answered in parts")
+        self.payloads, self.operation, self.headers = payloads, operation, headers
+
+    def response(self) -> PartsResponse:
+        return PartsResponse(self.payloads, self.headers, self._ended)
+
+    async def _ended(self) -> None:
+        # The client may have gone: no load still running is awaited any more (the parts
+        # are closed), so the upstream calls they wait on are dropped.
+        for loaders in _OPENED.get() or ():
+            loaders.cancel()
+        # The operation's extensions (error codes, metrics, traces) end now, with every part.
+        await asyncio.wait((self.operation,))
+        if not self.operation.cancelled() and self.operation.exception() is not None:
+            raise self.operation.exception()  # type: ignore[misc]
 
 
 class GatewayGraphQL(GraphQL[Context, None]):
@@ -172,30 +198,38 @@ class GatewayGraphQL(GraphQL[Context, None]):
         address = _ADDRESS.set(client_address(scope))
         opened = _OPENED.set([])
         try:
-            with recording_execution():
-                response = await self.run(request)
-        except MalformedKey as exc:
-            await send_errors(send, 401, exc.code, str(exc))
-            return
-        except PersistedQueryNotFound:  # Apollo's clients retry with the query on this
-            await send_errors(send, 200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
-            return
-        except PersistedQueryMismatch as exc:
-            await send_errors(send, 400, "BAD_USER_INPUT", str(exc))
-            return
-        except Exception as exc:  # strawberry's refusals and ours, as GraphQL errors
-            refused = request_shape.refusal(exc)
-            if refused is None:
-                raise
-            await send_errors(send, refused.status_code, "BAD_USER_INPUT", refused.reason)
-            return
+            response = await self._answer(request, send)
+            if isinstance(response, PartsResponse):  # its loaders serve until its last part
+                await response(scope, receive, send)
+                return
         finally:
             for loaders in _OPENED.get() or ():
                 loaders.close()
             _OPENED.reset(opened)
             _WANTS_GRAPHQL_RESPONSE.reset(token)
             _ADDRESS.reset(address)
-        await response(scope, receive, send)
+        if response is not None:  # a whole answer: its loaders went first (see Loaders.close)
+            await response(scope, receive, send)
+
+    async def _answer(self, request: Request, send: Send) -> Response | PartsResponse | None:
+        """The answer to send, or None once a refusal was sent."""
+        try:
+            with recording_execution():
+                return await self.run(request)
+        except InParts as parts:
+            return parts.response()
+        except MalformedKey as exc:
+            await send_errors(send, 401, exc.code, str(exc))
+        except PersistedQueryNotFound:  # Apollo's clients retry with the query on this
+            await send_errors(send, 200, "PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
+        except PersistedQueryMismatch as exc:
+            await send_errors(send, 400, "BAD_USER_INPUT", str(exc))
+        except Exception as exc:  # strawberry's refusals and ours, as GraphQL errors
+            refused = request_shape.refusal(exc)
+            if refused is None:
+                raise
+            await send_errors(send, refused.status_code, "BAD_USER_INPUT", refused.reason)
+        return None
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         """GraphQL over HTTP: `application/graphql-response+json` when the client accepts it.
@@ -220,11 +254,47 @@ class GatewayGraphQL(GraphQL[Context, None]):
                           response: Response | WebSocket) -> Context:
         key = api_key(request.headers, self.settings)
         client, loaders = self._open_client(key)
+        in_parts = (isinstance(request, Request)
+                    and accepted_format(request.headers.get("accept")) is not None)
         return Context(client=client, loaders=loaders, settings=self.settings,
                        request_id=getattr(request.state, "request_id", "-"),
                        base_url=self.settings.public_url or str(request.base_url),
                        request=request, response=response, api_key=key, live=self.live,
-                       open_client=self._open_client)
+                       open_client=self._open_client,
+                       parts=PartsChannel() if in_parts else None)
+
+    async def execute_operation(self, request: Request, request_adapter: Any,
+                                request_data: GraphQLRequestData | list[GraphQLRequestData],
+                                context: Context, root_value: Any, sub_response: Response
+                                ) -> Any:
+        # A batch's answer is one JSON array; a text without `defer` (`@ defer` is valid
+        # GraphQL too) defers nothing: each is answered whole.
+        if isinstance(request_data, list) or "defer" not in (request_data.query or ""):
+            context.parts = None
+        return await super().execute_operation(request, request_adapter, request_data,
+                                               context, root_value, sub_response)
+
+    async def execute_single(self, request: Request, request_adapter: Any,
+                             sub_response: Response, context: Context, root_value: Any,
+                             request_data: GraphQLRequestData) -> Any:
+        """The operation's whole answer, or `InParts` once it hands its first part over (it
+        runs on, in a task of its own, until its last part is out)."""
+        channel = context.parts
+        if channel is None:
+            return await super().execute_single(request, request_adapter, sub_response,
+                                                context, root_value, request_data)
+        operation = asyncio.ensure_future(super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data))
+        try:
+            parts = await channel.parts_or_none(operation)
+        except BaseException:
+            operation.cancel()
+            raise
+        if parts is None:
+            return operation.result()
+        answer_format = accepted_format(request.headers.get("accept"))
+        assert answer_format is not None  # a channel is opened for such a client only
+        raise InParts(Payloads(parts, answer_format), operation, sub_response.raw_headers)
 
     def _open_client(self, key: ApiKey) -> tuple[CometClient, Loaders]:
         """A client for one operation (its deadline, its budget, metered against the key's

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLDirective, GraphQLError, GraphQLStreamDirective
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -14,8 +14,9 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from ..documents import BAD_INPUT, DocumentLimits, Documents, refusal
-from .answer_size import BoundedExecutionContext
+from .deferring import GatewayExecutionContext
 from .errors import ErrorCodes, map_errors
+from .parts import HoldUntilDelivered
 from .query import Query
 from .scalars import SCALARS
 from .subscription import Subscription
@@ -26,7 +27,13 @@ class GatewaySchema(strawberry.Schema):
     `errors.map_errors`, not by strawberry's logger, which logs every traceback.
 
     With `document_limits`, every query text is parsed and validated by `Documents`: once
-    per text, each limit checked before the spec's validation runs."""
+    per text, each limit checked before the spec's validation runs.
+
+    `@defer` is declared (Strawberry's experimental incremental execution is on, see `parts`
+    and `deferring`); `@stream` is not: every list the gateway returns is whole by the time
+    its field resolves (Comet answers whole pages), so streaming it would only cut an answer
+    already made into more parts, each item completed apart rather than in bulk (see
+    `execution`)."""
 
     documents: Documents | None = None
 
@@ -35,6 +42,12 @@ class GatewaySchema(strawberry.Schema):
         super().__init__(*args, **kwargs)
         if document_limits is not None:
             self.documents = Documents(self._schema, document_limits)
+
+    def _collect_graphql_directives(self, schema_directive_types: Any
+                                    ) -> tuple[GraphQLDirective, ...]:
+        # Strawberry declares @defer and @stream together; the gateway offers @defer alone.
+        return tuple(d for d in super()._collect_graphql_directives(schema_directive_types)
+                     if d is not GraphQLStreamDirective)
 
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
@@ -90,17 +103,21 @@ class DocumentValidation(SchemaExtension):
 
 def build_schema(document_limits: DocumentLimits | None = None,
                  extensions: Sequence[Callable[[], SchemaExtension]] = (),
-                 max_operations: int = 10) -> GatewaySchema:
+                 max_operations: int = 10, in_parts: bool = False) -> GatewaySchema:
     """The schema; with `document_limits`, documents are checked and cached by `Documents`
-    (errors are mapped after every other extension, so last)."""
+    (errors are mapped after every other extension, so last). With `in_parts`, an operation
+    whose context has a `parts.PartsChannel` may answer in parts, and lasts until the last is
+    out (its extension, async, holds it: such a schema runs `execute`, not `execute_sync`)."""
     checks: list[Callable[[], SchemaExtension]] = (
         [DocumentValidation] if document_limits is not None else [])
+    holding: list[Callable[[], SchemaExtension]] = [HoldUntilDelivered] if in_parts else []
     return GatewaySchema(
         query=Query, subscription=Subscription,
-        extensions=[*checks, *extensions, ErrorCodes],
-        execution_context_class=BoundedExecutionContext, document_limits=document_limits,
+        extensions=[*checks, *extensions, ErrorCodes, *holding],
+        execution_context_class=GatewayExecutionContext, document_limits=document_limits,
         config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS,
-                                batching_config={"max_operations": max_operations}))
+                                batching_config={"max_operations": max_operations},
+                                enable_experimental_incremental_execution=True))
 
 
 schema = build_schema()

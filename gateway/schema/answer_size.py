@@ -16,6 +16,9 @@ answer is built, each against its bound for one operation:
 Past a bound, the field at hand is null, and so is every field resolved after it (its resolver
 is not called); the answer carries one QUERY_TOO_COMPLEX error that says so, not one per
 field (a bomb cut short would otherwise fill the answer with thousands of them).
+
+An answer in parts (`@defer`, see `parts`) is one answer: graphql-core executes each deferred
+fragment with a copy of the operation's executor, and every copy counts into the same `Tally`.
 """
 
 from __future__ import annotations
@@ -50,13 +53,31 @@ class AnswerTooLarge(GraphQLError):
     """A field not resolved: the operation's answer has reached one of its bounds."""
 
 
+class Tally:
+    """What one answer holds so far, all its parts together."""
+
+    __slots__ = ("objects", "fields", "values", "field_errors", "why", "reported")
+
+    def __init__(self) -> None:
+        self.objects = self.fields = self.values = self.field_errors = 0
+        self.why = ""  # why the rest is refused, once a bound is passed
+        self.reported = False  # whether the refusal's one error is in the answer
+
+
 class BoundedExecutionContext(BulkLeafExecutionContext):
     """Counts what an operation's answer holds; past a bound (the context's `settings`, else
     the defaults here), refuses every field still to come."""
 
-    _objects = _fields = _values = _field_errors = 0
-    _why = ""  # why the rest is refused, once a bound is passed
-    _reported = False  # whether the refusal's one error is in the answer
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Shared by the copies graphql-core makes of this executor for deferred fragments.
+        self._tally = Tally()
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        # Each event of a subscription is an answer of its own.
+        executor = super().build_per_event_executor(payload)
+        executor.__dict__["_tally"] = Tally()
+        return executor
 
     @functools.cached_property
     def _bounds(self) -> tuple[int, int, int]:
@@ -68,11 +89,12 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
 
     def execute_field(self, parent_type: GraphQLObjectType, source: Any,
                       field_details_list: Any, path: Path, position_context: Any) -> Any:
-        if not self._why:
-            self._fields += 1
-            if self._fields > self._bounds[1]:
-                self._why = f"more than {self._bounds[1]} fields"
-        if self._why:
+        tally = self._tally
+        if not tally.why:
+            tally.fields += 1
+            if tally.fields > self._bounds[1]:
+                tally.why = f"more than {self._bounds[1]} fields"
+        if tally.why:
             field = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
             if field is not None:
                 self.handle_field_error(self._too_large(), field.type, field_details_list, path)
@@ -84,25 +106,27 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
         # A list of plain objects completed at once counts its fields as graphql-core would
         # one by one; one that would pass the bound goes graphql-core's way, which refuses
         # at the very field past it.
-        if self._fields + count > self._bounds[1]:
+        tally = self._tally
+        if tally.fields + count > self._bounds[1]:
             return False
-        self._fields += count
+        tally.fields += count
         return True
 
     def complete_list_value(self, return_type: GraphQLList[GraphQLOutputType],
                             field_details_list: Any, info: Any, path: Path,
                             result: Any, position_context: Any) -> Any:
-        if type(result) in (list, tuple) and not self._why:
+        tally = self._tally
+        if type(result) in (list, tuple) and not tally.why:
             objects, _, values = self._bounds
             if is_leaf_type(get_named_type(return_type)):
-                self._values += len(result)
-                if self._values > values:
-                    self._why = f"more than {values} values in lists"
+                tally.values += len(result)
+                if tally.values > values:
+                    tally.why = f"more than {values} values in lists"
             else:
-                self._objects += len(result)
-                if self._objects > objects:
-                    self._why = f"more than {objects} objects in lists"
-        if self._why:
+                tally.objects += len(result)
+                if tally.objects > objects:
+                    tally.why = f"more than {objects} objects in lists"
+        if tally.why:
             raise self._too_large()
         return super().complete_list_value(return_type, field_details_list, info, path,
                                            result, position_context)
@@ -112,7 +136,7 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
                               ) -> Any:
         # Past a bound, an object already fetched (an item of a list being built) is not
         # built field by field: its nearest nullable parent is null at once.
-        if self._why:
+        if self._tally.why:
             raise self._too_large()
         return super().complete_object_value(return_type, field_details_list, info, path,
                                              result, position_context)
@@ -123,16 +147,17 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
         # non-null parent it nulls on its way up): what it carries is what counts.
         refusal = isinstance(raw_error, AnswerTooLarge) or isinstance(
             getattr(raw_error, "original_error", None), AnswerTooLarge)
+        tally = self._tally
         if refusal and not is_non_null_type(return_type):
-            if self._reported:
+            if tally.reported:
                 return  # the first refusal's error speaks for the rest: the field is null
-            self._reported = True
-        self._field_errors += 1
-        if self._field_errors > MAX_FIELD_ERRORS:
+            tally.reported = True
+        tally.field_errors += 1
+        if tally.field_errors > MAX_FIELD_ERRORS:
             if is_non_null_type(return_type):
                 raise raw_error  # to the nearest nullable parent, not located on the way
             return  # null, unlocated: the error at the bound says so
-        if self._field_errors == MAX_FIELD_ERRORS:
+        if tally.field_errors == MAX_FIELD_ERRORS:
             cause = getattr(raw_error, "original_error", None) or raw_error
             extensions = dict(getattr(raw_error, "extensions", None) or {})
             extensions.setdefault("code", code_for(cause))  # the code its cause has
@@ -144,6 +169,6 @@ class BoundedExecutionContext(BulkLeafExecutionContext):
 
     def _too_large(self) -> AnswerTooLarge:
         return AnswerTooLarge(
-            f"the answer would hold {self._why}: this field, and every field asked for after "
+            f"the answer would hold {self._tally.why}: this field, and every field asked for after "
             "it, is null; ask for fewer items (`first`), fewer fields or nest fewer lists",
             extensions={"code": "QUERY_TOO_COMPLEX"})

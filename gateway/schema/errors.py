@@ -68,8 +68,11 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = map_errors(result.errors, self.execution_context.context)
+        # An answer in parts (no `errors` of its own) has them mapped as each part goes out
+        # (see `parts`).
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = map_errors(errors, self.execution_context.context)  # type: ignore[union-attr]
 
 
 def _map(error: GraphQLError, request_id: str) -> GraphQLError:

@@ -62,3 +62,21 @@ def test_without_the_bundle_the_cdn_page_is_served_and_said(
         server.stop()
     assert "unpkg.com/graphiql" in html and "query Overview" in html
     assert "bundle is not built" in caplog.text and "`make graphiql`" in caplog.text
+
+
+def test_graphiql_merges_an_answer_in_parts(with_key: GatewayServer, demo: DemoServer) -> None:
+    """GraphiQL's fetcher asks for `multipart/mixed` (no spec named): it gets the current
+    format (pending, incremental by id, completed) and shows the parts merged. (The query
+    is named as the example it replaces: GraphiQL keeps the operation name it had.)"""
+    if shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is needed (apt-get install chromium; make test does)")
+    query = """query Overview { project(workspace: "alice", name: "sandbox") { name
+      experiments(first: 3) { edges { node { key
+        ... @defer { metricSeries(names: ["loss"]) { metricName steps } } } } } } }"""
+    out = node_script("graphiql_defer.mjs", f"{with_key.url}/graphql", query)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.splitlines()[-1])
+    assert 'multipart/mixed; boundary="-"; incrementalSpec=v0.2' in seen["answers"]
+    shown = json.loads(seen["result"])
+    whole = with_key.post(query.replace("... @defer", "..."), key=demo.keys["alice"])
+    assert shown == whole and len(shown["data"]["project"]["experiments"]["edges"]) == 3

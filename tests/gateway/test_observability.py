@@ -193,6 +193,37 @@ def test_failures_have_an_error_status_and_keys_are_never_recorded(
     assert demo.keys["alice"] not in recorded
 
 
+def test_an_answer_in_parts_is_one_operation_span_to_its_last_part(
+        spans: InMemorySpanExporter, demo: DemoServer) -> None:
+    """The operation's span lasts until the last part (the deferred series' chart call is in
+    it), and says the error that came in a later part."""
+    query = """query Deferred { project(workspace: "alice", name: "sandbox") {
+      experiments(first: 4) { edges { node { name
+        ... @defer { metricSeries(names: ["loss"]) { values } } } } } } }"""
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0),
+                   default_key=demo.keys["alice"])
+    demo.fault("experiments/multi-metric-chart", "status", status=403)
+    try:
+        spans_of_test.clear()
+        answer = server.http("POST", "/graphql", json.dumps({"query": query}).encode(), {
+            "Content-Type": "application/json", "Authorization": demo.keys["alice"],
+            "Accept": "multipart/mixed;deferSpec=20220824"})
+    finally:
+        server.stop()
+        demo.clear_faults()
+    assert answer.headers["content-type"].startswith("multipart/mixed")
+    assert b'"code":"FORBIDDEN"' in answer.body
+    finished = list(spans.get_finished_spans())
+    [operation] = [s for s in finished if s.name == "GraphQL Query: Deferred"]
+    [chart] = [s for s in finished if s.kind is SpanKind.CLIENT
+               and (s.attributes or {}).get("comet.endpoint") == "multi_metric_chart"]
+    assert chart.context.trace_id == operation.context.trace_id
+    assert operation.end_time is not None and chart.end_time is not None
+    assert operation.end_time >= chart.end_time
+    assert operation.status.status_code is StatusCode.ERROR
+    assert operation.status.description == "FORBIDDEN"
+
+
 def test_without_a_tracer_provider_nothing_is_traced(demo: DemoServer) -> None:
     """A gateway without an SDK's provider adds no tracing: a client's trace context goes no
     further than the gateway (nothing extracts it, nothing injects it)."""
