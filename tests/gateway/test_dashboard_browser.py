@@ -30,7 +30,7 @@ ROWS = [0, 2, 3, 5]  # the table's rows to tick (newest first): the first is run
 OPTIONS = {"workspace": "vision-lab", "project": "image-classifier", "rows": ROWS,
            "metrics": ["loss", "accuracy", "val_loss"], "smoothing": 0.6,
            "filter": "optimizer=adam", "sortBy": "metric:loss", "live": True,
-           "hash": "interval=1"}
+           "hash": "interval=1", "narrow": 560}
 
 
 @pytest.fixture
@@ -85,6 +85,16 @@ def test_the_dashboard_in_chromium(with_key: GatewayServer, demo: DemoServer) ->
         assert chart["canvas"] > 0
     assert seen["smoothedRawRows"] == len(ROWS) * len(OPTIONS["metrics"])  # raw lines kept
     assert seen["parts"] >= 2  # the table came first, the series deferred
+    # In a narrower window each series comes again at the new width: the running one, longer
+    # than the chart is wide, is downsampled by the gateway to a point per pixel.
+    seeded = demo_experiment(running)
+    assert seeded is not None
+    for chart in seen["narrowed"]:
+        assert chart["lines"] == len(ROWS)
+        assert chart["requestedPoints"] == chart["width"]
+        assert all(0 < n <= chart["requestedPoints"] for n in chart["points"]), chart
+    narrow_loss = seen["narrowed"][0]
+    assert narrow_loss["points"][0] == narrow_loss["width"] < len(seeded.metrics["loss"].points)
     # Live values reached the loss chart: its running line grew, the others did not.
     assert seen["liveUpdates"] >= 1 and logged
     before, after = seen["smoothed"][0], seen["afterLive"][0]

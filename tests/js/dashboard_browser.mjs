@@ -5,7 +5,8 @@
 // running experiment it charts), then one JSON line of what it saw.
 // Usage: node dashboard_browser.mjs URL SCREENSHOT OPTIONS_JSON
 //   OPTIONS_JSON: {workspace, project, rows: [row indexes to tick], metrics: [...],
-//                  smoothing, filter, sortBy, live: true|false, hash: "interval=1"}
+//                  smoothing, filter, sortBy, live: true|false, hash: "interval=1",
+//                  narrow: a width to shrink the window to at the end}
 import { chromium } from "playwright-core";
 
 const [url, screenshot, optionsJson] = process.argv.slice(2);
@@ -126,8 +127,24 @@ try {
   seen.keyInUrl = page.url().includes(options.key || "\u0000");
   seen.stored = await page.evaluate(() => Object.keys(sessionStorage));
   seen.violations = await page.evaluate(() => window.__violations);
+  // For the picture: newest first again, as the project opened.
+  await page.click('#experiments th[data-column="started"]');
+  await page.click('#experiments th[data-column="started"]');
+  await page.waitForSelector('#experiments[data-sort="started desc"]', attached);
   await page.$eval(".scroller", (node) => { node.scrollLeft = 0; node.scrollTop = 0; });
   await page.screenshot({ path: screenshot, fullPage: false });
+
+  // A narrower window: the series again, at the new width.
+  if (options.narrow) {
+    const wide = seen.charts[0].width;
+    await page.setViewportSize({ width: options.narrow, height: 1000 });
+    await page.waitForFunction((before) => {
+      const chart = document.querySelector("#charts .chart");
+      return document.body.dataset.view === "ready" && Number(chart.dataset.width) < before
+        && Number(chart.dataset.requestedPoints) === Number(chart.dataset.width);
+    }, wide, TIMEOUT);
+    seen.narrowed = await charts();
+  }
   console.log(JSON.stringify(seen));
 } finally {
   await browser.close();

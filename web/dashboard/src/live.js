@@ -8,6 +8,7 @@ export class Live {
       url: new URL(url, location.href).href.replace(/^http/, "ws"),
       connectionParams: { Authorization: key },
       lazy: true,
+      lazyCloseTimeout: 10000, // a new view subscribes again on the same websocket
       retryAttempts: 5,
     });
     this.stop = null;
