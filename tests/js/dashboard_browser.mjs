@@ -32,8 +32,8 @@ function operationOf(body) {
   }
 }
 
+const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 try {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on("request", (request) => {
     const target = request.url();
     seen.requests.push(`${request.method()} ${target.replace(origin, "")}`);
@@ -146,6 +146,15 @@ try {
     seen.narrowed = await charts();
   }
   console.log(JSON.stringify(seen));
+} catch (error) {
+  // What the page showed when a wait failed: its state, status line and charts.
+  console.error(JSON.stringify(await page.evaluate(() => ({
+    body: { ...document.body.dataset },
+    status: (document.querySelector("#status") || {}).textContent,
+    live: (document.querySelector("#live") || {}).textContent,
+    charts: [...document.querySelectorAll(".chart")].map((c) => ({ ...c.dataset })),
+  })).catch(() => null)), JSON.stringify(seen.operations));
+  throw error;
 } finally {
   await browser.close();
 }
