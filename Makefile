@@ -1,5 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11+, pip, make):
 #   make demo   the gateway on the demo upstream, GraphiQL at http://127.0.0.1:8000/graphql
+#               and the dashboard at http://127.0.0.1:8000/dashboard
 #               (another port: make demo PORT=8010)
 #   make test   the whole test suite (lint, types, tests)
 VENV ?= .venv
@@ -8,7 +9,7 @@ PYTHON ?= python3
 PORT ?= 8000
 
 .PHONY: demo demo-upstream test lint bench bench-attack bench-mesh clean system-packages regen \
-	graphiql bundles lock
+	graphiql bundles lock dashboard
 
 # The versions installed are the lock's (requirements/dev.txt, with hashes), the ones CI tests.
 $(VENV)/.installed: pyproject.toml requirements/dev.txt
@@ -37,6 +38,8 @@ lock: $(VENV)/.installed
 bundles: $(VENV)/.installed
 	$(PY) setup.py -q build_bundles
 graphiql: bundles
+
+dashboard: bundles
 
 demo: $(VENV)/.installed bundles
 	$(VENV)/bin/comet-gateway demo --port $(PORT)

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from . import collector, downloads, tracing
+from . import collector, dashboard, downloads, tracing
 from .auth import MalformedKey, api_key
 from .cache_control import PrivateAnswers
 from .context import WebsocketOperations
@@ -56,7 +56,8 @@ def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-Id"],
             expose_headers=["X-Request-Id", "Retry-After"]))
-    stack.append(Middleware(PrivateAnswers, public_prefixes=(STATIC_PATH,)))
+    stack.append(Middleware(PrivateAnswers,
+                            public_prefixes=(STATIC_PATH, dashboard.STATIC_PATH)))
     stack.append(Middleware(WebSocketsPerClient, limit=settings.websockets_per_client,
                             keys=websocket_keys))
     stack.append(Middleware(BodyLimit, max_bytes=settings.max_body_bytes))
@@ -142,6 +143,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # The key itself is never logged; that it is handed out is worth a line at start-up.
             log.warning("GraphiQL gives every visitor the key of COMET_GATEWAY_GRAPHIQL_API_KEY: "
                         "for a demo only, never a real key")
+        if settings.dashboard and not dashboard.bundled():
+            log.warning("the dashboard's bundle is not built into this install (an editable "
+                        "install of a checkout: run `make dashboard`; wheels and sdists carry "
+                        "it); /dashboard says so")
         if settings.hosts().warning:
             log.warning("%s", settings.hosts().warning)
         await transport.open()
@@ -201,6 +206,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 Route("/healthz", healthz), Route("/readyz", readyz),
                 *([Route("/metrics", prometheus)] if settings.metrics else []),
                 Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False)),
+                *(dashboard.routes(settings.graphiql_api_key) if settings.dashboard else []),
                 *downloads.routes(client_for, settings.download_stall_timeout)],
         middleware=middleware(settings, metrics, rate_limits, view.websocket_keys,
                               tracer_provider),

@@ -1,8 +1,9 @@
 """What shared caches may keep: nothing the gateway answers for a key.
 
-Every answer but GraphiQL's static bundle depends on the caller's key (the data, GraphiQL's page
-in `demo`, a download), so it says `Cache-Control: private` (unless it set its own) and
-`Vary: Authorization`; `/graphql` negotiates its content type, so it varies on `Accept` too. A
+Every answer but the static bundles (GraphiQL's, the dashboard's) depends on the caller's key
+(the data, the pages of GraphiQL and the dashboard in `demo`, a download), so it says
+`Cache-Control: private` (unless it set its own) and `Vary: Authorization`; `/graphql`
+negotiates its content type, so it varies on `Accept` too. A
 CDN or proxy in front then never hands one key's answer to another caller, even for a
 persisted query sent as GET.
 """

@@ -109,8 +109,9 @@ async def _demo(sock: socket.socket, upstream_port: int, scale: int) -> None:
     print(f"Demo upstream (Comet-compatible REST): {upstream_url}", flush=True)
     shown = f"[{host}]" if ":" in host else host
     print(f"GraphiQL: http://{shown}:{port}/graphql", flush=True)
-    print(f"Demo API key ({DEMO_USER}): {keys[DEMO_USER]}  (already in GraphiQL's headers)",
-          flush=True)
+    print(f"Dashboard: http://{shown}:{port}/dashboard", flush=True)
+    print(f"Demo API key ({DEMO_USER}): {keys[DEMO_USER]}  (already in GraphiQL's headers and "
+          f"the dashboard)", flush=True)
     for name, key in keys.items():
         if name != DEMO_USER:
             print(f"  other demo keys: {name}: {key}", flush=True)

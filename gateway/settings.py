@@ -127,6 +127,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("graphiql_api_key", "COMET_GATEWAY_GRAPHIQL_API_KEY", str,
             "A key put into GraphiQL's default headers, for every visitor: for a demo only "
             "(`comet-gateway demo` sets its demo key), never a real key.", secret=True),
+    Setting("dashboard", "COMET_GATEWAY_DASHBOARD", _bool,
+            "Serve the dashboard page at /dashboard (a project's experiments and metric "
+            "charts, over this gateway's /graphql)."),
     Setting("introspection", "COMET_GATEWAY_INTROSPECTION", _bool,
             "Answer introspection queries (GraphiQL needs them)."),
     Setting("cors_origins", "COMET_GATEWAY_CORS_ORIGINS", str,
@@ -264,6 +267,7 @@ class Settings:
     chart_batch_size: int = 100
     gc_threshold: int = DEFAULT_GC_THRESHOLD
     graphiql: bool = True
+    dashboard: bool = True
     public_url: str | None = None
     introspection: bool = True
     cors_origins: str = ""

@@ -45,6 +45,7 @@ def test_demo_serves_graphiql_and_answers_with_the_printed_key() -> None:
             lines.append(line)
         key = next(line for line in lines if "Demo API key" in line).split(": ")[1].split()[0]
         assert f"GraphiQL: http://127.0.0.1:{port}/graphql\n" in lines
+        assert f"Dashboard: http://127.0.0.1:{port}/dashboard\n" in lines
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -57,6 +58,8 @@ def test_demo_serves_graphiql_and_answers_with_the_printed_key() -> None:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
         assert key in html and "query Overview" in html
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard", timeout=5) as page:
+            assert f'"apiKey": "{key}"' in page.read().decode()  # the demo's key, filled in
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/graphql", method="POST",
             data=json.dumps({"query": "{ viewer { userName } }"}).encode(),

@@ -1,0 +1,76 @@
+"""The dashboard page at `/dashboard`: a project's experiments as a table and its metrics as
+charts, live while experiments run, over this gateway's own GraphQL endpoint.
+
+Served from the package (`static/dashboard/`, built from `web/dashboard` at set-up, never from a
+CDN) under a Content-Security-Policy that lets the page load and connect to this origin only.
+The GraphQL documents it sends are `web/dashboard/queries/*.graphql`. Without the bundle, the
+page says how to build it (503) and the log says so at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+BUNDLE = Path(__file__).resolve().parent / "static" / "dashboard"
+PATH = "/dashboard"
+STATIC_PATH = "/dashboard/static"
+# Scripts, styles and connections (fetch, and the websocket: 'self' covers ws: and wss: on the
+# same host) from this origin only; no inline script or style, no frames, no forms elsewhere.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+       "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+           "Referrer-Policy": "no-referrer"}
+
+
+def bundled() -> bool:
+    return (BUNDLE / "dashboard.js").is_file() and (BUNDLE / "dashboard.css").is_file()
+
+
+def page_html(api_key: str | None = None) -> str:
+    """The page; with `api_key` (the demo's), the key it starts with."""
+    config: dict[str, str] = {"url": "/graphql"}
+    if api_key:
+        config["apiKey"] = api_key
+    # `</` would end the script element early: escape it inside the JSON.
+    payload = json.dumps(config).replace("</", "<\\/")
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Dashboard · comet-graphql-gateway</title>
+  <link rel="icon" href="data:,">
+  <link rel="stylesheet" href="{STATIC_PATH}/dashboard.css">
+</head>
+<body>
+  <div id="dashboard">Loading the dashboard…</div>
+  <script id="dashboard-config" type="application/json">{payload}</script>
+  <script src="{STATIC_PATH}/dashboard.js"></script>
+</body>
+</html>
+"""
+
+
+MISSING = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Dashboard not built</title></head>
+<body><p>The dashboard's bundle is not built into this install. From a checkout:
+<code>make dashboard</code>, then install again.</p></body></html>
+"""
+
+
+def routes(api_key: str | None = None) -> list[BaseRoute]:
+    """The page and its static bundle; `api_key` is the demo's key (None elsewhere)."""
+
+    async def page(request: Request) -> Response:
+        if not bundled():
+            return HTMLResponse(MISSING, status_code=503, headers=HEADERS)
+        return HTMLResponse(page_html(api_key), headers=HEADERS)
+
+    return [Route(PATH, page, methods=["GET"]),
+            Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False))]

@@ -1,0 +1,168 @@
+"""The dashboard's GraphQL documents (web/dashboard/queries/*.graphql, the very files the page
+bundles) run against the gateway over the demo: each validates and answers with values, the
+series deferred and at the resolution asked, for the upstream calls the batching promises."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo_upstream.world import World
+from tests.demo_server import DemoServer
+from tests.gateway_server import GatewayServer
+
+QUERIES = Path(__file__).resolve().parents[2] / "web" / "dashboard" / "queries"
+WORLD = World()
+WS, PROJECT = "vision-lab", "image-classifier"
+LISTED = sorted((h for h in WORLD.headers(WORLD.project_by_name(WS, PROJECT))  # type: ignore
+                 if not h.archived), key=lambda h: -h.start)
+# Not the newest (it runs, and other tests log values to it): these keep their seeded values.
+CHOSEN = [h.key for h in LISTED[1:4]]
+POINTS = 50
+
+
+def document(name: str) -> str:
+    return (QUERIES / f"{name}.graphql").read_text()
+
+
+def operation_name(text: str) -> str:
+    found = re.search(r"^(?:query|subscription)\s+(\w+)", text, re.M)
+    assert found, text
+    return found.group(1)
+
+
+def run(gateway: GatewayServer, text: str, variables: dict[str, Any]
+        ) -> tuple[dict[str, Any], int]:
+    """Run a query as the page does (incremental delivery accepted): the merged result and
+    how many parts it came in."""
+    body = json.dumps({"query": text, "variables": variables}).encode()
+    answer = gateway.http("POST", "/graphql", body, {
+        "Content-Type": "application/json", "Authorization": gateway.default_key or "",
+        "Accept": "multipart/mixed;incrementalSpec=v0.2, application/json;q=0.7"})
+    assert answer.status == 200, answer.body[:500]
+    kind = answer.headers.get("content-type", "")
+    if not kind.startswith("multipart/mixed"):
+        return answer.json(), 1
+    boundary = re.search(r'boundary="?([^";,]+)"?', kind)
+    assert boundary, kind
+    payloads = [json.loads(part.split(b"\r\n\r\n", 1)[1]) for part in
+                answer.body.split(b"\r\n--" + boundary.group(1).encode())
+                if b"\r\n\r\n" in part]
+    result: dict[str, Any] = {"data": payloads[0]["data"], "errors": payloads[0].get("errors", [])}
+    paths = {p["id"]: p["path"] for p in payloads[0].get("pending", [])}
+    for payload in payloads[1:]:
+        paths.update({p["id"]: p["path"] for p in payload.get("pending", [])})
+        for item in payload.get("incremental", []):
+            target = result["data"]
+            for step in [*item.get("path", paths.get(item.get("id"), [])),
+                         *item.get("subPath", [])]:
+                target = target[step]
+            target.update(item.get("data") or {})
+            result["errors"] += item.get("errors", [])
+        for done in payload.get("completed", []):
+            result["errors"] += done.get("errors", [])
+    return result, len(payloads)
+
+
+def test_every_document_is_run_below() -> None:
+    assert sorted(p.stem for p in QUERIES.glob("*.graphql")) == [
+        "live", "project", "projects", "workspaces"]
+
+
+def test_workspaces(gateway: GatewayServer) -> None:
+    result, _ = run(gateway, document("workspaces"), {})
+    assert result == {"data": {"viewer": {"userName": "alice",
+                                          "defaultWorkspace": {"name": "alice"}},
+                               "workspaces": [{"name": "alice"}, {"name": "vision-lab"}]}}
+
+
+def test_projects(gateway: GatewayServer, demo: DemoServer) -> None:
+    result, _ = run(gateway, document("projects"), {"workspace": WS})
+    projects = result["data"]["workspace"]["projects"]
+    assert projects["totalCount"] == 2
+    assert {(e["node"]["name"], e["node"]["numberOfExperiments"]) for e in projects["edges"]} \
+        == {("image-classifier", 113), ("object-detection", 38)}
+    assert demo.counts() == {"GET workspaces": 1, "GET projects": 1}
+
+
+def test_project_view_draws_the_table_then_the_series(gateway: GatewayServer,
+                                                      demo: DemoServer) -> None:
+    result, parts = run(gateway, document("project"), {
+        "workspace": WS, "project": PROJECT, "first": 100, "metrics": ["loss", "accuracy"],
+        "experimentKeys": CHOSEN, "points": POINTS, "charts": True})
+    assert result.get("errors") in (None, []), result["errors"]
+    project = result["data"]["project"]
+    rows = [e["node"] for e in project["experiments"]["edges"]]
+    assert project["experiments"]["totalCount"] == len(LISTED) == 113
+    assert [r["key"] for r in rows] == [h.key for h in LISTED[:100]]
+    first = WORLD.experiment(rows[1]["key"])
+    assert first is not None
+    assert {p["name"]: p["valueCurrent"] for p in rows[1]["parameters"]} == first.params
+    summary = {m["name"]: m for m in rows[1]["metricsSummary"]}
+    assert summary["loss"]["valueCurrent"] == first.metrics["loss"].points[-1].value
+    # The deferred part: one entry per chosen experiment, each series at most POINTS real
+    # logged points, its first and last kept.
+    assert parts >= 2  # the table came before the series
+    chart = project["metricChart"]
+    assert [e["experimentKey"] for e in chart] == CHOSEN
+    for entry in chart:
+        logged = WORLD.experiment(entry["experimentKey"])
+        assert logged is not None
+        assert {s["metricName"] for s in entry["metrics"]} == {"loss", "accuracy"}
+        for series in entry["metrics"]:
+            points = {p.step: p.value for p in logged.metrics[series["metricName"]].points}
+            steps = series["steps"]
+            assert 2 <= len(steps) <= POINTS < len(points)
+            assert steps[0] == min(points) and steps[-1] == max(points)
+            assert all(points[s] == v for s, v in zip(steps, series["values"], strict=True))
+    counts = demo.counts()
+    assert counts["POST experiments/multi-metric-chart"] == 1  # 3 experiments, batches of 25
+    assert counts["GET experiments"] == 1 and counts["GET experiment/parameters"] == 100
+
+
+def test_project_view_without_charts_asks_no_series(gateway: GatewayServer,
+                                                    demo: DemoServer) -> None:
+    result, parts = run(gateway, document("project"), {
+        "workspace": WS, "project": PROJECT, "first": 10, "metrics": [],
+        "experimentKeys": [], "points": None, "charts": False})
+    assert "errors" not in result or not result["errors"]
+    assert len(result["data"]["project"]["experiments"]["edges"]) == 10
+    assert "metricChart" not in result["data"]["project"] and parts == 1
+    assert "POST experiments/multi-metric-chart" not in demo.counts()
+
+
+def test_live_pushes_what_a_running_experiment_logs(gateway: GatewayServer,
+                                                    demo: DemoServer) -> None:
+    from websockets.sync.client import connect
+
+    key = LISTED[0].key  # the newest, the one that runs: no test counts on its values
+    with connect(gateway.url.replace("http", "ws") + "/graphql",
+                 subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "connection_init",
+                            "payload": {"Authorization": gateway.default_key}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+            "query": document("live"), "operationName": operation_name(document("live")),
+            "variables": {"experimentKeys": [key], "metrics": ["loss"],
+                          "intervalSeconds": 1}}}))
+        time.sleep(1.5)  # the first poll sets the baseline
+        steps = demo.log_metric(key, "loss", [0.125, 0.0625])
+        message = json.loads(ws.recv(timeout=10))
+    assert message["type"] == "next", message
+    assert message["payload"]["data"]["metricUpdates"] == {
+        "experimentKey": key, "metricName": "loss", "steps": steps, "values": [0.125, 0.0625]}
+
+
+@pytest.mark.parametrize("name", ["workspaces", "projects", "project", "live"])
+def test_each_document_passes_the_gateways_checks_at_its_defaults(name: str) -> None:
+    from gateway.schema import build_schema
+    from gateway.settings import Settings
+
+    documents = build_schema(Settings().document_limits()).documents
+    assert documents is not None
+    assert [e.message for e in documents.validate(document(name))] == []

@@ -1,0 +1,89 @@
+// The dashboard's pure parts, run by node (tests/gateway/test_dashboard_units.py): the
+// multipart/mixed reader cut at every byte, the merge of incremental results, TensorBoard's
+// smoothing, the table's filter and sort. Prints one JSON line: the names of failed checks.
+import { merge, parts } from "../../web/dashboard/src/graphql.js";
+import { smooth } from "../../web/dashboard/src/smooth.js";
+import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
+
+const failed = [];
+function check(name, ok) {
+  if (!ok) failed.push(name);
+}
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// A multipart/mixed body as the gateway writes it (strawberry's MultipartTransport).
+const payloads = [
+  { data: { project: { name: "p" } }, pending: [{ id: "0", path: ["project"], label: "series" }],
+    hasNext: true },
+  { incremental: [{ id: "0", data: { metricChart: [{ experimentKey: "k" }] } }],
+    completed: [{ id: "0" }], hasNext: false },
+];
+const body = `---${payloads.map((p) => {
+  const json = JSON.stringify(p);
+  return `\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${json.length}`
+    + `\r\n\r\n${json}\r\n---`;
+}).join("")}--\r\n`;
+const bytes = new TextEncoder().encode(body);
+for (const cut of [1, 2, 3, 7, 64, bytes.length]) {
+  const stream = new ReadableStream({
+    start(controller) {
+      for (let i = 0; i < bytes.length; i += cut) controller.enqueue(bytes.slice(i, i + cut));
+      controller.close();
+    },
+  });
+  const got = [];
+  for await (const payload of parts(stream, "-")) got.push(payload);
+  check(`multipart read in chunks of ${cut} bytes`, same(got, payloads));
+}
+
+const result = { data: undefined, errors: [], hasNext: false, parts: 0, pending: new Map() };
+payloads.forEach((p) => merge(result, p));
+check("deferred data merged at its pending path", same(result.data,
+  { project: { name: "p", metricChart: [{ experimentKey: "k" }] } }));
+check("the last part ends it", result.hasNext === false && result.parts === 2);
+const legacy = { data: undefined, errors: [], hasNext: false, parts: 0, pending: new Map() };
+merge(legacy, { data: { a: { b: 1 } }, hasNext: true });
+merge(legacy, { incremental: [{ path: ["a"], data: { c: 2 }, errors: [{ message: "x" }] }],
+                hasNext: false });
+check("a path given with the data (the 2022 format) works too",
+      same(legacy.data, { a: { b: 1, c: 2 } }) && legacy.errors.length === 1);
+
+// TensorBoard's debiased EMA: the first value is itself; a gap stays a gap.
+const smoothed = smooth([1, 2, null, 4], 0.5);
+check("first smoothed value is the value", smoothed[0] === 1);
+check("second is debiased", Math.abs(smoothed[1] - (0.25 + 1) / 0.75) < 1e-12);
+check("a missing value stays missing", smoothed[2] === null);
+check("after a gap the average goes on",
+      Math.abs(smoothed[3] - ((0.25 + 1) * 0.5 + 2) / 0.875) < 1e-12);
+check("weight 0 is the values", same(smooth([3, 1], 0), [3, 1]));
+
+// The table.
+const rows = [
+  { key: "a", name: "resnet-1", running: true, startTime: "2025-01-02T00:00:00Z",
+    parameters: [{ name: "optimizer", valueCurrent: "adam" }, { name: "lr", valueCurrent: "0.1" }],
+    metricsSummary: [{ name: "loss", valueCurrent: 0.5, valueMin: 0.2, valueMax: 2 },
+                     { name: "lr", valueCurrent: 0.001, valueMin: 0, valueMax: 0.1 }] },
+  { key: "b", name: "vit-2", running: false, startTime: "2025-01-03T00:00:00Z",
+    parameters: [{ name: "optimizer", valueCurrent: "sgd" }, { name: "lr", valueCurrent: "0.01" }],
+    metricsSummary: [{ name: "loss", valueCurrent: 0.3, valueMin: 0.3, valueMax: 1 }] },
+  { key: "c", name: "vit-3", running: false, startTime: "2025-01-01T00:00:00Z",
+    parameters: [{ name: "optimizer", valueCurrent: "adam" }], metricsSummary: [] },
+].map(row);
+const cols = columns(rows, "valueCurrent");
+const keys = (text) => rows.filter(parseFilter(text, cols)).map((r) => r.key);
+check("text anywhere", same(keys("vit"), ["b", "c"]));
+check("column = value", same(keys("optimizer=adam"), ["a", "c"]));
+check("numbers compare as numbers", same(keys("loss<0.4"), ["b"]));
+check("a parameter before a metric of the same name", same(keys("lr>0.05"), ["a"]));
+check("metric:name is the metric", same(keys("metric:lr>0.0005"), ["a"]));
+check("terms combine", same(keys("optimizer=adam vit"), ["c"]));
+check("!= keeps rows without the value", same(keys("loss!=0.5"), ["b", "c"]));
+const sorted = (column, descending) => sortRows(rows, cols, { column, descending })
+  .map((r) => r.key);
+check("sort ascending, blanks last", same(sorted("metric:loss", false), ["b", "a", "c"]));
+check("sort descending, blanks still last", same(sorted("metric:loss", true), ["a", "b", "c"]));
+check("sort by time", same(sorted("started", true), ["b", "a", "c"]));
+const minimum = columns(rows, "valueMin").find((c) => c.id === "metric:loss");
+check("the summary picked is the one shown", minimum.value(rows[0]) === 0.2);
+
+console.log(JSON.stringify({ failed, checks: "done" }));

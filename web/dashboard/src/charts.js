@@ -1,0 +1,95 @@
+// One uPlot chart per metric, one line per chosen experiment. The series come at the chart's
+// pixel width (the query's `points`); smoothing is drawn over the raw line, which stays
+// visible, faint, behind it. Each chart says what it drew in data attributes (the browser
+// test reads them): `data-lines` counts uPlot's experiment series.
+import uPlot from "uplot";
+import { formatNumber, h } from "./dom.js";
+import { smooth } from "./smooth.js";
+
+export const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
+                        "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
+const HEIGHT = 240;
+
+export class Chart {
+  constructor(metric) {
+    this.metric = metric;
+    this.plot = null;
+    this.shape = "";
+    this.node = h("figure", { className: "chart", dataset: { metric, lines: "0" } },
+      h("figcaption", {}, metric));
+  }
+
+  // `lines`: [{key, name, colour, steps, values}] (steps ascending); draws them at `width`.
+  draw(lines, smoothing, width) {
+    const drawn = lines.filter((l) => l.steps.length > 0);
+    const tables = [];
+    const series = [{ label: "step" }];
+    for (const line of drawn) {
+      const shown = smooth(line.values, smoothing);
+      tables.push([line.steps, shown]);
+      series.push({ label: line.name, stroke: COLOURS[line.colour], width: 1.5,
+                    points: { show: false }, value: (u, v) => formatNumber(v) });
+      if (smoothing > 0) {
+        tables.push([line.steps, line.values]);
+        series.push({ label: `${line.name} (raw)`, stroke: `${COLOURS[line.colour]}40`,
+                      width: 1, points: { show: false }, value: (u, v) => formatNumber(v) });
+      }
+    }
+    const data = tables.length ? uPlot.join(tables) : [[]];
+    const shape = `${series.map((s) => s.label).join("\n")}\n${width}`;
+    if (this.plot && shape === this.shape) {
+      this.plot.setData(data);
+    } else {
+      if (this.plot) this.plot.destroy();
+      this.plot = new uPlot({
+        width, height: HEIGHT, series,
+        scales: { x: { time: false } },
+        axes: [{ label: "step" }, { size: 64, values: (u, ticks) => ticks.map(formatNumber) }],
+        legend: { live: true },
+        cursor: { drag: { x: true, y: false } },
+      }, data, this.node);
+      this.shape = shape;
+      this.plot.root.querySelectorAll(".u-legend .u-series").forEach((row, i) => {
+        if (series[i] && series[i].label.endsWith(" (raw)")) row.classList.add("raw");
+      });
+    }
+    const experimentLines = this.plot.series.filter(
+      (s, i) => i > 0 && s.show && !s.label.endsWith(" (raw)")).length;
+    Object.assign(this.node.dataset, {
+      lines: String(experimentLines),
+      points: drawn.map((l) => l.steps.length).join(","), // per line, in the lines' order
+      width: String(width),
+    });
+  }
+
+  destroy() {
+    if (this.plot) this.plot.destroy();
+    this.node.remove();
+  }
+}
+
+// A metric's series of one experiment, without the points that have no step (they cannot be
+// placed on a step axis), ready for uPlot.join.
+export function line(series) {
+  const steps = [];
+  const values = [];
+  (series.steps || []).forEach((step, i) => {
+    if (step == null) return;
+    steps.push(step);
+    values.push(series.values[i] ?? null);
+  });
+  return { steps, values };
+}
+
+// Appends live values after the last step already drawn.
+export function extend(target, update) {
+  const last = target.steps.length ? target.steps[target.steps.length - 1] : -Infinity;
+  let added = 0;
+  update.steps.forEach((step, i) => {
+    if (step == null || step <= last) return;
+    target.steps.push(step);
+    target.values.push(update.values[i] ?? null);
+    added += 1;
+  });
+  return added;
+}

@@ -1,0 +1,424 @@
+// The gateway's dashboard (/dashboard): pick a workspace and a project, read the experiments'
+// table, chart metrics of the chosen experiments, follow the running ones live. Every request
+// goes to the gateway that served the page: the GraphQL documents below are the files in
+// ../queries/, which the Python test suite runs against the gateway too.
+import "uplot/dist/uPlot.min.css";
+import "./dashboard.css";
+import LIVE from "../queries/live.graphql";
+import PROJECT from "../queries/project.graphql";
+import PROJECTS from "../queries/projects.graphql";
+import WORKSPACES from "../queries/workspaces.graphql";
+import { Chart, extend, line } from "./charts.js";
+import { debounce, h, replace } from "./dom.js";
+import { execute, Unauthenticated } from "./graphql.js";
+import * as apiKey from "./key.js";
+import { Live } from "./live.js";
+import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./table.js";
+
+const config = JSON.parse(document.getElementById("dashboard-config").textContent);
+const MAX_POINTS = 10000; // the gateway's bound on `points`
+const FIRST_CHOSEN = 5; // experiments charted when a project opens
+const PAGE = 100; // experiments per "show more"
+
+const hash = new URLSearchParams(location.hash.slice(1));
+const state = {
+  key: null,
+  workspace: hash.get("workspace"),
+  project: hash.get("project"),
+  first: PAGE,
+  rows: [],
+  total: 0,
+  chosen: [],
+  metrics: (hash.get("metrics") || "").split(",").filter(Boolean),
+  smoothing: Math.min(0.99, Math.max(0, Number(hash.get("smoothing")) || 0)),
+  interval: Math.max(1, Number(hash.get("interval")) || 5),
+  summary: "valueCurrent",
+  sort: { column: "started", descending: true },
+  series: new Map(), // metric name -> experiment key -> {steps, values}
+  charts: new Map(), // metric name -> Chart
+  request: null, // the AbortController of the view's query
+  live: null,
+  liveUpdates: 0,
+};
+
+// --- the page's frame ---------------------------------------------------------------------
+const ui = {
+  workspace: h("select", { id: "workspace", "aria-label": "workspace", disabled: true,
+                           onchange: (e) => pickWorkspace(e.target.value) }),
+  project: h("select", { id: "project", "aria-label": "project", disabled: true,
+                         onchange: (e) => pickProject(e.target.value) }),
+  status: h("span", { id: "status", role: "status" }),
+  keyForm: h("form", { id: "key-form", hidden: true, onsubmit: submitKey }),
+  keyInput: h("input", { id: "api-key", type: "password", autocomplete: "off",
+                         placeholder: "your Comet API key", required: true }),
+  filter: h("input", { id: "filter", type: "search", placeholder:
+    "filter: text, or column<value (loss<0.5 optimizer=adam)", oninput: debounce(drawRows, 120) }),
+  summary: h("select", { id: "summary", "aria-label": "metric summary",
+                         onchange: (e) => { state.summary = e.target.value; drawRows(); } },
+    Object.entries(SUMMARIES).map(([v, label]) => h("option", { value: v }, `metrics: ${label}`))),
+  count: h("span", { id: "count" }),
+  more: h("button", { id: "more", type: "button", hidden: true, onclick: showMore }, "show more"),
+  table: h("table", { id: "experiments" }),
+  metrics: h("fieldset", { id: "metrics" }),
+  smoothing: h("input", { id: "smoothing", type: "range", min: "0", max: "0.99", step: "0.01",
+                          value: String(state.smoothing), "aria-label": "smoothing",
+                          oninput: (e) => setSmoothing(Number(e.target.value)) }),
+  smoothingValue: h("output", { id: "smoothing-value" }, state.smoothing.toFixed(2)),
+  live: h("span", { id: "live" }),
+  charts: h("div", { id: "charts", dataset: { experiments: "0", liveUpdates: "0" } }),
+  hint: h("p", { id: "hint" }),
+};
+append(ui.keyForm, [
+  h("label", { for: "api-key" }, "Comet API key"), ui.keyInput,
+  h("button", { type: "submit" }, "Use"),
+  h("p", { className: "note" }, "Kept in this tab's sessionStorage only, until the tab closes; "
+    + "sent to this gateway in the Authorization header, never in a URL."),
+]);
+replace(document.getElementById("dashboard"),
+  h("header", {},
+    h("h1", {}, "Comet dashboard"),
+    h("label", {}, "workspace ", ui.workspace),
+    h("label", {}, "project ", ui.project),
+    ui.status,
+    h("button", { id: "forget", type: "button", onclick: () => { apiKey.forget(); ask(""); } },
+      "forget key")),
+  ui.keyForm,
+  h("main", {},
+    h("section", { id: "table-view" },
+      h("div", { className: "toolbar" }, ui.filter, ui.summary, ui.count, ui.more),
+      h("div", { className: "scroller" }, ui.table)),
+    h("section", { id: "chart-view" },
+      h("div", { className: "toolbar" }, ui.metrics,
+        h("label", { className: "smoothing" }, "smoothing ", ui.smoothing, ui.smoothingValue),
+        ui.live),
+      ui.hint, ui.charts)));
+
+function append(node, children) {
+  for (const child of children) node.append(child);
+}
+
+function say(text, kind = "info") {
+  ui.status.textContent = text;
+  ui.status.className = kind;
+}
+
+function mark(name, value) {
+  document.body.dataset[name] = value;
+}
+
+// --- the key --------------------------------------------------------------------------------
+function ask(why) {
+  state.key = null;
+  if (state.live) state.live.close();
+  state.live = null;
+  ui.keyForm.hidden = false;
+  say(why || "Give a Comet API key to read your workspaces.", why ? "error" : "info");
+  mark("view", "key");
+  ui.keyInput.focus();
+}
+
+function submitKey(event) {
+  event.preventDefault();
+  const key = ui.keyInput.value.trim();
+  if (!key) return;
+  apiKey.keep(key);
+  ui.keyInput.value = "";
+  ui.keyForm.hidden = true;
+  start();
+}
+
+async function run(query, variables, options) {
+  try {
+    return await execute(config.url, state.key, query, variables, options);
+  } catch (error) {
+    if (error instanceof Unauthenticated) {
+      apiKey.forget();
+      ask(`The gateway did not accept this key (${error.message}).`);
+    }
+    throw error;
+  }
+}
+
+function errorsOf(result) {
+  return result.errors.map((e) => e.message).join("; ");
+}
+
+// --- workspaces and projects ------------------------------------------------------------------
+async function start() {
+  if (config.apiKey && !apiKey.stored()) apiKey.keep(config.apiKey); // the demo's own key
+  state.key = apiKey.stored();
+  if (!state.key) return ask("");
+  if (state.live) state.live.close();
+  state.live = new Live(config.url, state.key);
+  say("Loading workspaces…");
+  const result = await run(WORKSPACES, {});
+  const names = (result.data && result.data.workspaces || []).map((w) => w.name);
+  if (!names.length) return say(`No workspace to read. ${errorsOf(result)}`, "error");
+  const viewer = result.data.viewer || {};
+  replace(ui.workspace, h("option", { value: "", disabled: true }, "pick a workspace"),
+    names.map((n) => h("option", { value: n }, n)));
+  ui.workspace.disabled = false;
+  const first = names.includes(state.workspace) ? state.workspace
+    : (viewer.defaultWorkspace && names.includes(viewer.defaultWorkspace.name)
+      ? viewer.defaultWorkspace.name : names[0]);
+  say(viewer.userName ? `Signed in as ${viewer.userName}.` : "");
+  await pickWorkspace(first, state.project);
+}
+
+async function pickWorkspace(name, project = null) {
+  ui.workspace.value = name;
+  state.workspace = name;
+  state.project = null;
+  ui.project.disabled = true;
+  remember();
+  const result = await run(PROJECTS, { workspace: name });
+  if (state.workspace !== name) return; // picked another meanwhile
+  const edges = result.data && result.data.workspace && result.data.workspace.projects
+    ? result.data.workspace.projects.edges : [];
+  replace(ui.project, h("option", { value: "", disabled: true }, "pick a project"),
+    edges.map(({ node }) => h("option", { value: node.name },
+      `${node.name} (${node.numberOfExperiments ?? "?"})`)));
+  ui.project.value = "";
+  ui.project.disabled = false;
+  if (result.errors.length) say(errorsOf(result), "error");
+  mark("view", "workspace");
+  if (project && edges.some(({ node }) => node.name === project)) await pickProject(project);
+}
+
+async function pickProject(name) {
+  ui.project.value = name;
+  const fresh = name !== state.project;
+  state.project = name;
+  if (fresh) {
+    state.first = PAGE;
+    state.chosen = [];
+    state.rows = [];
+    state.series.clear();
+  }
+  remember();
+  await loadView();
+}
+
+function showMore() {
+  state.first = Math.min(500, state.first + PAGE);
+  loadView();
+}
+
+// --- the project view: one query, the series deferred -----------------------------------
+function chartWidth() {
+  const width = ui.charts.clientWidth || document.documentElement.clientWidth - 32;
+  const columns = width >= 1100 ? 2 : 1;
+  ui.charts.classList.toggle("two", columns === 2);
+  return Math.max(200, Math.floor((width - (columns - 1) * 16) / columns));
+}
+
+function pointsFor(width) {
+  return Math.min(MAX_POINTS, Math.round(width * Math.min(window.devicePixelRatio || 1, 2)));
+}
+
+async function loadView() {
+  if (!state.project || !state.key) return;
+  if (state.request) state.request.abort();
+  const request = new AbortController();
+  state.request = request;
+  if (state.live) state.live.unfollow();
+  const charts = state.metrics.length > 0 && state.chosen.length > 0;
+  state.width = chartWidth();
+  state.points = pointsFor(state.width);
+  const variables = {
+    workspace: state.workspace, project: state.project, first: state.first,
+    metrics: state.metrics, experimentKeys: state.chosen, points: state.points, charts,
+  };
+  mark("view", "loading");
+  say("Loading the experiments…");
+  const started = performance.now();
+  let tableDrawn = false;
+  let result;
+  try {
+    result = await run(PROJECT, variables, {
+      signal: request.signal,
+      onResult: (partial) => {
+        if (request.signal.aborted || !partial.data) return;
+        if (!tableDrawn) {
+          tableDrawn = true;
+          takeTable(partial.data.project);
+          mark("tableMs", String(Math.round(performance.now() - started)));
+          mark("view", partial.hasNext ? "table" : "ready");
+          if (partial.hasNext) say("Loading the series…");
+        }
+        if (!partial.hasNext && charts) takeSeries(partial.data.project);
+      },
+    });
+  } catch (error) {
+    if (error.name === "AbortError" || request.signal.aborted) return;
+    if (!(error instanceof Unauthenticated)) say(String(error.message || error), "error");
+    mark("view", "error");
+    return;
+  }
+  if (request.signal.aborted) return;
+  mark("parts", String(result.parts));
+  mark("seriesMs", String(Math.round(performance.now() - started)));
+  if (!result.data || !result.data.project) {
+    say(result.errors.length ? errorsOf(result) : "No such project.", "error");
+    mark("view", "error");
+    return;
+  }
+  say(result.errors.length ? errorsOf(result) : "", result.errors.length ? "error" : "info");
+  if (!charts && state.metrics.length && state.chosen.length) {
+    await loadView(); // metrics from the URL, experiments from the table: now the series
+    return;
+  }
+  drawCharts();
+  mark("view", "ready");
+  follow();
+}
+
+const reloadView = debounce(loadView, 250);
+
+function takeTable(project) {
+  if (!project) return;
+  const connection = project.experiments || { edges: [], totalCount: 0 };
+  state.rows = connection.edges.map(({ node }) => row(node));
+  state.total = connection.totalCount;
+  if (!state.chosen.length) state.chosen = state.rows.slice(0, FIRST_CHOSEN).map((r) => r.key);
+  const names = new Set(state.rows.flatMap((r) => Object.keys(r.metrics)));
+  state.metrics = state.metrics.filter((m) => names.has(m));
+  drawMetricPicker([...names].sort());
+  drawRows();
+}
+
+function takeSeries(project) {
+  state.series.clear();
+  for (const entry of (project && project.metricChart) || []) {
+    for (const series of entry.metrics) {
+      if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
+      state.series.get(series.metricName).set(entry.experimentKey, line(series));
+    }
+  }
+}
+
+// --- the table ------------------------------------------------------------------------------
+function colourOf(key) {
+  return state.chosen.indexOf(key) % 10;
+}
+
+function drawRows() {
+  const cols = columns(state.rows, state.summary);
+  const keep = parseFilter(ui.filter.value, cols);
+  const shown = sortRows(state.rows.filter(keep), cols, state.sort);
+  drawTable(ui.table, shown, cols, {
+    filter: ui.filter.value, sort: state.sort, chosen: new Set(state.chosen), colour: colourOf,
+    onSort: (column) => {
+      state.sort = { column, descending: state.sort.column === column && !state.sort.descending };
+      drawRows();
+    },
+    onChoose: (key, on) => {
+      state.chosen = on ? [...state.chosen, key] : state.chosen.filter((k) => k !== key);
+      drawRows();
+      reloadView();
+    },
+  });
+  ui.count.textContent = `${shown.length} shown · ${state.rows.length} loaded of ${state.total}`
+    + ` · ${state.chosen.length} charted`;
+  ui.more.hidden = state.rows.length >= state.total || state.first >= 500;
+  ui.charts.dataset.experiments = String(state.chosen.length);
+}
+
+function drawMetricPicker(names) {
+  replace(ui.metrics, h("legend", {}, "metrics"), names.map((name) => h("label", {},
+    h("input", { type: "checkbox", value: name, checked: state.metrics.includes(name),
+                 onchange: (e) => pickMetric(name, e.target.checked) }), name)));
+}
+
+function pickMetric(name, on) {
+  state.metrics = on ? [...state.metrics, name] : state.metrics.filter((m) => m !== name);
+  remember();
+  reloadView();
+}
+
+// --- the charts -----------------------------------------------------------------------------
+function drawCharts() {
+  for (const [metric, chart] of state.charts) {
+    if (!state.metrics.includes(metric)) {
+      chart.destroy();
+      state.charts.delete(metric);
+    }
+  }
+  ui.hint.textContent = !state.metrics.length ? "Pick metrics to chart them."
+    : !state.chosen.length ? "Tick experiments in the table to chart them." : "";
+  if (!state.chosen.length) return;
+  const names = new Map(state.rows.map((r) => [r.key, r.name]));
+  for (const metric of state.metrics) {
+    let chart = state.charts.get(metric);
+    if (!chart) {
+      chart = new Chart(metric);
+      state.charts.set(metric, chart);
+    }
+    ui.charts.append(chart.node); // in the order the metrics were picked
+    const series = state.series.get(metric) || new Map();
+    const lines = state.chosen.filter((k) => series.has(k)).map((key) => ({
+      key, name: names.get(key) || key, colour: colourOf(key), ...series.get(key) }));
+    chart.draw(lines, state.smoothing, state.width);
+    chart.node.dataset.requestedPoints = String(state.points);
+  }
+}
+
+function setSmoothing(value) {
+  state.smoothing = value;
+  ui.smoothingValue.textContent = value.toFixed(2);
+  remember();
+  drawCharts();
+}
+
+// --- live -----------------------------------------------------------------------------------
+function follow() {
+  const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
+  const keys = state.chosen.filter((k) => running.has(k));
+  if (!keys.length || !state.metrics.length || !state.live) {
+    ui.live.textContent = keys.length ? "" : "no running experiment charted";
+    ui.live.className = "";
+    return;
+  }
+  ui.live.textContent = `live: ${keys.length} running`;
+  ui.live.className = "on";
+  state.live.follow(LIVE, { experimentKeys: keys, metrics: state.metrics,
+                            intervalSeconds: state.interval }, {
+    onUpdate: (update) => {
+      const series = state.series.get(update.metricName);
+      const target = series && series.get(update.experimentKey);
+      if (!target || !extend(target, update)) return;
+      state.liveUpdates += 1;
+      ui.charts.dataset.liveUpdates = String(state.liveUpdates);
+      drawCharts();
+    },
+    onError: (message) => {
+      ui.live.textContent = `live: ${message}`;
+      ui.live.className = "error";
+    },
+  });
+}
+
+// --- the URL's hash: the view (never the key) ------------------------------------------------
+function remember() {
+  const view = new URLSearchParams();
+  if (state.workspace) view.set("workspace", state.workspace);
+  if (state.project) view.set("project", state.project);
+  if (state.metrics.length) view.set("metrics", state.metrics.join(","));
+  if (state.smoothing) view.set("smoothing", String(state.smoothing));
+  if (state.interval !== 5) view.set("interval", String(state.interval));
+  history.replaceState(null, "", `#${view}`);
+}
+
+let lastWidth = 0;
+new ResizeObserver(debounce(() => {
+  const width = chartWidth();
+  if (!lastWidth) lastWidth = width;
+  if (Math.abs(width - lastWidth) / lastWidth > 0.1 && state.metrics.length) {
+    lastWidth = width;
+    loadView(); // another resolution: the series again, at the new width
+  }
+}, 300)).observe(ui.charts);
+
+start().catch((error) => {
+  if (!(error instanceof Unauthenticated)) say(String(error.message || error), "error");
+});

@@ -1,0 +1,131 @@
+// The experiments' table: one row per experiment, its parameters and metric summaries as
+// columns; sorted by a click on a header, filtered by free text and `column op value` terms.
+import { formatDuration, formatNumber, h, replace } from "./dom.js";
+
+export const SUMMARIES = { valueCurrent: "last", valueMin: "min", valueMax: "max" };
+
+// An experiment node of the project query, flattened for the table.
+export function row(node) {
+  const params = {};
+  for (const p of node.parameters || []) params[p.name] = p.valueCurrent;
+  const metrics = {};
+  for (const m of node.metricsSummary || []) metrics[m.name] = m;
+  return { key: node.key, name: node.name || node.key, running: Boolean(node.running),
+           startTime: node.startTime, durationMillis: node.durationMillis, params, metrics };
+}
+
+export function columns(rows, summary) {
+  const params = new Set();
+  const metrics = new Set();
+  for (const r of rows) {
+    Object.keys(r.params).forEach((n) => params.add(n));
+    Object.keys(r.metrics).forEach((n) => metrics.add(n));
+  }
+  return [
+    { id: "name", label: "experiment", value: (r) => r.name },
+    { id: "state", label: "state", value: (r) => (r.running ? "running" : "ended") },
+    { id: "started", label: "started", value: (r) => r.startTime || "",
+      show: (v) => (v ? v.slice(0, 16).replace("T", " ") : "") },
+    { id: "duration", label: "duration", value: (r) => r.durationMillis, show: formatDuration },
+    ...[...params].sort().map((n) => ({
+      id: `param:${n}`, label: n, group: "param", value: (r) => asNumber(r.params[n]) })),
+    ...[...metrics].sort().map((n) => ({
+      id: `metric:${n}`, label: n, group: "metric",
+      value: (r) => (r.metrics[n] ? r.metrics[n][summary] : null), show: formatNumber })),
+  ];
+}
+
+function asNumber(text) {
+  if (text == null || text === "") return text;
+  const number = Number(text);
+  return Number.isFinite(number) && /^[\s\d.eE+-]+$/.test(text) ? number : text;
+}
+
+function compare(a, b) {
+  if (a == null || a === "") return b == null || b === "" ? 0 : 1; // blanks last
+  if (b == null || b === "") return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  return String(a).localeCompare(String(b), undefined, { numeric: true });
+}
+
+export function sortRows(rows, cols, sort) {
+  const col = cols.find((c) => c.id === sort.column);
+  if (!col) return rows;
+  const sign = sort.descending ? -1 : 1;
+  return [...rows].sort((x, y) => {
+    const a = col.value(x);
+    const b = col.value(y);
+    if (a == null || a === "" || b == null || b === "") return compare(a, b);
+    return sign * compare(a, b);
+  });
+}
+
+const TERM = /^([^<>=!~\s]+)(<=|>=|!=|=|<|>|~)(.+)$/;
+
+// `loss<0.3 optimizer=adam resnet`: a term naming a column compares it (numbers as numbers,
+// `~` is "contains"); any other term must appear in the row's name, key or parameters. A
+// name both a parameter and a metric have is the parameter; `metric:name` is the metric.
+export function parseFilter(text, cols) {
+  const tests = [];
+  for (const term of text.trim().split(/\s+/).filter(Boolean)) {
+    const parts = TERM.exec(term);
+    const name = parts && parts[1].toLowerCase();
+    const col = parts && (cols.find((c) => c.id.toLowerCase() === name)
+                          || cols.find((c) => c.label.toLowerCase() === name));
+    if (col) {
+      tests.push(comparison(col, parts[2], parts[3]));
+    } else {
+      const needle = term.toLowerCase();
+      tests.push((r) => [r.name, r.key, ...Object.values(r.params)]
+        .some((v) => v != null && String(v).toLowerCase().includes(needle)));
+    }
+  }
+  return (r) => tests.every((t) => t(r));
+}
+
+function comparison(col, op, wanted) {
+  const number = Number(wanted);
+  return (r) => {
+    const value = col.value(r);
+    if (value == null || value === "") return op === "!=";
+    if (op === "~") return String(value).toLowerCase().includes(wanted.toLowerCase());
+    const numeric = typeof value === "number" && Number.isFinite(number);
+    const order = numeric ? value - number : String(value).localeCompare(wanted);
+    return { "=": order === 0, "!=": order !== 0, "<": order < 0, "<=": order <= 0,
+             ">": order > 0, ">=": order >= 0 }[op];
+  };
+}
+
+// Draws the table into `host`; `ui` has the chosen keys, their colours, and the callbacks.
+export function drawTable(host, rows, cols, ui) {
+  const head = h("tr", {},
+    h("th", { className: "pick" }, ""),
+    cols.map((c) => h("th", {
+      className: [c.group || "", ui.sort.column === c.id ? "sorted" : ""].join(" "),
+      dataset: { column: c.id }, title: `sort by ${c.label}`,
+      onclick: () => ui.onSort(c.id),
+    }, c.label, ui.sort.column === c.id ? (ui.sort.descending ? " ▼" : " ▲") : "")));
+  const body = rows.map((r) => {
+    const chosen = ui.chosen.has(r.key);
+    return h("tr", { className: chosen ? "chosen" : "", dataset: { key: r.key } },
+      h("td", { className: "pick" },
+        h("input", { type: "checkbox", checked: chosen, "aria-label": `chart ${r.name}`,
+                     onchange: (e) => ui.onChoose(r.key, e.target.checked) }),
+        chosen ? h("span", { className: `swatch c${ui.colour(r.key)}` }) : null),
+      cols.map((c) => {
+        const value = c.value(r);
+        return h("td", { className: c.group || "", title: c.group === "metric" ? title(r, c) : null },
+          c.show ? c.show(value) : value ?? "");
+      }));
+  });
+  replace(host, h("thead", {}, head), h("tbody", {}, body));
+  // What the rows show, for a test (or a person's devtools) to read.
+  Object.assign(host.dataset, { filter: ui.filter, sort: `${ui.sort.column} `
+    + `${ui.sort.descending ? "desc" : "asc"}`, rows: String(rows.length) });
+}
+
+function title(r, c) {
+  const m = r.metrics[c.label];
+  return m ? `last ${formatNumber(m.valueCurrent)} · min ${formatNumber(m.valueMin)} · `
+    + `max ${formatNumber(m.valueMax)}` : null;
+}
