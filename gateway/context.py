@@ -47,6 +47,7 @@ class Context:
         if self.open_client is not None:
             self.loaders.close()
             self.client, self.loaders = self.open_client(self.api_key or ApiKey(""))
+        self.series_points = 0  # the series views' budget is each event's, as the calls' are
 
     def for_operation(self) -> Context:
         """This context with a client (budget, deadline) and loaders of the operation's own."""

@@ -213,8 +213,13 @@ def ema(values: Floats, weight: float) -> Floats:
     times slower). A series whose values are all equal is returned as it is, as TensorBoard
     does: smoothing cannot change it, and rounding would."""
     n = len(values)
-    if n == 0 or weight == 0 or bool(np.all(values == values[0])):
+    # Below 1e-15 a weight changes no value past rounding, and its blocks would be one value.
+    if n == 0 or weight < 1e-15 or bool(np.all(values == values[0])):
         return values.copy()
+    # Huge magnitudes (1e300) would overflow the blocks' sums: scaled by a power of two, exact.
+    exponent = int(np.frexp(np.max(np.abs(values)))[1])
+    if exponent > 512:
+        return np.ldexp(ema(np.ldexp(values, -exponent), weight), exponent)
     log_w = math.log(weight)
     size = max(1, min(n, int(50 / -log_w)))
     blocks = -(-n // size)
@@ -248,9 +253,10 @@ def pick(items: Sequence[Any], positions: list[int], n: int) -> list[Any]:
 
 
 def nullable(values: Floats) -> list[float | None]:
-    """Floats as a list, None for NaN."""
+    """Floats as a list, None for what is not finite (NaN, an infinity)."""
     out: list[float | None] = values.tolist()
-    if np.isnan(values).any():
-        for p in np.flatnonzero(np.isnan(values)).tolist():
+    bad = ~np.isfinite(values)
+    if bad.any():
+        for p in np.flatnonzero(bad).tolist():
             out[p] = None
     return out

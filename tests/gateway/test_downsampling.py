@@ -120,3 +120,15 @@ def test_smoothing_skips_values_that_are_not_finite() -> None:
     assert smoothed[1] is None and smoothed[3] is None and smoothed[4] is None
     expected = reference([1.0, 3.0, 5.0], 0.5)
     assert [smoothed[0], smoothed[2], smoothed[5]] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("weight", [1e-30, 0.5, 0.999, 0.9999999])
+def test_smoothing_huge_values_stays_finite_and_tensorboard_s(weight: float) -> None:
+    rng = random.Random(weight)
+    for scale in (1e287, 1e307, 1.7e308):
+        values = [scale * rng.choice((-1.0, 0.5, 1.0)) for _ in range(300)]
+        found = ema(np.array(values), weight)
+        assert np.isfinite(found).all(), scale
+        assert found.tolist() == pytest.approx(reference(values, weight), rel=1e-9,
+                                               abs=scale * 1e-12)
+    assert nullable(np.array([1.0, math.inf, -math.inf, math.nan])) == [1.0, None, None, None]

@@ -168,3 +168,38 @@ def test_an_update_past_the_operation_deadline_still_resolves_its_fields(
     assert update["type"] == "next" and "errors" not in update["payload"], update
     data = update["payload"]["data"]["metricUpdates"]
     assert data["steps"] == steps and data["experiment"]["name"]
+
+
+def test_each_update_has_its_own_budget_of_series_points(demo: DemoServer) -> None:
+    """A view of a series in each update (`points`) reads the whole series each time: the
+    bound on points read is each update's, as its calls' budget is, not the subscription's."""
+    from websockets.sync.client import connect
+
+    from tests.gateway_server import start
+
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            max_series_points=1_000), default_key=demo.keys["alice"])
+    query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
+             " intervalSeconds: 1) { steps experiment { metricSeries(names: [\"loss\"], "
+             "points: 5) { steps } } } }")
+    updates = []
+    try:
+        with connect(server.url.replace("http", "ws") + "/graphql",
+                     subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "connection_init",
+                                "payload": {"Authorization": demo.keys["alice"]}}))
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                "payload": {"query": query, "variables": {"k": KEYS[:1]}}}))
+            time.sleep(1.5)  # the first poll sets the baseline
+            for value in (0.02, 0.01, 0.005):
+                steps = demo.log_metric(KEYS[0], "loss", [value])
+                updates.append((steps, json.loads(ws.recv(timeout=10))))
+    finally:
+        server.stop()
+    for steps, update in updates:
+        assert update["type"] == "next" and "errors" not in update["payload"], update
+        data = update["payload"]["data"]["metricUpdates"]
+        assert data["steps"] == steps
+        shown = data["experiment"]["metricSeries"][0]["steps"]
+        assert len(shown) == 5 and shown[-1] == steps[-1]
