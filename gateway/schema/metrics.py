@@ -202,8 +202,8 @@ def point_rows(points: Sequence[models.MetricPoint]) -> list[PointRow]:
 
 
 @strawberry.type(description="One metric of one experiment as parallel lists, ready to plot "
-                             "(sampled by Comet to about 500 points unless `full` or "
-                             "`points`).")
+                             "(sampled by Comet to about 500 points unless `full`, or "
+                             "a view: `points`, `stepMin`/`stepMax`, `smoothing`).")
 class MetricSeries:
     metric_name: str = d("The metric's name.")
     steps: list[Long | None] | None = d("The step of each value.")

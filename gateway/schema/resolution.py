@@ -2,11 +2,12 @@
 `stepMax` and `smoothing` of metricSeries and metricChart, checked before any upstream call,
 and applied to the series fetched (`downsampling` does the work, in numpy).
 
-A view changes what is fetched in one way only: with `points`, the full series (as `full:
-true` does), to choose from. Everything else is a view over what the batch fetched, so that
-fields with different points, ranges or methods over the same series share their upstream
-calls. Each field with a view reads its series whole, once: those reads are counted against
-`max_series_points` for the operation (a field asking for 10 points of 15,000 reads 15,000).
+A view changes what is fetched in one way only: any view works on the full series (as `full:
+true` fetches them), never on Comet's sample of about 500 points, which a zoom would thin to a
+few and smoothing would turn into another curve. So fields with different points, ranges,
+methods or smoothing over the same series share their upstream calls. Each field with a view
+reads its series whole, once: those reads are counted against `max_series_points` for the
+operation (a field asking for 10 points of 15,000 reads 15,000).
 """
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ def series_view(points: int | None, method: Downsampling, step_min: int | None,
 
 
 def fetch_full(full: bool, view: SeriesView | None) -> bool:
-    """Whether the upstream call asks for the full series: `points` chooses from them."""
-    return full or (view is not None and view.points is not None)
+    """Whether the upstream call asks for the full series: every view works on them (a zoom
+    into Comet's sample of ~500 points would show a few; smoothing it, another curve), and so
+    fields that differ only in their views share their calls."""
+    return full or view is not None
 
 
 def viewed(info: Info, metrics: Sequence[models.ChartMetric], view: SeriesView | None

@@ -128,6 +128,11 @@ def test_a_step_range_zooms_before_points_choose(gateway: GatewayServer) -> None
         assert rows(cut) == inside
         assert_chosen_from(zoom, cut, 5)
     assert e["from"][0]["steps"] == [s for s in e["full"][0]["steps"] if s >= 100]
+    # A zoom without `full` is into the full series too, never into Comet's sample of ~500.
+    zoomed = gateway.data("""query($k: ID!) { experiment(key: $k) {
+        metricSeries(names: ["loss"], stepMin: 40, stepMax: 100) { steps } } }""",
+                          {"k": key})["experiment"]["metricSeries"][0]["steps"]
+    assert zoomed == [s for s in e["full"][0]["steps"] if 40 <= s <= 100]
     assert e["chart"]["steps"] == list(range(40, 101))  # loss's steps; val_loss's among them
 
 
@@ -224,7 +229,9 @@ def test_views_share_the_batches_they_would_make_without_points(gateway: Gateway
         b: metricSeries(names: ["loss", "accuracy"], points: 20, method: MIN_MAX) { steps }
         c: metricSeries(names: ["accuracy"], points: 5, stepMin: 10, stepMax: 90,
                         smoothing: 0.5) { smoothed }
-        d: metricChart(metrics: ["loss"], points: 7) { steps }""")
+        d: metricChart(metrics: ["loss"], points: 7) { steps }
+        e: metricSeries(names: ["loss"], smoothing: 0.6) { smoothed }
+        f: metricSeries(names: ["loss"], stepMin: 10) { steps }""")
     assert full == views == {"GET project": 1, "GET experiments": 1,
                              CHART: math.ceil(100 / BATCH)}
     # And a chart over the whole project: the same one call a batch, whatever the view.
