@@ -83,5 +83,10 @@ class BadResponse(UpstreamError):
     """The answer is not what the endpoint promises (not JSON, or not the documented shape)."""
 
 
+class AnswerTooLarge(BadResponse):
+    """The answer is longer than the gateway reads (`max_answer_bytes`): asking for less, in
+    several calls, may fit."""
+
+
 class BadRequest(UpstreamError):
     """Any other 4xx: the request was wrong. Never retried."""

@@ -341,7 +341,7 @@ class Transport:
         """A whole answer, refused (UPSTREAM_BAD_RESPONSE, not retried) past its byte bound,
         by its Content-Length or while it is read."""
         limit = self.config.max_answer_bytes
-        too_large = errors.BadResponse(
+        too_large = errors.AnswerTooLarge(
             f"{endpoint.name}: the answer is larger than {limit} bytes; ask for less "
             "(fewer experiments or metrics at once, or sampled series)",
             endpoint=endpoint.name, status=resp.status)
