@@ -48,6 +48,27 @@ async def log_metric(request: web.Request) -> web.Response:
     return web.json_response({"steps": [p.step for p in added]})
 
 
+async def set_state(request: web.Request) -> web.Response:
+    """Admin: an experiment resumed, ended or with a new end time (`/_demo/...`):
+    `{"running": true}`, `{"running": false, "endTimeMillis": 1735700000000}`."""
+    world = request.app[http.WORLD]
+    key = request.match_info["key"]
+    data = await request.json()
+    running, end = data.get("running"), data.get("endTimeMillis")
+    if key not in world.experiment_index or not isinstance(running, bool) or not (
+            end is None or (isinstance(end, int) and not isinstance(end, bool) and end >= 0)):
+        return web.json_response({"error": "unknown experiment, or not {running: bool, "
+                                           "endTimeMillis: int or null}"}, status=400)
+    head = world.set_state(key, running, end)
+    return web.json_response({"running": head.running, "endTimeMillis": head.end})
+
+
+async def restore_states(request: web.Request) -> web.Response:
+    """Admin: every experiment back to its seeded state."""
+    request.app[http.WORLD].states.clear()
+    return web.json_response({"ok": True})
+
+
 def running_experiments(world: World) -> list[str]:
     """The newest experiment of each project: what the live ticker keeps logging to."""
     return [world.headers(p)[-1].key for p in world.projects.values() if p.size]
@@ -87,6 +108,8 @@ def make_app(scale: int = 1, latency_ms: float = 0.0,
     app.router.add_routes(routes_experiment.routes)
     app.router.add_routes(knobs.admin_routes(state))
     app.router.add_post("/_demo/experiments/{key}/metrics", log_metric)
+    app.router.add_put("/_demo/experiments/{key}/state", set_state)
+    app.router.add_delete("/_demo/experiments/states", restore_states)
     if live_every:
         async def ticker(app: web.Application) -> AsyncIterator[None]:
             task = asyncio.ensure_future(tick(app[http.WORLD], live_every))

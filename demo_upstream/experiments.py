@@ -216,6 +216,7 @@ class Header:
     start: int
     end: int
     optimization_id: str | None
+    running: bool = False  # the newest of a project runs (see `World.current`)
 
     @property
     def archived(self) -> bool:

@@ -11,6 +11,11 @@ under `/_demo/`:
     DELETE /_demo/faults              remove every fault
     POST   /_demo/experiments/KEY/metrics   {"metric": "loss", "values": [0.1, 0.09]}:
                                       log values after the last step, as a running experiment
+    PUT    /_demo/experiments/KEY/state     {"running": true} resumes it, {"running": false,
+                                      "endTimeMillis": ...} ends it (then, or at its end time
+                                      so far when null): what its metadata and lists say.
+                                      The newest experiment of each project runs at start.
+    DELETE /_demo/experiments/states  every experiment back to its seeded state
     POST   /_demo/revoked             {"key": "..."}: revoke that API key; every REST call
                                       carrying it gets Comet's 401 until it is restored
     DELETE /_demo/revoked             restore every revoked key

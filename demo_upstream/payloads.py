@@ -39,7 +39,7 @@ def experiment_metadata(h: Header, p: Project) -> dict[str, Any]:
         "experimentKey": h.key, "experimentName": h.name, "fileName": "train.py",
         "filePath": f"/home/{p.owner}/{p.name}/train.py", "hasCrashed": False,
         "optimizationId": h.optimization_id, "projectId": p.project_id,
-        "projectName": p.name, "running": False, "startTimeMillis": h.start,
+        "projectName": p.name, "running": h.running, "startTimeMillis": h.start,
         "workspaceName": p.workspace,
     }
 

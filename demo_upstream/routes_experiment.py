@@ -58,7 +58,8 @@ async def experiments(request: web.Request) -> web.Response:
 async def metadata(request: web.Request) -> web.Response:
     e = experiment(request)
     w = world(request)
-    return ok(payloads.experiment_metadata(w.header(e.key), w.projects[e.project_id]))
+    return ok(payloads.experiment_metadata(w.current(w.header(e.key)),
+                                           w.projects[e.project_id]))
 
 
 def _text_route(path: str, field: str) -> None:

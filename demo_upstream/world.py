@@ -7,6 +7,7 @@ at start.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import time
@@ -148,6 +149,8 @@ class World:
     dashboards: dict[str, Dashboard] = field(default_factory=dict)
     # Values logged while the demo runs (a running experiment), on top of the seeded ones.
     live: dict[tuple[str, str], list[MetricPoint]] = field(default_factory=dict)
+    # States set through the admin knob (running, end time), over the seeded ones.
+    states: dict[str, tuple[bool, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.users = {u.api_key: u for u in USERS}
@@ -179,11 +182,29 @@ class World:
         return [p for p in self.projects.values() if p.workspace == workspace]
 
     def headers(self, project: Project) -> list[Header]:
-        return [self.header(digest(project.project_id, i)) for i in range(project.size)]
+        return [self.current(self.header(digest(project.project_id, i)))
+                for i in range(project.size)]
+
+    def current(self, head: Header) -> Header:
+        """The header as the experiment stands now: the state a knob set, if any."""
+        found = self.states.get(head.key)
+        if found is None:
+            return head
+        return dataclasses.replace(head, running=found[0], end=found[1])
+
+    def set_state(self, key: str, running: bool, end: int | None = None) -> Header:
+        """Resume an experiment (running again), end it, or move its end time."""
+        head = self.current(self.header(key))
+        self.states[key] = (running, head.end if end is None else end)
+        return self.current(head)
 
     def _header(self, key: str) -> Header:
         pid, index = self.experiment_index[key]
-        return header(key, index, self.projects[pid])
+        project = self.projects[pid]
+        head = header(key, index, project)
+        # The newest experiment of each project is the one still running (the live ticker
+        # logs to it when the demo runs with one).
+        return dataclasses.replace(head, running=True) if index == project.size - 1 else head
 
     def _experiment(self, key: str) -> Experiment | None:
         if key not in self.experiment_index:

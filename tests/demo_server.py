@@ -60,6 +60,15 @@ class DemoServer:
                              {"metric": metric, "values": values})
         return list(answer["steps"])
 
+    def set_state(self, key: str, running: bool, end: int | None = None) -> dict[str, Any]:
+        """The experiment resumed (running), or ended (at `end`, or at its end time so far):
+        what its metadata and the lists say from now on, until `restore_states` (or `reset`)."""
+        return dict(self._admin("PUT", f"experiments/{key}/state",
+                                {"running": running, "endTimeMillis": end}))
+
+    def restore_states(self) -> None:
+        self._admin("DELETE", "experiments/states")
+
     def revoke(self, key: str) -> None:
         """Comet answers 401 to this key until `restore_keys` (or `reset`)."""
         self._admin("POST", "revoked", {"key": key})
@@ -70,6 +79,7 @@ class DemoServer:
     def reset(self) -> None:
         self.clear_faults()
         self.restore_keys()
+        self.restore_states()
         self.clear_log()
         self.latency(0)
 
