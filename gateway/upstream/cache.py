@@ -23,7 +23,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from .breaker import CircuitBreaker
@@ -51,15 +51,26 @@ class ResponseCache(Protocol):
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's value (None for a miss), in one round trip."""
+        ...
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        """(key, value, ttl) each, in one round trip."""
+        ...
+
     async def close(self) -> None: ...
 
 
 def cache_key(api_key: ApiKey, endpoint: Endpoint, query: Mapping[str, str],
-              body: Any) -> str:
+              body: Any, tag: str = "") -> str:
+    """The entry's key; `tag` tells entries of one request apart by their experiment's state
+    (see `lifetimes`)."""
     request = json.dumps([endpoint.method, endpoint.path, sorted(query.items()), body],
                          sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(request.encode()).hexdigest()
-    return f"cgw:{VERSION}:{api_key.fingerprint}:{endpoint.name}:{digest}"
+    return f"cgw:{VERSION}:{api_key.fingerprint}:{endpoint.name}:{digest}" + (
+        f":{tag}" if tag else "")
 
 
 def _cost(key: str, value: bytes) -> int:
@@ -110,6 +121,13 @@ class MemoryCache:
         if len(self._expiries) > 2 * len(self._entries) + 64:
             self._expiries = [(at, k) for k, (at, _) in self._entries.items()]
             heapq.heapify(self._expiries)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        for key, value, ttl in items:
+            await self.set(key, value, ttl)
 
     def usage(self) -> tuple[int, int]:
         """Bytes held (bookkeeping included) and entries, expired ones freed first."""
@@ -184,11 +202,37 @@ class RedisCache:
         async def write() -> None:
             await self._guarded(lambda: self._redis.set(key, value, px=max(1, int(ttl * 1000))))
 
+        await self._written(write)
+
+    async def _written(self, write: Callable[[], Awaitable[None]]) -> None:
+        """The write done now, or behind (at most REDIS_PENDING_WRITES at once, else dropped)."""
         if not self._write_behind:
             await write()
         elif self._breaker.closed and self._writes < REDIS_PENDING_WRITES:
             self._writes += 1
             self._spawn(write()).add_done_callback(self._write_done)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        values = await self._guarded(lambda: self._redis.mget(keys)) if keys else None
+        if not isinstance(values, list) or len(values) != len(keys):
+            return [None] * len(keys)
+        return [v if isinstance(v, bytes) else None for v in values]
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        kept = [(k, v, ttl) for k, v, ttl in items if 0 < ttl and len(v) <= self._max_value]
+        if not kept:
+            return
+
+        async def write() -> None:
+            async def pipelined() -> None:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for key, value, ttl in kept:
+                        pipe.set(key, value, px=max(1, int(ttl * 1000)))
+                    await pipe.execute()
+
+            await self._guarded(pipelined)
+
+        await self._written(write)
 
     async def close(self) -> None:
         for task in list(self._tasks):

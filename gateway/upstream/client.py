@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from . import endpoints as ep
 from .admission import Gate
 from .budget import Budget
+from .chart_cache import ChartAsk
 from .config import ApiKey
 from .decoding import Shape, field, listing, one
 from .endpoints import Endpoint
@@ -68,11 +69,11 @@ class CometClient:
             self._budget.spend(endpoint)
 
     async def _get(self, endpoint: Endpoint, shape: Shape[T], params: Params | None = None,
-                   body: Any = None) -> T:
+                   body: Any = None, experiment: str | None = None) -> T:
         self._spend(endpoint)
         content = await self._transport.call(endpoint, self._key, params=params, body=body,
                                              deadline=self._deadline, budget=self._budget,
-                                             cached=self._cached)
+                                             cached=self._cached, experiment=experiment)
         return shape.decode(content, endpoint.name)
 
     # --- account and workspaces --------------------------------------------------------------
@@ -140,24 +141,40 @@ class CometClient:
                               sort_order: str | None = None) -> tuple[ExperimentMetadata, ...]:
         params = {**self._project_ref(project_id, workspace, project_name), "archived": archived,
                   "page": page, "size": size, "sortBy": sort_by, "sortOrder": sort_order}
-        return await self._get(ep.EXPERIMENTS, listing(ExperimentMetadata, "experiments"),
-                               params)
+        found = await self._get(ep.EXPERIMENTS, listing(ExperimentMetadata, "experiments"),
+                                params)
+        self._transport.saw_experiments(self._key, found)  # their states, for the cache
+        return found
 
     async def get_multi_metric_chart(self, experiment_keys: Sequence[str],
                                      metrics: Sequence[str], params: Sequence[str] = (), *,
                                      independent: bool = True,
                                      full: bool = False) -> MultiMetricChart:
-        body = {"targetedExperiments": list(experiment_keys), "metrics": list(metrics),
-                "params": list(params), "independentMetrics": independent, "fetchFull": full}
+        """The chart; from the cache, experiment by experiment, when it is on (see
+        `chart_cache`)."""
+        ask = ChartAsk(tuple(metrics), tuple(params), independent, full)
+        charts = self._transport.charts
+        if charts is None or not self._cached:
+            return await self._chart(experiment_keys, ask)
+        return await charts.chart(self._key, experiment_keys, ask,
+                                  lambda keys: self._chart(keys, ask))
+
+    async def _chart(self, experiment_keys: Sequence[str], ask: ChartAsk) -> MultiMetricChart:
+        body = {"targetedExperiments": list(experiment_keys), "metrics": list(ask.metrics),
+                "params": list(ask.params), "independentMetrics": ask.independent,
+                "fetchFull": ask.full}
         return await self._get(ep.MULTI_METRIC_CHART, one(MultiMetricChart), body=body)
 
     # --- one experiment ----------------------------------------------------------------------
     async def _experiment(self, endpoint: Endpoint, key: str, shape: Shape[T],
                           **params: Any) -> T:
-        return await self._get(endpoint, shape, {"experimentKey": key, **params})
+        return await self._get(endpoint, shape, {"experimentKey": key, **params},
+                               experiment=key)
 
     async def get_experiment_metadata(self, key: str) -> ExperimentMetadata:
-        return await self._experiment(ep.EXPERIMENT_METADATA, key, one(ExperimentMetadata))
+        found = await self._experiment(ep.EXPERIMENT_METADATA, key, one(ExperimentMetadata))
+        self._transport.saw_experiments(self._key, (found,))  # its state, for the cache
+        return found
 
     async def get_git_metadata(self, key: str) -> GitMetadata:
         return await self._experiment(ep.GIT_METADATA, key, one(GitMetadata))
@@ -167,7 +184,8 @@ class CometClient:
         self._spend(ep.GIT_PATCH)
         content = await self._transport.call(ep.GIT_PATCH, self._key,
                                              params={"experimentKey": key},
-                                             deadline=self._deadline, budget=self._budget)
+                                             deadline=self._deadline, budget=self._budget,
+                                             cached=self._cached, experiment=key)
         if content.lstrip().startswith(b'{"msg"'):
             return None
         return content.decode("utf-8", errors="replace")

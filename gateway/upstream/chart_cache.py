@@ -1,0 +1,113 @@
+"""Multi-metric charts cached per experiment, each part for as long as its experiment's state
+allows (see `lifetimes`).
+
+A chart batch holds up to a hundred experiments, ended and running together: cached whole, it
+would live as briefly as its liveliest experiment, and a dashboard's refresh would fetch every
+ended experiment's series again with the running one's. So each experiment's part of an answer
+is kept on its own (keyed, as every entry, by the API key, and by what was asked: metrics,
+params, sampled or full, independent or not), and a chart is put together from the parts the
+cache holds and one call for the experiments it lacks. A refresh thus costs one chart call
+per batch of running experiments, carrying only their series.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from .cache import VERSION, ResponseCache
+from .config import ApiKey
+from .lifetimes import Lifetimes
+from .models import ChartExperiment, MultiMetricChart
+from .observer import Observer
+
+_PART = msgspec.json.Decoder(ChartExperiment | None, strict=False)
+_ENCODE = msgspec.json.Encoder()
+FAMILY = "metrics"  # what the lookups count as, on /metrics
+
+
+@dataclass(frozen=True, slots=True)
+class ChartAsk:
+    """What a chart call asks of each experiment (everything but the experiments)."""
+
+    metrics: tuple[str, ...]
+    params: tuple[str, ...]
+    independent: bool
+    full: bool
+
+    def digest(self) -> str:
+        text = json.dumps([self.metrics, self.params, self.independent, self.full],
+                          separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class ChartCache:
+    """The parts of multi-metric charts, in the response cache."""
+
+    def __init__(self, cache: ResponseCache, lifetimes: Lifetimes, observer: Observer,
+                 vouches_for: Callable[[ApiKey], bool]) -> None:
+        self._cache = cache
+        self._lifetimes = lifetimes
+        self._observer = observer
+        self._vouches_for = vouches_for
+
+    async def chart(self, key: ApiKey, experiments: Sequence[str], ask: ChartAsk,
+                    fetch: Callable[[Sequence[str]], Awaitable[MultiMetricChart]]
+                    ) -> MultiMetricChart:
+        """The chart of `experiments`: the parts cached for `key`, and `fetch` (one upstream
+        call) for the rest."""
+        wanted = list(dict.fromkeys(experiments))
+        kept = [self._lifetimes.logged(key, e) for e in wanted]
+        prefix = f"cgw:{VERSION}:{key.fingerprint}:chart:{ask.digest()}:"
+        names = [f"{prefix}{e}:{k.tag}" for e, k in zip(wanted, kept, strict=True)]
+        # A key is served from the cache only while Comet accepted it lately (`recent_keys`).
+        served = self._vouches_for(key)
+        held = await self._cache.get_many(names) if served else [None] * len(names)
+        parts: dict[str, ChartExperiment | None] = {}
+        for e, found in zip(wanted, held, strict=True):
+            part = _decoded(found)
+            self._observer.cache_lookup(FAMILY, part is not None)
+            if part is not None:
+                parts[e] = part[0]
+        missing = [e for e in wanted if e not in parts]
+        if not missing:
+            return _together(experiments, parts)
+        answer = await fetch(missing)
+        got = answer.experiments or {}
+        writes = []
+        for e, name, k in zip(wanted, names, kept, strict=True):
+            if e in parts:
+                continue
+            parts[e] = got.get(e)
+            if k.ttl > 0:
+                writes.append((name, _ENCODE.encode(parts[e]), k.ttl))
+        if writes:
+            await self._cache.set_many(writes)
+        if len(missing) == len(wanted):
+            return answer  # all of it fresh: as the upstream answered
+        return _together(experiments, parts)
+
+
+def _decoded(found: bytes | None) -> tuple[ChartExperiment | None] | None:
+    """A cached part (an experiment the chart had no entry for is a part too: `null`); None
+    for a miss, or for what cannot be read (a miss as well)."""
+    if found is None:
+        return None
+    try:
+        return (_PART.decode(found),)
+    except msgspec.MsgspecError:
+        return None
+
+
+def _together(experiments: Sequence[str], parts: dict[str, ChartExperiment | None]
+              ) -> MultiMetricChart:
+    """One chart of the parts, in the order asked: empty, as Comet says it, when no
+    experiment has any metric."""
+    found = {e: part for e in dict.fromkeys(experiments)
+             if (part := parts.get(e)) is not None}
+    return MultiMetricChart(empty=not any(p.metrics for p in found.values()),
+                            experiments=found)
