@@ -186,6 +186,25 @@ def test_a_running_experiments_data_expires_within_its_lifetime(
     assert loads(demo) == {"GET experiment/metrics/summary": 1}
 
 
+def test_an_experiment_read_by_key_follows_its_metadata(
+        cached: GatewayServer, demo: DemoServer, clock: Clock) -> None:
+    before = cached.data(SUMMARY, {"key": ENDED})
+    assert before["experiment"]["running"] is False
+    assert loads(demo) == {"GET experiment/metadata": 1, "GET experiment/metrics/summary": 1}
+    clock.advance(DEFAULTS.cache_ttl_state + 1)  # the metadata again, the summary kept
+    assert cached.data(SUMMARY, {"key": ENDED}) == before
+    assert loads(demo) == {"GET experiment/metadata": 1}
+
+    demo.set_state(ENDED, running=True)
+    demo.log_metric(ENDED, "loss", [0.5])
+    clock.advance(DEFAULTS.cache_ttl_state + 1)
+    after = cached.data(SUMMARY, {"key": ENDED})
+    assert after["experiment"]["running"] is True
+    assert {m["name"]: m["valueCurrent"] for m in after["experiment"]["metricsSummary"]}[
+        "loss"] == 0.5
+    assert loads(demo) == {"GET experiment/metadata": 1, "GET experiment/metrics/summary": 1}
+
+
 def test_an_experiment_of_unknown_state_counts_as_running(
         cached: GatewayServer, demo: DemoServer, clock: Clock) -> None:
     chart = f"""{{ project(workspace: "vision-lab", name: "image-classifier") {{
