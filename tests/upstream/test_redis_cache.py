@@ -85,3 +85,32 @@ async def test_a_value_over_the_cap_is_not_written(redis: RedisServer) -> None:
         assert b"large" not in redis.command(b"KEYS *\r\n")
     finally:
         await cache.close()
+
+
+async def test_many_values_go_in_one_write_and_come_back_in_one_lookup(
+        redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, max_value_bytes=10, timeout=PATIENT)
+    try:
+        await cache.set_many([("a", b"1", 60), ("b", b"22", 60), ("big", b"x" * 11, 60),
+                              ("gone", b"3", 0)])
+        await asyncio.gather(*cache._tasks)
+        assert await cache.get_many(["b", "a", "nothing", "big", "gone"]) == [
+            b"22", b"1", None, None, None]
+        redis.freeze()
+        for i in range(100):  # one write each, bounded as single writes are
+            await cache.set_many([(f"k{i}", b"v", 60), (f"l{i}", b"v", 60)])
+        assert len(cache._tasks) == REDIS_PENDING_WRITES
+    finally:
+        await cache.close()
+
+
+async def test_many_lookups_in_a_redis_that_is_down_are_misses() -> None:
+    from tests.demo_server import free_port
+
+    cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        assert await cache.get_many(["a", "b"]) == [None, None]
+        await cache.set_many([("a", b"1", 60)])  # dropped: the breaker is open
+        assert cache._tasks == set()
+    finally:
+        await cache.close()
