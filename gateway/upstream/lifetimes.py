@@ -110,16 +110,19 @@ class Lifetimes:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttls = ttls
         self.states = ExperimentStates(max_states, ttls.state, clock)
+        # Made once: the lookups below run for every upstream call.
+        self._families = {f: Kept(t) for f, t in ttls.families.items() if t > 0}
+        self._state = Kept(ttls.state) if ttls.state > 0 else None
+        self._running = Kept(ttls.running, "running")
 
     def of(self, endpoint: Endpoint, key: ApiKey, experiment: str | None) -> Kept | None:
         """How an answer of `endpoint` for `experiment` (when it is about one) is kept;
         None when the transport keeps none (not cached, or kept per experiment)."""
         lifetime = endpoint.lifetime
         if lifetime is Lifetime.FAMILY:
-            ttl = self.ttls.families.get(endpoint.family, 0.0)
-            return Kept(ttl) if ttl > 0 else None
+            return self._families.get(endpoint.family)
         if lifetime is Lifetime.STATE:
-            return Kept(self.ttls.state) if self.ttls.state > 0 else None
+            return self._state
         if lifetime is Lifetime.LOGGED and experiment is not None:
             kept = self.logged(key, experiment)
             return kept if kept.ttl > 0 else None
@@ -129,5 +132,5 @@ class Lifetimes:
         """How what `experiment` logged is kept: by the end time last seen, or as running."""
         ended = self.states.ended_at(key, experiment)
         if ended is None:
-            return Kept(self.ttls.running, "running")
+            return self._running
         return Kept(self.ttls.ended, f"ended {ended}")
