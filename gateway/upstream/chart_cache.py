@@ -8,6 +8,11 @@ is kept on its own (keyed, as every entry, by the API key, and by what was asked
 params, sampled or full, independent or not), and a chart is put together from the parts the
 cache holds and one call for the experiments it lacks. A refresh thus costs one chart call
 per batch of running experiments, carrying only their series.
+
+A part is kept as the upstream sent it: the answer is decoded whole, as without a cache, and
+split into its experiments' JSON unread (msgspec's `Raw`, a scan with no objects made), so
+that keeping the parts costs a cold load no encoding. A part read back is decoded by the same
+rules as a whole answer (`decoding`).
 """
 
 from __future__ import annotations
@@ -19,15 +24,27 @@ from dataclasses import dataclass
 
 import msgspec
 
+from . import errors
 from .cache import VERSION, ResponseCache
 from .config import ApiKey
+from .decoding import one
+from .endpoints import MULTI_METRIC_CHART
 from .lifetimes import Lifetimes
 from .models import ChartExperiment, MultiMetricChart
 from .observer import Observer
 
-_PART = msgspec.json.Decoder(ChartExperiment | None, strict=False)
-_ENCODE = msgspec.json.Encoder()
 FAMILY = "metrics"  # what the lookups count as, on /metrics
+NONE = b"null"  # the part of an experiment the chart had no entry for
+_ENCODE = msgspec.json.Encoder()
+
+
+class _Unread(msgspec.Struct, frozen=True, gc=False):
+    """A chart answer with its experiments' JSON left unread."""
+
+    experiments: dict[str, msgspec.Raw] | None = None
+
+
+_UNREAD = msgspec.json.Decoder(_Unread, strict=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +73,9 @@ class ChartCache:
         self._vouches_for = vouches_for
 
     async def chart(self, key: ApiKey, experiments: Sequence[str], ask: ChartAsk,
-                    fetch: Callable[[Sequence[str]], Awaitable[MultiMetricChart]]
-                    ) -> MultiMetricChart:
+                    fetch: Callable[[Sequence[str]], Awaitable[bytes]]) -> MultiMetricChart:
         """The chart of `experiments`: the parts cached for `key`, and `fetch` (one upstream
-        call) for the rest."""
+        call, its answer's bytes) for the rest."""
         wanted = list(dict.fromkeys(experiments))
         kept = [self._lifetimes.logged(key, e) for e in wanted]
         prefix = f"cgw:{VERSION}:{key.fingerprint}:chart:{ask.digest()}:"
@@ -76,7 +92,7 @@ class ChartCache:
         missing = [e for e in wanted if e not in parts]
         if not missing:
             return _together(experiments, parts)
-        answer = await fetch(missing)
+        answer, sent = split(await fetch(missing))
         got = answer.experiments or {}
         writes = []
         for e, name, k in zip(wanted, names, kept, strict=True):
@@ -84,7 +100,7 @@ class ChartCache:
                 continue
             parts[e] = got.get(e)
             if k.ttl > 0:
-                writes.append((name, _ENCODE.encode(parts[e]), k.ttl))
+                writes.append((name, sent.get(e, NONE), k.ttl))
         if writes:
             await self._cache.set_many(writes)
         if len(missing) == len(wanted):
@@ -92,14 +108,27 @@ class ChartCache:
         return _together(experiments, parts)
 
 
+def split(content: bytes) -> tuple[MultiMetricChart, dict[str, bytes]]:
+    """A chart answer, decoded (or refused) as without a cache, and each experiment's part of
+    it as it was sent."""
+    chart = one(MultiMetricChart).decode(content, MULTI_METRIC_CHART.name)
+    try:
+        unread = _UNREAD.decode(content)
+    except msgspec.MsgspecError:  # a shape only the tolerant path reads: each part anew
+        return chart, {e: _ENCODE.encode(p) for e, p in (chart.experiments or {}).items()}
+    return chart, {e: bytes(raw) for e, raw in (unread.experiments or {}).items()}
+
+
 def _decoded(found: bytes | None) -> tuple[ChartExperiment | None] | None:
     """A cached part (an experiment the chart had no entry for is a part too: `null`); None
     for a miss, or for what cannot be read (a miss as well)."""
     if found is None:
         return None
+    if found == NONE:
+        return (None,)
     try:
-        return (_PART.decode(found),)
-    except msgspec.MsgspecError:
+        return (one(ChartExperiment).decode(found, MULTI_METRIC_CHART.name),)
+    except errors.BadResponse:
         return None
 
 

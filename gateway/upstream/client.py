@@ -157,13 +157,20 @@ class CometClient:
         if charts is None or not self._cached:
             return await self._chart(experiment_keys, ask)
         return await charts.chart(self._key, experiment_keys, ask,
-                                  lambda keys: self._chart(keys, ask))
+                                  lambda keys: self._chart_bytes(keys, ask))
 
     async def _chart(self, experiment_keys: Sequence[str], ask: ChartAsk) -> MultiMetricChart:
+        return one(MultiMetricChart).decode(await self._chart_bytes(experiment_keys, ask),
+                                            ep.MULTI_METRIC_CHART.name)
+
+    async def _chart_bytes(self, experiment_keys: Sequence[str], ask: ChartAsk) -> bytes:
         body = {"targetedExperiments": list(experiment_keys), "metrics": list(ask.metrics),
                 "params": list(ask.params), "independentMetrics": ask.independent,
                 "fetchFull": ask.full}
-        return await self._get(ep.MULTI_METRIC_CHART, one(MultiMetricChart), body=body)
+        self._spend(ep.MULTI_METRIC_CHART)
+        return await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
+                                          deadline=self._deadline, budget=self._budget,
+                                          cached=self._cached)
 
     # --- one experiment ----------------------------------------------------------------------
     async def _experiment(self, endpoint: Endpoint, key: str, shape: Shape[T],

@@ -245,6 +245,26 @@ def test_a_key_never_gets_another_keys_chart_parts(cached: GatewayServer,
     assert loads(demo) == {"GET project": 1, "POST experiments/multi-metric-chart": 1}
 
 
+def test_a_chart_part_read_back_follows_the_rules_of_a_whole_answer(
+        cached: GatewayServer, demo: DemoServer) -> None:
+    # Comet's answer as the tolerant path reads it (a number for a metric's name), and an
+    # experiment it has no entry for: both kept, and read back as they were first.
+    odd = {"experimentKey": ENDED, "metrics": [{"metricName": 7, "steps": [1, 2],
+                                               "values": ["0.5", "NaN"]}]}
+    demo.fault("experiments/multi-metric-chart", "status", status=200, count=1,
+               body=json.dumps({"empty": False, "experiments": {ENDED: odd}}))
+    chart = f"""{{ project(workspace: "vision-lab", name: "image-classifier") {{
+      metricChart(metrics: ["loss"], experimentKeys: ["{ENDED}", "{FIRST_100[11]}"]) {{
+        experimentKey metrics {{ metricName steps values valuesText }} }} }} }}"""
+    first = cached.data(chart)
+    assert first["project"]["metricChart"] == [{"experimentKey": ENDED, "metrics": [
+        {"metricName": "7", "steps": [1, 2], "values": [0.5, None],
+         "valuesText": ["0.5", "NaN"]}]}]
+    assert loads(demo) == {"GET project": 1, "POST experiments/multi-metric-chart": 1}
+    assert cached.data(chart) == first
+    assert loads(demo) == {}
+
+
 def redis(url: str, command: bytes) -> bytes:
     host, port = url.removeprefix("redis://").split("/")[0].split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
