@@ -29,7 +29,7 @@ from .cache import VERSION, ResponseCache
 from .config import ApiKey
 from .decoding import one
 from .endpoints import MULTI_METRIC_CHART
-from .lifetimes import Lifetimes
+from .lifetimes import Kept, Lifetimes
 from .models import ChartExperiment, MultiMetricChart
 from .observer import Observer
 
@@ -72,40 +72,50 @@ class ChartCache:
         self._observer = observer
         self._vouches_for = vouches_for
 
-    async def chart(self, key: ApiKey, experiments: Sequence[str], ask: ChartAsk,
-                    fetch: Callable[[Sequence[str]], Awaitable[bytes]]) -> MultiMetricChart:
-        """The chart of `experiments`: the parts cached for `key`, and `fetch` (one upstream
-        call, its answer's bytes) for the rest."""
+    def _name(self, key: ApiKey, ask: ChartAsk, experiment: str, kept: Kept) -> str:
+        return f"cgw:{VERSION}:{key.fingerprint}:chart:{ask.digest()}:{experiment}:{kept.tag}"
+
+    async def held(self, key: ApiKey, experiments: Sequence[str], ask: ChartAsk
+                   ) -> dict[str, ChartExperiment | None]:
+        """The parts the cache holds for `key` (None: the chart had no entry for it), by
+        experiment; an experiment missing is one to ask the upstream for."""
         wanted = list(dict.fromkeys(experiments))
-        kept = [self._lifetimes.logged(key, e) for e in wanted]
-        prefix = f"cgw:{VERSION}:{key.fingerprint}:chart:{ask.digest()}:"
-        names = [f"{prefix}{e}:{k.tag}" for e, k in zip(wanted, kept, strict=True)]
         # A key is served from the cache only while Comet accepted it lately (`recent_keys`).
-        served = self._vouches_for(key)
-        held = await self._cache.get_many(names) if served else [None] * len(names)
+        if not wanted or not self._vouches_for(key):
+            for _ in wanted:
+                self._observer.cache_lookup(FAMILY, False)
+            return {}
+        names = [self._name(key, ask, e, self._lifetimes.logged(key, e)) for e in wanted]
         parts: dict[str, ChartExperiment | None] = {}
-        for e, found in zip(wanted, held, strict=True):
+        for e, found in zip(wanted, await self._cache.get_many(names), strict=True):
             part = _decoded(found)
             self._observer.cache_lookup(FAMILY, part is not None)
             if part is not None:
                 parts[e] = part[0]
-        missing = [e for e in wanted if e not in parts]
+        return parts
+
+    async def chart(self, key: ApiKey, experiments: Sequence[str], ask: ChartAsk,
+                    fetch: Callable[[Sequence[str]], Awaitable[bytes]], *,
+                    lookup: bool = True) -> MultiMetricChart:
+        """The chart of `experiments`: the parts cached for `key` (unless `lookup` is False:
+        the caller asked `held` already), and `fetch` (one upstream call, its answer's bytes)
+        for the rest, whose parts are then kept."""
+        parts = await self.held(key, experiments, ask) if lookup else {}
+        missing = [e for e in dict.fromkeys(experiments) if e not in parts]
         if not missing:
             return _together(experiments, parts)
+        # How each part is kept is decided before the call: what was fetched while an
+        # experiment ran is kept as running, even if its list says it ended meanwhile.
+        kept = [self._lifetimes.logged(key, e) for e in missing]
         answer, sent = split(await fetch(missing))
-        got = answer.experiments or {}
-        writes = []
-        for e, name, k in zip(wanted, names, kept, strict=True):
-            if e in parts:
-                continue
-            parts[e] = got.get(e)
-            if k.ttl > 0:
-                writes.append((name, sent.get(e, NONE), k.ttl))
+        writes = [(self._name(key, ask, e, k), sent.get(e, NONE), k.ttl)
+                  for e, k in zip(missing, kept, strict=True) if k.ttl > 0]
         if writes:
             await self._cache.set_many(writes)
-        if len(missing) == len(wanted):
+        if not parts:
             return answer  # all of it fresh: as the upstream answered
-        return _together(experiments, parts)
+        got = answer.experiments or {}
+        return _together(experiments, {**parts, **{e: got.get(e) for e in missing}})
 
 
 def split(content: bytes) -> tuple[MultiMetricChart, dict[str, bytes]]:

@@ -20,6 +20,7 @@ from .endpoints import Endpoint
 from .models import (
     Account,
     Asset,
+    ChartExperiment,
     CloudDetails,
     Dashboard,
     DashboardTemplateSummary,
@@ -148,16 +149,29 @@ class CometClient:
 
     async def get_multi_metric_chart(self, experiment_keys: Sequence[str],
                                      metrics: Sequence[str], params: Sequence[str] = (), *,
-                                     independent: bool = True,
-                                     full: bool = False) -> MultiMetricChart:
+                                     independent: bool = True, full: bool = False,
+                                     lookup: bool = True) -> MultiMetricChart:
         """The chart; from the cache, experiment by experiment, when it is on (see
-        `chart_cache`)."""
+        `chart_cache`). `lookup=False`: the caller asked `held_chart_parts` already, so only
+        the upstream is asked (and what it answers kept)."""
         ask = ChartAsk(tuple(metrics), tuple(params), independent, full)
         charts = self._transport.charts
         if charts is None or not self._cached:
             return await self._chart(experiment_keys, ask)
         return await charts.chart(self._key, experiment_keys, ask,
-                                  lambda keys: self._chart_bytes(keys, ask))
+                                  lambda keys: self._chart_bytes(keys, ask), lookup=lookup)
+
+    async def held_chart_parts(self, experiment_keys: Sequence[str], metrics: Sequence[str],
+                               params: Sequence[str] = (), *, independent: bool = True,
+                               full: bool = False) -> dict[str, ChartExperiment | None]:
+        """What the cache holds of these experiments' chart, by experiment (none when it is
+        off): a caller that cuts experiments into batches asks the upstream for the rest
+        only, so that a refresh's running experiments share their batches."""
+        charts = self._transport.charts
+        if charts is None or not self._cached:
+            return {}
+        return await charts.held(self._key, experiment_keys,
+                                 ChartAsk(tuple(metrics), tuple(params), independent, full))
 
     async def _chart(self, experiment_keys: Sequence[str], ask: ChartAsk) -> MultiMetricChart:
         return one(MultiMetricChart).decode(await self._chart_bytes(experiment_keys, ask),

@@ -136,6 +136,24 @@ def test_a_second_load_costs_the_listing_and_what_the_running_experiments_need(
                            "POST experiments/multi-metric-chart": 1}
 
 
+def test_a_refresh_batches_the_running_experiments_together(demo: DemoServer,
+                                                             clock: Clock) -> None:
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            upstream_rate_per_key=0, chart_batch_size=25),
+                   default_key=demo.keys["alice"], clock=clock)
+    try:
+        for key in RUNNING:  # in three of the four batches of 25
+            demo.set_state(key, running=True)
+        first = dashboard(server)
+        assert len(chart_keys(demo)) == 4  # cold: ⌈100 / 25⌉ chart calls
+        loads(demo)
+        clock.advance(DEFAULTS.cache_ttl_running + 1)
+        assert dashboard(server) == first
+        assert chart_keys(demo) == [RUNNING]  # one call, not one per batch they are in
+    finally:
+        server.stop()
+
+
 def test_a_resumed_experiment_is_fetched_afresh(cached: GatewayServer, demo: DemoServer,
                                                 clock: Clock) -> None:
     first = dashboard(cached)
