@@ -29,7 +29,7 @@ from .cache import VERSION, ResponseCache
 from .config import ApiKey
 from .decoding import one
 from .endpoints import MULTI_METRIC_CHART
-from .lifetimes import Kept, Lifetimes
+from .lifetimes import Lifetimes
 from .models import ChartExperiment, MultiMetricChart
 from .observer import Observer
 
@@ -72,8 +72,11 @@ class ChartCache:
         self._observer = observer
         self._vouches_for = vouches_for
 
-    def _name(self, key: ApiKey, ask: ChartAsk, experiment: str, kept: Kept) -> str:
-        return f"cgw:{VERSION}:{key.fingerprint}:chart:{ask.digest()}:{experiment}:{kept.tag}"
+    @staticmethod
+    def _prefix(key: ApiKey, ask: ChartAsk) -> str:
+        """What every part's key of this chart for `key` begins with (the experiment and its
+        state's tag follow)."""
+        return f"cgw:{VERSION}:{key.fingerprint}:chart:{ask.digest()}:"
 
     async def held(self, key: ApiKey, experiments: Sequence[str], ask: ChartAsk
                    ) -> dict[str, ChartExperiment | None]:
@@ -85,7 +88,8 @@ class ChartCache:
             for _ in wanted:
                 self._observer.cache_lookup(FAMILY, False)
             return {}
-        names = [self._name(key, ask, e, self._lifetimes.logged(key, e)) for e in wanted]
+        prefix = self._prefix(key, ask)
+        names = [f"{prefix}{e}:{self._lifetimes.logged(key, e).tag}" for e in wanted]
         parts: dict[str, ChartExperiment | None] = {}
         for e, found in zip(wanted, await self._cache.get_many(names), strict=True):
             part = _decoded(found)
@@ -108,7 +112,8 @@ class ChartCache:
         # experiment ran is kept as running, even if its list says it ended meanwhile.
         kept = [self._lifetimes.logged(key, e) for e in missing]
         answer, sent = split(await fetch(missing))
-        writes = [(self._name(key, ask, e, k), sent.get(e, NONE), k.ttl)
+        prefix = self._prefix(key, ask)
+        writes = [(f"{prefix}{e}:{k.tag}", sent.get(e, NONE), k.ttl)
                   for e, k in zip(missing, kept, strict=True) if k.ttl > 0]
         if writes:
             await self._cache.set_many(writes)
