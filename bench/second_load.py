@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import statistics
 import time
 import urllib.request
@@ -45,6 +46,20 @@ def running_settings() -> float:
     return Settings().cache_ttl_running
 
 
+def cache_budget() -> int:
+    from gateway.settings import Settings
+
+    return Settings().cache_max_bytes
+
+
+async def held(session: aiohttp.ClientSession, url: str) -> float:
+    """Bytes the gateway's response cache holds (`cgw_cache_bytes` on /metrics)."""
+    async with session.get(f"{url}/metrics") as answer:
+        text = await answer.text()
+    found = re.search(r'^cgw_cache_bytes\{store="responses"\} (\S+)$', text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 async def load(session: aiohttp.ClientSession, url: str, key: str, n: int,
                project: str = PROJECT) -> float:
     """One dashboard of `n` experiments (pages asked together); its wall time."""
@@ -70,6 +85,7 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
     pages = -(-n // PAGE)
     times: dict[str, list[float]] = {k: [] for k in ("first", "again", "refresh", "off")}
     cpu: dict[str, list[float]] = {"first": [], "off": []}  # the server's, of the first load
+    kept, warmed = [], []  # bytes the cache holds after the first load, after the warm-up
     calls: dict[str, list[int]] = {k: [] for k in ("first", "again", "refresh")}
     upstream.latency(LATENCY_MS)
     try:
@@ -78,7 +94,9 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
             for _ in range(rounds):
                 with servers.gateway(upstream.url, defaults=True, log_level=None,
                                      **servers.RATE_LIMITS_OFF) as gw:
-                    await load(session, gw.url, key, n, WARM_PROJECT)
+                    # At most 100: what it leaves in the cache takes the budget's room.
+                    await load(session, gw.url, key, min(n, 100), WARM_PROJECT)
+                    warm = await held(session, gw.url)
                     for name in ("first", "again", "refresh"):
                         if name == "refresh":
                             await asyncio.sleep(wait)
@@ -87,6 +105,8 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
                         times[name].append(await load(session, gw.url, key, n))
                         if name == "first":
                             cpu[name].append(servers.cpu_seconds(gw.pid) - used)
+                            kept.append(await held(session, gw.url))
+                            warmed.append(warm)
                         calls[name].append(sum(upstream.counts().values()))
                 used = servers.cpu_seconds(cold.pid)
                 times["off"].append(await load(session, cold.url, key, n))
@@ -103,6 +123,9 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
     for name, label in shown.items():
         line(f"{label}: wall time", Sample(tuple(times[name])).show())
         line(f"{label}: upstream calls", f"{statistics.median(calls[name]):.0f}")
+    line("the cache after the first load (after the warm-up)",
+         f"{statistics.median(kept) / 2**20:.1f} MiB ({statistics.median(warmed) / 2**20:.1f}) "
+         f"of its {cache_budget() / 2**20:.0f} MiB")
     line("first load, cache off (the dashboard cells' gateway)",
          Sample(tuple(times["off"])).show())
     line("first load: cache on ÷ cache off, wall time",
@@ -114,6 +137,9 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
     # and the running experiments' own calls: summary and parameters each, one chart per page.
     bound = 2 * pages + 2 * len(running) + min(pages, len(running))
     refresh = statistics.median(calls["refresh"])
+    if statistics.median(kept) > 0.95 * cache_budget():
+        print("  (the cache is full: this dashboard's answers take more than its budget, "
+              "COMET_GATEWAY_CACHE_MAX_BYTES, and the least recently used go)")
     targets.fact(f"dashboard {n} exp.: refresh's upstream calls ≤ listing + running's",
                  f"{refresh:.0f} ≤ {bound} (first load: {statistics.median(calls['first']):.0f})",
                  f"≤ {bound}", refresh <= bound)
