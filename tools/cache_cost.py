@@ -80,7 +80,9 @@ async def main(n: int, runs: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m tools.cache_cost", description=__doc__)
-    parser.add_argument("--experiments", type=int, default=100)
+    parser.add_argument("--experiments", type=int, default=100, help="1 to 500 (one page)")
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
+    if not 1 <= args.experiments <= 500:
+        parser.error("--experiments: 1 to 500, the most one page holds")
     asyncio.run(main(args.experiments, args.runs))
