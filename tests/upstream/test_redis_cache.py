@@ -1,7 +1,8 @@
 """RedisCache against a real redis-server that is frozen (SIGSTOP): writes wait for nobody and
 stay bounded, a burst of them goes in a few pipelines, a full pool is a miss rather than a
-queue, a failure opens the breaker, and the per-entry cap holds. Commands get a long timeout here, so that nothing below passes by timing
-out: what returns, returns without waiting on Redis."""
+queue, a failure opens the breaker, and the per-entry cap holds. Commands get a long timeout
+here, so that nothing below passes by timing out: what returns, returns without waiting on
+Redis."""
 
 from __future__ import annotations
 
