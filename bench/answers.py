@@ -155,14 +155,15 @@ async def small(upstream: servers.Upstream, cached: servers.Gateway, repetitions
 
 
 async def memory(upstream: servers.Upstream, repetitions: int, targets: Targets) -> None:
-    """The large answer in a fresh gateway (defaults, cache off), warmed with a small one of
+    """The large answer in a fresh gateway (defaults, but the cache off: what the answers it
+    keeps take is its own budget's, COMET_GATEWAY_CACHE_MAX_BYTES), warmed with a small one of
     the same shape: the peak it adds (VmHWM), and the resident memory left a second later."""
     key = upstream.keys["alice"]
     upstream.latency(0)
     added, left, again, count = [], [], [], 0
     for _ in range(repetitions):
         with servers.gateway(upstream.url, defaults=True, log_level=None,
-                             **servers.RATE_LIMITS_OFF) as gw:
+                             COMET_GATEWAY_CACHE="false", **servers.RATE_LIMITS_OFF) as gw:
             async with aiohttp.ClientSession() as session:
                 for _ in range(3):
                     await large_answer(session, gw.url, key, 0.01)

@@ -66,7 +66,7 @@ def redis() -> Iterator[tuple[int, int]]:
 def latency(up: servers.Upstream) -> None:
     key = up.keys["alice"]
     print("A query's median latency (30 runs, one after another)")
-    with servers.gateway(up.url) as gw:
+    with servers.gateway(up.url, COMET_GATEWAY_CACHE="false") as gw:
         post(gw.url, QUERY, key)
         print(f"  no cache             {median_ms(gw.url, key):8.1f} ms")
     with redis() as (pid, port), servers.gateway(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -66,7 +67,8 @@ def middleware(settings: Settings, metrics: Metrics, rate_limits: RateLimits,
     return stack
 
 
-def response_cache(settings: Settings, metrics: Metrics) -> ResponseCache | None:
+def response_cache(settings: Settings, metrics: Metrics,
+                   clock: Callable[[], float] = time.monotonic) -> ResponseCache | None:
     """The cache of upstream answers, when it is on: in Redis, or in process and watched."""
     if not settings.cache:
         return None
@@ -75,7 +77,7 @@ def response_cache(settings: Settings, metrics: Metrics) -> ResponseCache | None
         return RedisCache(settings.redis_url, timeout=settings.redis_timeout,
                           max_value_bytes=max_value)
     cache = MemoryCache(settings.cache_max_entries, max_bytes=settings.cache_max_bytes,
-                        max_value_bytes=max_value)
+                        max_value_bytes=max_value, clock=clock)
     metrics.watch_store("responses", cache.usage)
     return cache
 
@@ -92,20 +94,26 @@ def persisted_store(settings: Settings, metrics: Metrics) -> ResponseCache:
     return store
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app`, factory)."""
+def create_app(settings: Settings | None = None, *,
+               clock: Callable[[], float] = time.monotonic) -> Starlette:
+    """The gateway as an ASGI app (uvicorn: `gateway.app:create_app`, factory).
+
+    `settings`: from the environment when not given. `clock`: what the in-process cache's
+    lifetimes and the keys' recheck read (tests move it instead of sleeping).
+    """
     settings = settings or Settings.from_env()
     metrics = Metrics()
     rate_limits = RateLimits(settings)
     # Taken once: without an SDK's provider nothing below traces (see `tracing`).
     tracer_provider = tracing.configured_provider()
     upstream = settings.upstream()
-    transport = Transport(upstream, response_cache(settings, metrics),
-                          settings.ttls(), metrics, key_recheck=settings.cache_key_recheck,
-                          meter=rate_limits.meter(),
+    transport = Transport(upstream, response_cache(settings, metrics, clock),
+                          settings.times_to_live(), metrics, clock=clock,
+                          key_recheck=settings.cache_key_recheck, meter=rate_limits.meter(),
                           trace_configs=tracing.client_trace_configs(
                               tracer_provider, f"{upstream.root}/")
-                          if tracer_provider else ())
+                          if tracer_provider else (),
+                          max_states=settings.cache_max_entries)
     introspection = IntrospectionAnswers(rate_limits)
     traced = [tracing.operation_extension(tracer_provider)] if tracer_provider else []
     schema = build_schema(settings.document_limits(),

@@ -336,23 +336,27 @@ class Loaders:
     async def _series(self, requests: list[SeriesRequest]
                       ) -> list[ChartExperiment | None | Exception]:
         """Requests grouped (see `SeriesRequest.group`); in each group the metric names and
-        params merged and the experiments cut into chart batches: one POST per batch, every
-        batch in flight together. Each request gets its experiment's entry with the names and
-        params it asked for."""
+        params merged and the experiments the cache does not hold cut into chart batches: one
+        POST per batch, every batch in flight together. Each request gets its experiment's
+        entry with the names and params it asked for."""
         Group = tuple[bool, bool, tuple[str, ...] | None]
         calls: list[tuple[Group, Sequence[str]]] = []
         answers: list[Awaitable[MultiMetricChart]] = []
+        found: dict[tuple[Group, str], ChartExperiment | None | Exception] = {}
         for key in dict.fromkeys(r.group for r in requests):
             full, independent, _ = key
             group = [r for r in requests if r.group == key]
             names = sorted({n for r in group for n in r.names})
             params = sorted({p for r in group for p in r.params})
-            for batch in chunks(list(dict.fromkeys(r.experiment_key for r in group)),
+            experiments = list(dict.fromkeys(r.experiment_key for r in group))
+            held = await self.client.held_chart_parts(experiments, names, params,
+                                                      independent=independent, full=full)
+            found.update(((key, e), part) for e, part in held.items())
+            for batch in chunks([e for e in experiments if e not in held],
                                 self._chart_batch_size):
                 calls.append((key, batch))
                 answers.append(self.client.get_multi_metric_chart(
-                    batch, names, params, independent=independent, full=full))
-        found: dict[tuple[Group, str], ChartExperiment | None | Exception] = {}
+                    batch, names, params, independent=independent, full=full, lookup=False))
         for (key, batch), answer in zip(calls, await together(answers), strict=True):
             for experiment in batch:
                 if isinstance(answer, Exception):
@@ -364,12 +368,17 @@ class Loaders:
     @functools.cached_property
     def chart(self) -> Loader[ChartRequest, Chart]:
         async def fetch(r: ChartRequest) -> Chart:
+            held = await self.client.held_chart_parts(r.keys, r.metrics, r.params,
+                                                      independent=r.independent, full=r.full)
             answers = await together([
                 self.client.get_multi_metric_chart(batch, r.metrics, r.params,
-                                                   independent=r.independent, full=r.full)
-                for batch in chunks(r.keys, self._chart_batch_size)])
-            chart: dict[str, ChartExperiment] = {}
-            flags: list[bool] = []
+                                                   independent=r.independent, full=r.full,
+                                                   lookup=False)
+                for batch in chunks([k for k in r.keys if k not in held],
+                                    self._chart_batch_size)])
+            chart = {k: part for k, part in held.items() if part is not None}
+            # What the cache held says empty as a batch would: no metric in any entry.
+            flags = [not any(p.metrics for p in chart.values())] if held else []
             for answer in answers:
                 if isinstance(answer, Exception):
                     raise answer  # one batch missing is the whole chart failing

@@ -18,7 +18,8 @@ from .collector import DEFAULT_THRESHOLD as DEFAULT_GC_THRESHOLD
 from .documents import DocumentLimits
 from .hosts import HostPolicy, host_policy
 from .upstream.config import DEFAULT_UPSTREAM_URL, SENDABLE_KEY, UpstreamConfig
-from .upstream.endpoints import FAMILIES
+from .upstream.endpoints import TIMED_FAMILIES
+from .upstream.lifetimes import TimesToLive
 
 
 def _bool(value: str) -> bool:
@@ -188,17 +189,34 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("upstream_burst_per_key", "COMET_GATEWAY_UPSTREAM_BURST_PER_KEY", int,
             "Upstream calls an API key may make at once before the rate applies."),
     Setting("cache", "COMET_GATEWAY_CACHE", _bool,
-            "Cache upstream answers (JSON only, never downloads), per API key."),
+            "Cache upstream answers (JSON only, never downloads), per API key, for as long as "
+            "the TTLs below say; how stale an answer can be is in the README (Caching)."),
     Setting("redis_url", "COMET_GATEWAY_REDIS_URL", str,
             "A Redis (redis://host:port/db) for the cache, the persisted queries and the rate "
             "limits' buckets, shared by every worker and gateway that uses it; in process when "
             "unset.",
             secret=True),
+    Setting("cache_ttl_ended", "COMET_GATEWAY_CACHE_TTL_ENDED", float,
+            "Seconds what an ended experiment logged (metrics, summaries, parameters, others, "
+            "system details, assets, models, code, graph, git, output) stays cached. Served "
+            "only while the experiment list or metadata last seen with the same key (within "
+            "COMET_GATEWAY_CACHE_TTL_STATE) shows the end time it was fetched under: a resumed "
+            "experiment is fetched afresh."),
+    Setting("cache_ttl_running", "COMET_GATEWAY_CACHE_TTL_RUNNING", float,
+            "Seconds the same stay cached while the experiment runs, or while the gateway has "
+            "not seen its state lately."),
+    Setting("cache_ttl_state", "COMET_GATEWAY_CACHE_TTL_STATE", float,
+            "Seconds experiment lists and metadata stay cached, and the state they show "
+            "(running, or ended at a time) is trusted: an ended experiment's cached data is "
+            "fetched afresh at most twice this long after it resumed."),
     Setting("cache_ttls", "COMET_GATEWAY_CACHE_TTLS", str,
-            "Seconds answers stay cached, per endpoint family."),
+            "Seconds other answers stay cached, per endpoint family: workspace (workspaces, "
+            "account), project (projects, notes, columns, queries, dashboards), registry, "
+            "panel, experiment (tags, optimizer results)."),
     Setting("cache_max_entries", "COMET_GATEWAY_CACHE_MAX_ENTRIES", int,
             "Entries the in-process cache, and the in-process persisted-query store, each hold "
-            "at most (a second bound to their bytes; least recently used go first)."),
+            "at most (a second bound to their bytes; least recently used go first); also the "
+            "experiment states each process remembers for the cache's lifetimes."),
     Setting("cache_max_bytes", "COMET_GATEWAY_CACHE_MAX_BYTES", int,
             "Bytes the in-process cache holds, bookkeeping included (least recently used go "
             "first). An answer over 1/16 of it is not cached, in Redis either."),
@@ -290,9 +308,12 @@ class Settings:
     rate_limit_burst: int = 200
     upstream_rate_per_key: float = 100.0
     upstream_burst_per_key: int = 4_000
-    cache: bool = False
+    cache: bool = True
     redis_url: str | None = field(default=None, repr=False)
-    cache_ttls: str = "workspace=60,project=60,registry=60,panel=300,experiment=30,metrics=10"
+    cache_ttl_ended: float = TimesToLive.ended
+    cache_ttl_running: float = TimesToLive.running
+    cache_ttl_state: float = TimesToLive.state
+    cache_ttls: str = "workspace=60,project=30,registry=30,panel=300,experiment=30"
     cache_max_entries: int = 10_000
     cache_max_bytes: int = 32 * 1024 * 1024
     cache_key_recheck: float = 60.0
@@ -322,6 +343,9 @@ class Settings:
             raise ValueError("gc_threshold cannot be negative (0 leaves Python's defaults)")
         if self.redis_timeout <= 0 or self.cache_key_recheck < 0:
             raise ValueError("redis_timeout must be positive, cache_key_recheck not negative")
+        for name in ("cache_ttl_ended", "cache_ttl_running", "cache_ttl_state"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} cannot be negative")
         if self.log_format not in ("json", "text"):
             raise ValueError("log_format must be json or text")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -357,12 +381,22 @@ class Settings:
         """`cache_ttls` parsed: seconds per endpoint family."""
         out: dict[str, float] = {}
         for part in filter(None, (p.strip() for p in self.cache_ttls.split(","))):
-            family, sep, seconds = part.partition("=")
-            if not sep or family.strip() not in FAMILIES:
+            family, sep, seconds = (p.strip() for p in part.partition("="))
+            if family == "metrics":
+                raise ValueError("cache_ttls: metrics follow their experiment's state now: "
+                                 "set COMET_GATEWAY_CACHE_TTL_ENDED and _RUNNING instead")
+            if not sep or family not in TIMED_FAMILIES:
                 raise ValueError(f"cache_ttls: {part!r} is not family=seconds with a family "
-                                 f"of {', '.join(FAMILIES)}")
-            out[family.strip()] = float(seconds)
+                                 f"of {', '.join(TIMED_FAMILIES)}")
+            out[family] = float(seconds)
+            if not out[family] >= 0:
+                raise ValueError(f"cache_ttls: {part!r}: seconds cannot be negative")
         return out
+
+    def times_to_live(self) -> TimesToLive:
+        """How long answers are cached, by what they are about (see `upstream.lifetimes`)."""
+        return TimesToLive(ended=self.cache_ttl_ended, running=self.cache_ttl_running,
+                           state=self.cache_ttl_state, families=self.ttls())
 
     def document_limits(self) -> DocumentLimits:
         """What one GraphQL document may hold (see `gateway.documents`)."""

@@ -31,9 +31,11 @@ def demo(demo_session: DemoServer) -> Iterator[DemoServer]:
 
 @pytest.fixture(scope="session")
 def gateway_session(demo_session: DemoServer) -> Iterator[GatewayServer]:
+    # No cache: it lives across tests, which count each request's own upstream calls (the
+    # cache at its defaults has tests of its own: test_state_cache, test_cache).
     settings = Settings(upstream_url=demo_session.url, chart_batch_size=25, timeout=2.0,
                         deadline=6.0, backoff_base=0.01, rate_limit_per_second=0,
-                        upstream_rate_per_key=0)
+                        upstream_rate_per_key=0, cache=False)
     server = start_gateway(settings, default_key=demo_session.keys["alice"])
     yield server
     server.stop()
@@ -47,10 +49,11 @@ def gateway(gateway_session: GatewayServer, demo: DemoServer) -> GatewayServer:
 
 @pytest.fixture(scope="session")
 def fragile_session(demo_session: DemoServer) -> Iterator[GatewayServer]:
-    """A gateway with short timeouts, to inject faults into: answers come within ~1 s."""
+    """A gateway with short timeouts, to inject faults into: answers come within ~1 s. No
+    cache, so that every request meets the faults injected for it."""
     settings = Settings(upstream_url=demo_session.url, timeout=0.3, deadline=1.0,
                         backoff_base=0.01, rate_limit_per_second=0, upstream_rate_per_key=0,
-                        operation_deadline=3.0)
+                        operation_deadline=3.0, cache=False)
     server = start_gateway(settings, default_key=demo_session.keys["alice"])
     yield server
     server.stop()

@@ -7,6 +7,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,11 +83,14 @@ def wait_until_up(url: str, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def start(settings: Settings, default_key: str | None = None) -> GatewayServer:
+def start(settings: Settings, default_key: str | None = None,
+          clock: Callable[[], float] = time.monotonic) -> GatewayServer:
+    """The gateway; `clock` is what its cache's lifetimes read (see `create_app`)."""
     port = free_port()
     settings = settings.replace(host="127.0.0.1", port=port, workers=1)
     # The server `serve` runs (its protocols and limits), without touching the runner's logs.
-    server = uvicorn.Server(server_config(create_app(settings), settings, configure_logs=False))
+    server = uvicorn.Server(server_config(create_app(settings, clock=clock), settings,
+                                          configure_logs=False))
     thread = threading.Thread(target=server.run, daemon=True, name="gateway")
     thread.start()
     deadline = time.monotonic() + 10

@@ -28,6 +28,7 @@ from gateway.upstream import ApiKey, CometClient, Transport
 from gateway.upstream import endpoints as ep
 from gateway.upstream.cache import MemoryCache
 from gateway.upstream.endpoints import Endpoint
+from gateway.upstream.lifetimes import TimesToLive
 
 
 class Replay:
@@ -35,6 +36,10 @@ class Replay:
 
     def __init__(self, answers: dict[str, bytes]) -> None:
         self.answers = answers
+        self.charts = None  # no cache: every chart is one call
+
+    def saw_experiments(self, key: ApiKey, experiments: Any) -> None:
+        return None
 
     async def call(self, endpoint: Endpoint, key: ApiKey, **kw: Any) -> bytes:
         return self.answers[endpoint.name]
@@ -115,8 +120,9 @@ async def main(runs: int, large_runs: int) -> None:
             print(f"  {name:48} {spread(await timed(runs, job))}")
 
         schema = build_schema()
-        async with Transport(settings.upstream(), MemoryCache(100_000),
-                             {f: 3600 for f in settings.ttls()}) as transport:
+        forever = TimesToLive(ended=3600, running=3600, state=3600,
+                              families={f: 3600 for f in settings.ttls()})
+        async with Transport(settings.upstream(), MemoryCache(100_000), forever) as transport:
             async def large() -> None:
                 client = CometClient(transport, key)
                 context = Context(client=client, loaders=Loaders(client, 100),

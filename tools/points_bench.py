@@ -37,6 +37,10 @@ class Replay:
     def __init__(self, real: Transport | None = None) -> None:
         self.real = real
         self.answers: dict[str, bytes] = {}
+        self.charts = None  # no cache: every chart is one call
+
+    def saw_experiments(self, key: ApiKey, experiments: Any) -> None:
+        return None
 
     async def call(self, endpoint: Endpoint, key: ApiKey, **kw: Any) -> bytes:
         request = orjson.dumps([endpoint.name, kw.get("params"), kw.get("body"),

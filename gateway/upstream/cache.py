@@ -11,20 +11,23 @@ not when they are next looked up; neither keeps a value over `max_value_bytes`.
 A cache must never make the gateway slower than no cache. A Redis that fails or freezes is a
 miss, never an error: each command has a short timeout, no retries and a small pool that refuses
 rather than queues; after a failure a circuit breaker skips Redis and probes it in the background
-until it answers; writes happen after the answer, a bounded number at a time.
+until it answers; writes happen after the answer, from a bounded queue, in pipelines (a
+dashboard's hundreds of answers in a few round trips, rather than most of them dropped).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import heapq
-import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
+
+import orjson
 
 from .breaker import CircuitBreaker
 from .config import ApiKey
@@ -43,7 +46,18 @@ ENTRY_OVERHEAD = 320
 REDIS_TIMEOUT = 0.25  # seconds for one command, connecting included
 REDIS_COOLDOWN = 5.0  # seconds Redis is skipped after a failure, between probes
 REDIS_POOL_SIZE = 32  # connections; past them a command is a miss, not a wait
-REDIS_PENDING_WRITES = 16  # writes in flight at once; past them a write is dropped
+# Writes behind the answers wait in one queue, written by one task in pipelines: at most this
+# many entries, and as many bytes as this many of the largest values; past them a write is
+# dropped.
+REDIS_QUEUED_WRITES = 1024
+REDIS_PENDING_WRITES = 16
+PIPELINE_ENTRIES = 128  # entries a pipeline (one round trip, one timeout) carries at most
+PIPELINE_BYTES = 1024 * 1024  # ... and bytes, unless one value alone is larger
+# The writer's timeout, in times the lookups': it runs beside the answers, whose work (a
+# dashboard's decoding) may hold the event loop longer than a lookup's timeout, and nobody
+# waits on it. Its connections are its own (two), so the lookups' pool stays theirs.
+WRITE_TIMEOUT_FACTOR = 4
+WRITER_CONNECTIONS = 2
 
 
 class ResponseCache(Protocol):
@@ -51,15 +65,26 @@ class ResponseCache(Protocol):
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Each key's value (None for a miss), in one round trip."""
+        ...
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        """(key, value, ttl) each, in one round trip."""
+        ...
+
     async def close(self) -> None: ...
 
 
 def cache_key(api_key: ApiKey, endpoint: Endpoint, query: Mapping[str, str],
-              body: Any) -> str:
-    request = json.dumps([endpoint.method, endpoint.path, sorted(query.items()), body],
-                         sort_keys=True, separators=(",", ":"))
-    digest = hashlib.sha256(request.encode()).hexdigest()
-    return f"cgw:{VERSION}:{api_key.fingerprint}:{endpoint.name}:{digest}"
+              body: Any, tag: str = "") -> str:
+    """The entry's key; `tag` tells entries of one request apart by their experiment's state
+    (see `lifetimes`)."""
+    request = orjson.dumps([endpoint.method, endpoint.path, sorted(query.items()), body],
+                           option=orjson.OPT_SORT_KEYS)  # json takes 20 times as long
+    digest = hashlib.sha256(request).hexdigest()
+    return f"cgw:{VERSION}:{api_key.fingerprint}:{endpoint.name}:{digest}" + (
+        f":{tag}" if tag else "")
 
 
 def _cost(key: str, value: bytes) -> int:
@@ -110,6 +135,13 @@ class MemoryCache:
         if len(self._expiries) > 2 * len(self._entries) + 64:
             self._expiries = [(at, k) for k, (at, _) in self._entries.items()]
             heapq.heapify(self._expiries)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        return [await self.get(key) for key in keys]
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        for key, value, ttl in items:
+            await self.set(key, value, ttl)
 
     def usage(self) -> tuple[int, int]:
         """Bytes held (bookkeeping included) and entries, expired ones freed first."""
@@ -164,6 +196,11 @@ class RedisCache:
             socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
         self._redis = redis.Redis.from_pool(pool)
         self._timeout = timeout
+        self._write_timeout = timeout * WRITE_TIMEOUT_FACTOR
+        self._writer = redis.Redis.from_pool(redis.ConnectionPool.from_url(
+            url, max_connections=WRITER_CONNECTIONS, socket_timeout=self._write_timeout,
+            socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))) \
+            if write_behind else self._redis
         self._max_value = max_value_bytes
         self._write_behind = write_behind
         self._breaker = CircuitBreaker(name, cooldown, log)
@@ -171,33 +208,81 @@ class RedisCache:
         self._refused = ResponseError
         self._warned_refusal = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writes = 0
+        self._queue: collections.deque[tuple[str, bytes, float]] = collections.deque()
+        self._queued_bytes = 0
+        self._queue_budget = REDIS_PENDING_WRITES * max_value_bytes
+        self._flusher: asyncio.Task[None] | None = None
 
     async def get(self, key: str) -> bytes | None:
         value = await self._guarded(lambda: self._redis.get(key))
         return value if isinstance(value, bytes) else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
-        if ttl <= 0 or len(value) > self._max_value:
+        await self.set_many([(key, value, ttl)])
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        values = await self._guarded(lambda: self._redis.mget(keys)) if keys else None
+        if not isinstance(values, list) or len(values) != len(keys):
+            return [None] * len(keys)
+        return [v if isinstance(v, bytes) else None for v in values]
+
+    async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        kept = [(k, v, ttl) for k, v, ttl in items if 0 < ttl and len(v) <= self._max_value]
+        if not kept:
             return
-
-        async def write() -> None:
-            await self._guarded(lambda: self._redis.set(key, value, px=max(1, int(ttl * 1000))))
-
         if not self._write_behind:
-            await write()
-        elif self._breaker.closed and self._writes < REDIS_PENDING_WRITES:
-            self._writes += 1
-            self._spawn(write()).add_done_callback(self._write_done)
+            await self._write(kept)
+            return
+        if not self._breaker.closed:
+            return
+        for key, value, ttl in kept:  # queued while there is room; the rest dropped
+            if len(self._queue) >= REDIS_QUEUED_WRITES or \
+                    self._queued_bytes + len(value) > self._queue_budget:
+                break
+            self._queue.append((key, value, ttl))
+            self._queued_bytes += len(value)
+        if self._queue and self._flusher is None:
+            self._flusher = self._spawn(self._flush())
+
+    async def _flush(self) -> None:
+        """Write what is queued, a pipeline at a time, until the queue is empty (or Redis
+        fails: then what is queued is dropped)."""
+        try:
+            while self._queue and self._breaker.closed:
+                batch: list[tuple[str, bytes, float]] = []
+                size = 0
+                while self._queue and len(batch) < PIPELINE_ENTRIES and (
+                        not batch or size + len(self._queue[0][1]) <= PIPELINE_BYTES):
+                    batch.append(self._queue.popleft())
+                    size += len(batch[-1][1])
+                self._queued_bytes -= size
+                await self._write(batch)
+        finally:
+            self._flusher = None
+            if not self._breaker.closed:
+                self._queue.clear()
+                self._queued_bytes = 0
+
+    async def _write(self, items: Sequence[tuple[str, bytes, float]]) -> None:
+        """One pipeline (one round trip, one timeout): the writer's, behind the answers."""
+        async def pipelined() -> None:
+            async with self._writer.pipeline(transaction=False) as pipe:
+                for key, value, ttl in items:
+                    pipe.set(key, value, px=max(1, int(ttl * 1000)))
+                await pipe.execute()
+
+        await self._guarded(pipelined, self._write_timeout if self._write_behind
+                            else self._timeout)
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._queue.clear()
+        self._queued_bytes = 0
+        if self._writer is not self._redis:
+            await self._writer.aclose()
         await self._redis.aclose()
-
-    def _write_done(self, task: asyncio.Task[None]) -> None:
-        self._writes -= 1
 
     def _spawn(self, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
@@ -205,14 +290,16 @@ class RedisCache:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _guarded(self, command: Callable[[], Awaitable[T]]) -> T | None:
-        """The command's answer; None when Redis is skipped, refuses, fails or is too slow."""
+    async def _guarded(self, command: Callable[[], Awaitable[T]],
+                       timeout: float | None = None) -> T | None:
+        """The command's answer; None when Redis is skipped, refuses, fails or is slower than
+        `timeout` (by default, a lookup's)."""
         if not self._breaker.closed:
             if self._breaker.take_probe():
                 self._spawn(self._breaker.probe(self._redis.ping, self._timeout))
             return None
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(timeout or self._timeout):
                 answer = await command()
         except self._pool_full:
             return None  # all connections busy: a miss now, not a queue

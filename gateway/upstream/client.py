@@ -13,12 +13,14 @@ from typing import Any, TypeVar
 from . import endpoints as ep
 from .admission import Gate
 from .budget import Budget
+from .chart_cache import ChartAsk
 from .config import ApiKey
 from .decoding import Shape, field, listing, one
 from .endpoints import Endpoint
 from .models import (
     Account,
     Asset,
+    ChartExperiment,
     CloudDetails,
     Dashboard,
     DashboardTemplateSummary,
@@ -68,11 +70,11 @@ class CometClient:
             self._budget.spend(endpoint)
 
     async def _get(self, endpoint: Endpoint, shape: Shape[T], params: Params | None = None,
-                   body: Any = None) -> T:
+                   body: Any = None, experiment: str | None = None) -> T:
         self._spend(endpoint)
         content = await self._transport.call(endpoint, self._key, params=params, body=body,
                                              deadline=self._deadline, budget=self._budget,
-                                             cached=self._cached)
+                                             cached=self._cached, experiment=experiment)
         return shape.decode(content, endpoint.name)
 
     # --- account and workspaces --------------------------------------------------------------
@@ -140,24 +142,60 @@ class CometClient:
                               sort_order: str | None = None) -> tuple[ExperimentMetadata, ...]:
         params = {**self._project_ref(project_id, workspace, project_name), "archived": archived,
                   "page": page, "size": size, "sortBy": sort_by, "sortOrder": sort_order}
-        return await self._get(ep.EXPERIMENTS, listing(ExperimentMetadata, "experiments"),
-                               params)
+        found = await self._get(ep.EXPERIMENTS, listing(ExperimentMetadata, "experiments"),
+                                params)
+        self._transport.saw_experiments(self._key, found)  # their states, for the cache
+        return found
 
     async def get_multi_metric_chart(self, experiment_keys: Sequence[str],
                                      metrics: Sequence[str], params: Sequence[str] = (), *,
-                                     independent: bool = True,
-                                     full: bool = False) -> MultiMetricChart:
-        body = {"targetedExperiments": list(experiment_keys), "metrics": list(metrics),
-                "params": list(params), "independentMetrics": independent, "fetchFull": full}
-        return await self._get(ep.MULTI_METRIC_CHART, one(MultiMetricChart), body=body)
+                                     independent: bool = True, full: bool = False,
+                                     lookup: bool = True) -> MultiMetricChart:
+        """The chart; from the cache, experiment by experiment, when it is on (see
+        `chart_cache`). `lookup=False`: the caller asked `held_chart_parts` already, so only
+        the upstream is asked (and what it answers kept)."""
+        ask = ChartAsk(tuple(metrics), tuple(params), independent, full)
+        charts = self._transport.charts
+        if charts is None or not self._cached:
+            return await self._chart(experiment_keys, ask)
+        return await charts.chart(self._key, experiment_keys, ask,
+                                  lambda keys: self._chart_bytes(keys, ask), lookup=lookup)
+
+    async def held_chart_parts(self, experiment_keys: Sequence[str], metrics: Sequence[str],
+                               params: Sequence[str] = (), *, independent: bool = True,
+                               full: bool = False) -> dict[str, ChartExperiment | None]:
+        """What the cache holds of these experiments' chart, by experiment (none when it is
+        off): a caller that cuts experiments into batches asks the upstream for the rest
+        only, so that a refresh's running experiments share their batches."""
+        charts = self._transport.charts
+        if charts is None or not self._cached:
+            return {}
+        return await charts.held(self._key, experiment_keys,
+                                 ChartAsk(tuple(metrics), tuple(params), independent, full))
+
+    async def _chart(self, experiment_keys: Sequence[str], ask: ChartAsk) -> MultiMetricChart:
+        return one(MultiMetricChart).decode(await self._chart_bytes(experiment_keys, ask),
+                                            ep.MULTI_METRIC_CHART.name)
+
+    async def _chart_bytes(self, experiment_keys: Sequence[str], ask: ChartAsk) -> bytes:
+        body = {"targetedExperiments": list(experiment_keys), "metrics": list(ask.metrics),
+                "params": list(ask.params), "independentMetrics": ask.independent,
+                "fetchFull": ask.full}
+        self._spend(ep.MULTI_METRIC_CHART)
+        return await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
+                                          deadline=self._deadline, budget=self._budget,
+                                          cached=self._cached)
 
     # --- one experiment ----------------------------------------------------------------------
     async def _experiment(self, endpoint: Endpoint, key: str, shape: Shape[T],
                           **params: Any) -> T:
-        return await self._get(endpoint, shape, {"experimentKey": key, **params})
+        return await self._get(endpoint, shape, {"experimentKey": key, **params},
+                               experiment=key)
 
     async def get_experiment_metadata(self, key: str) -> ExperimentMetadata:
-        return await self._experiment(ep.EXPERIMENT_METADATA, key, one(ExperimentMetadata))
+        found = await self._experiment(ep.EXPERIMENT_METADATA, key, one(ExperimentMetadata))
+        self._transport.saw_experiments(self._key, (found,))  # its state, for the cache
+        return found
 
     async def get_git_metadata(self, key: str) -> GitMetadata:
         return await self._experiment(ep.GIT_METADATA, key, one(GitMetadata))
@@ -167,7 +205,8 @@ class CometClient:
         self._spend(ep.GIT_PATCH)
         content = await self._transport.call(ep.GIT_PATCH, self._key,
                                              params={"experimentKey": key},
-                                             deadline=self._deadline, budget=self._budget)
+                                             deadline=self._deadline, budget=self._budget,
+                                             cached=self._cached, experiment=key)
         if content.lstrip().startswith(b'{"msg"'):
             return None
         return content.decode("utf-8", errors="replace")

@@ -7,6 +7,10 @@ Each row also says which answers mean "the thing the caller named does not exist
 a lookup's 404 (and Comet's 400 for an unknown key or id) is a null, not an error. A listing or
 account endpoint names nothing that could be missing, so its 404 says the upstream is not Comet
 (a wrong URL, a proxy's page): an upstream fault.
+
+And how long its answer may be cached (`lifetime`, see `lifetimes`): what an experiment logged
+lives long once it ended and seconds while it runs; its list and metadata (which say whether it
+runs) and everything else, a short time each.
 """
 
 from __future__ import annotations
@@ -16,6 +20,17 @@ import functools
 import string
 from dataclasses import dataclass
 from urllib.parse import quote
+
+
+class Lifetime(enum.Enum):
+    """How long an answer may be cached (the seconds are settings: see `lifetimes`)."""
+
+    FAMILY = "family"  # its family's time-to-live
+    STATE = "state"  # an experiment list or metadata: what says whether an experiment runs
+    LOGGED = "logged"  # what one experiment logged: long once it ended, seconds while it runs
+    # The same for each experiment of a multi-experiment answer, kept per experiment by the
+    # client (`chart_cache`): never whole, since its experiments' states differ.
+    LOGGED_PER_EXPERIMENT = "logged per experiment"
 
 
 class Answer(enum.Enum):
@@ -39,6 +54,7 @@ class Endpoint:
     # Statuses that, with Comet's JSON error body, mean the named thing does not exist.
     missing: frozenset[int] = frozenset()
     provisional: bool = False
+    lifetime: Lifetime = Lifetime.FAMILY
 
     @property
     def family(self) -> str:
@@ -81,13 +97,16 @@ LOOKUP_400 = frozenset({400, 404})  # ... and Comet answers 400 for an unknown k
 
 
 def _get(name: str, path: str, answer: Answer = Answer.JSON, *,
-         missing: frozenset[int] = LISTING, provisional: bool = False) -> Endpoint:
-    return Endpoint(name, "GET", path, answer, missing, provisional)
+         missing: frozenset[int] = LISTING, provisional: bool = False,
+         lifetime: Lifetime = Lifetime.FAMILY) -> Endpoint:
+    return Endpoint(name, "GET", path, answer, missing, provisional, lifetime)
 
 
 def _experiment(name: str, path: str, answer: Answer = Answer.JSON, *,
-                provisional: bool = False) -> Endpoint:
-    return _get(name, path, answer, missing=LOOKUP_400, provisional=provisional)
+                provisional: bool = False, lifetime: Lifetime = Lifetime.LOGGED) -> Endpoint:
+    """An endpoint of one experiment (`experimentKey`): by default, something it logged."""
+    return _get(name, path, answer, missing=LOOKUP_400, provisional=provisional,
+                lifetime=lifetime)
 
 
 WORKSPACES = _get("workspaces", "workspaces")
@@ -107,9 +126,12 @@ PROJECT_QUERY = Endpoint("project_query", "POST", "project/query", missing=LOOKU
 PROJECT_NOTES = _get("project_notes", "project/notes", missing=LOOKUP)
 PROJECT_SHARE_LINKS = _get("project_share_links", "project/get-project-share-links",
                            missing=LOOKUP)
-MULTI_METRIC_CHART = Endpoint("multi_metric_chart", "POST", "experiments/multi-metric-chart")
-EXPERIMENTS = _get("experiments", "experiments", missing=LOOKUP)  # of one named project
-EXPERIMENT_METADATA = _experiment("experiment_metadata", "experiment/metadata")
+MULTI_METRIC_CHART = Endpoint("multi_metric_chart", "POST", "experiments/multi-metric-chart",
+                              lifetime=Lifetime.LOGGED_PER_EXPERIMENT)
+EXPERIMENTS = _get("experiments", "experiments", missing=LOOKUP,  # of one named project
+                   lifetime=Lifetime.STATE)
+EXPERIMENT_METADATA = _experiment("experiment_metadata", "experiment/metadata",
+                                  lifetime=Lifetime.STATE)
 GIT_METADATA = _experiment("git_metadata", "experiment/git/metadata")
 GIT_PATCH = _experiment("git_patch", "experiment/git/patch", Answer.PATCH)
 HTML = _experiment("html", "experiment/html")
@@ -122,7 +144,7 @@ ALL_METRICS = _experiment("all_metrics", "experiment/metrics/get-all")
 METRICS_SUMMARY = _experiment("metrics_summary", "experiment/metrics/summary")
 PARAMETERS = _experiment("parameters", "experiment/parameters")
 OTHERS = _experiment("others", "experiment/log-other")
-TAGS = _experiment("tags", "experiment/tags")
+TAGS = _experiment("tags", "experiment/tags", lifetime=Lifetime.FAMILY)  # edited after the end
 SYSTEM_DETAILS = _experiment("system_details", "experiment/system-details")
 ASSET_LIST = _experiment("asset_list", "experiment/asset/list")
 ASSETS_BY_NAME = _experiment("assets_by_name", "experiment/asset/get-by-name")
@@ -134,7 +156,7 @@ EXPERIMENT_MODEL_ASSETS = _experiment("experiment_model_assets", "experiment/mod
 EXPERIMENT_MODEL_DOWNLOAD = _experiment("experiment_model_download",
                                         "experiment/model/download", Answer.BYTES)
 ARTIFACT_DOWNLOAD = _experiment("artifact_download", "artifacts/version/download", Answer.BYTES)
-STORE = _experiment("store", "experiment/store", provisional=True)
+STORE = _experiment("store", "experiment/store", provisional=True, lifetime=Lifetime.FAMILY)
 ACCOUNT_DETAILS = _get("account_details", "account-details")
 PANELS = _get("panels", "code-panel/get-all")
 PANEL = _get("panel", "code-panel/download", missing=LOOKUP_400)
@@ -148,3 +170,9 @@ OPTIMIZER_BEST = _get("optimizer_best", "optimizer/best-experiment", missing=LOO
 WEBHOOK_CONFIG = _get("webhook_config", "webhooks/config", missing=LOOKUP_400)
 
 ALL: tuple[Endpoint, ...] = tuple(v for v in dict(globals()).values() if isinstance(v, Endpoint))
+# The families whose answers live their family's time-to-live (`Lifetime.FAMILY`); the other
+# answers' lifetimes follow their experiment's state.
+TIMED_FAMILIES: tuple[str, ...] = tuple(
+    f for f in FAMILIES
+    if any(e.family == f and e.lifetime is Lifetime.FAMILY and e.answer is not Answer.BYTES
+           for e in ALL))

@@ -26,11 +26,14 @@ from . import errors
 from .admission import Admission
 from .budget import Budget
 from .cache import ResponseCache, cache_key
+from .chart_cache import ChartCache
 from .concurrency import AdaptiveSlots, Outcome
 from .config import ApiKey, UpstreamConfig
 from .download import Download, Redirect
 from .endpoints import Endpoint
+from .lifetimes import Lifetimes, TimesToLive
 from .mapping import error_for, map_transport_errors, retry_after_seconds
+from .models import ExperimentMetadata
 from .observer import NullObserver, Observer, observed
 from .probe import ask_version
 from .recent_keys import RecentKeys
@@ -61,13 +64,16 @@ class Transport:
     """One `aiohttp.ClientSession` for the application's life; open it in the lifespan."""
 
     def __init__(self, config: UpstreamConfig, cache: ResponseCache | None = None,
-                 ttls: Mapping[str, float] | None = None,
+                 ttls: TimesToLive | Mapping[str, float] | None = None,
                  observer: Observer | None = None, key_recheck: float = 60.0,
                  rng: random.Random | None = None,
                  meter: Callable[[ApiKey], bool | Awaitable[bool]] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  retries: RetryPolicy | None = None,
-                 trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> None:
+                 trace_configs: Sequence[aiohttp.TraceConfig] = (),
+                 max_states: int = 10_000) -> None:
+        """`ttls`: how long answers are cached (a mapping: seconds per family, nothing else
+        cached); `max_states`: experiment states remembered (see `lifetimes`)."""
         self.config = config
         # The sessions' tracing hooks (see gateway.tracing): none unless traces are exported.
         self._trace_configs = list(trace_configs)
@@ -75,10 +81,15 @@ class Transport:
         self._meter = meter
         self.observer: Observer = observer or NullObserver()
         self.cache = cache
-        self._ttls = dict(ttls or {})
+        if not isinstance(ttls, TimesToLive):
+            ttls = TimesToLive(ended=0, running=0, state=0, families=dict(ttls or {}))
+        self._lifetimes = Lifetimes(ttls, max_states, clock=clock)
         self._flights: SingleFlight[bytes] = SingleFlight()
-        self._caching = cache is not None and any(v > 0 for v in self._ttls.values())
+        self._caching = cache is not None and ttls.any()
         self._recent_keys = RecentKeys(key_recheck, clock=clock)
+        # Charts are cached per experiment (see `chart_cache`), when the cache is on.
+        self.charts = ChartCache(cache, self._lifetimes, self.observer, self.vouches_for) \
+            if cache is not None and self._caching else None
         self._probation = KeySlots(1)  # a key Comet has not accepted: one call at a time
         self._session: aiohttp.ClientSession | None = None  # to the upstream's origin
         self._away: aiohttp.ClientSession | None = None  # to where it redirects, public only
@@ -162,6 +173,12 @@ class Transport:
         finally:
             await holding.__aexit__(None, None, None)
 
+    def saw_experiments(self, key: ApiKey, experiments: Sequence[ExperimentMetadata]) -> None:
+        """What an experiment list or metadata said of experiments' states, for the lifetimes
+        of what they logged (see `lifetimes`): from answers already decoded, at no call."""
+        if self._caching:
+            self._lifetimes.states.saw(key, experiments)
+
     def vouches_for(self, key: ApiKey) -> bool:
         """Whether Comet answered a call of `key` 200 within the recheck (see `recent_keys`)."""
         return self._recent_keys.vouched(key)
@@ -236,13 +253,15 @@ class Transport:
     async def call(self, endpoint: Endpoint, key: ApiKey, *, params: Params | None = None,
                    body: Any = None, path_params: Mapping[str, str] | None = None,
                    deadline: Deadline | float | None = None, budget: Budget | None = None,
-                   cached: bool = True) -> bytes:
+                   cached: bool = True, experiment: str | None = None) -> bytes:
         """A REST call whose whole answer is read: the raw bytes of a 200.
 
         Served from the cache when it holds a fresh answer for this key and request, and Comet
         accepted the key lately (see `recent_keys`), unless `cached` is False (what is new
         since the last call is the point: live metrics); identical calls in flight at once (any
         requests of the same key, as `cached` alike) share one cache lookup and one call.
+        `experiment`: the experiment the call is about, whose state sets how long what it
+        logged is kept (see `lifetimes`).
         `deadline` is the caller's operation's (event-loop time): past it, DeadlineExceeded.
         Retries are spent from `budget` (the call itself was spent by the caller).
         """
@@ -257,15 +276,18 @@ class Transport:
         flight = (key.fingerprint, endpoint.name, url, tuple(query.items()), data, cached)
         return await self._flights.run(
             flight, lambda: self._cached_fetch(endpoint, key, url, query, body, data, budget,
-                                               cached), waits, endpoint.name)
+                                               cached, experiment), waits, endpoint.name)
 
     async def _cached_fetch(self, endpoint: Endpoint, key: ApiKey, url: str,
                             query: dict[str, str], body: Any, data: bytes | None,
-                            budget: Budget | None, cached: bool = True) -> bytes:
+                            budget: Budget | None, cached: bool = True,
+                            experiment: str | None = None) -> bytes:
         # Inside the single flight: identical calls share the lookup too, so a slow cache
         # delays them together, and its misses cannot split them into several upstream calls.
-        ttl = self._ttls.get(endpoint.family) if self._caching else None
-        shared = cache_key(key, endpoint, {**query, "_url": url}, body) if ttl else ""
+        kept = self._lifetimes.of(endpoint, key, experiment) if self._caching else None
+        ttl = kept.ttl if kept is not None else None
+        shared = cache_key(key, endpoint, {**query, "_url": url}, body,
+                           kept.tag) if kept is not None else ""
         if ttl and self.cache is not None and cached:
             hit = await self.cache.get(shared)
             served = hit is not None and self._recent_keys.vouched(key)

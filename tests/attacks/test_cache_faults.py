@@ -33,7 +33,7 @@ def burst(served: Served, key: str, n: int) -> list[object]:
 def test_a_frozen_redis_costs_no_upstream_calls_and_no_log_flood(demo: DemoServer) -> None:
     key = demo.keys["alice"]
     # Upstream answers take 1 s, so that the 90 requests below overlap and share their calls.
-    with serve(demo.url, env=NO_LIMIT) as uncached:
+    with serve(demo.url, env={**NO_LIMIT, "COMET_GATEWAY_CACHE": "false"}) as uncached:
         truth = uncached.post({"query": QUERY}, key=key).json()
         assert "errors" not in truth
         demo.clear_log()

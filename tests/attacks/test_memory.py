@@ -100,6 +100,9 @@ def caching(demo_session: DemoServer) -> Iterator[Served]:
     ttls = ",".join(f"{family}={TTL}" for family in DEFAULTS.ttls())
     with serve(demo_session.url, env={"COMET_GATEWAY_CACHE": "true",
                                       "COMET_GATEWAY_CACHE_TTLS": ttls,
+                                      "COMET_GATEWAY_CACHE_TTL_ENDED": str(TTL),
+                                      "COMET_GATEWAY_CACHE_TTL_RUNNING": str(TTL),
+                                      "COMET_GATEWAY_CACHE_TTL_STATE": str(TTL),
                                       **NO_ADDRESS_LIMIT}) as process:
         yield process
 
@@ -107,7 +110,7 @@ def caching(demo_session: DemoServer) -> Iterator[Served]:
 def test_charts_with_junk_metric_names_stay_within_the_cache_budget(
         caching: Served, demo: DemoServer) -> None:
     rss_before = caching.rss_kib()
-    for i in range(150):  # each answer (2 upstream charts of about 1.6 MB) is a new entry
+    for i in range(150):  # each answer (2 upstream charts of about 1.6 MB) is new entries
         query = ('{ project(workspace: "vision-lab", name: "image-classifier") { metricChart('
                  f'metrics: ["loss", "accuracy", "junk-{i}"], full: true) {{ experimentKey }} '
                  '} }')

@@ -499,7 +499,8 @@ def test_the_issue_s_metric_chart_is_refused_before_any_chart_call(
     answer = post(served, {"query": query, "variables": {"k": keys, "m": names}},
                   key=demo.keys["alice"])
     assert answer.status == 200 and codes(answer) == ["BAD_USER_INPUT"]
-    assert demo.counts() == {"GET project": 1}  # the project itself; no chart POST
+    # The project itself (or from the cache, when an earlier test read it); no chart POST.
+    assert set(demo.counts()) <= {"GET project"}
     assert log.errors() == []
 
 

@@ -92,6 +92,15 @@ def storage() -> Iterator[Stub]:
     stub.stop()
 
 
+@pytest.fixture(scope="module")
+def uncached(demo_session: DemoServer) -> Iterator[Served]:
+    """`serve` at its defaults but the cache off, for the tests that inject faults into JSON
+    answers: with the cache on (the default, as `served` has it), an answer an earlier test
+    read would be served instead of the fault."""
+    with serve(demo_session.url, env={"COMET_GATEWAY_CACHE": "false"}) as process:
+        yield process
+
+
 # --- 5. nothing leaves the endpoint table ---------------------------------------------------------
 @pytest.mark.parametrize("template_id", [
     "..", ".", "%2E%2E", "%2e", "x%3FexperimentKey%3Dinjected%26assetId%3Dz%23",
@@ -110,15 +119,15 @@ def test_a_panel_id_never_leaves_its_endpoint(served: Served, demo: DemoServer,
     assert sent[0]["params"] == {} and code_of(answer) == "NOT_FOUND"
 
 
-def test_panel_download_urls_are_escaped(served: Served, demo: DemoServer,
+def test_panel_download_urls_are_escaped(uncached: Served, demo: DemoServer,
                                          alice: dict[str, str]) -> None:
     odd = "a/../b?c=d&e#f"  # an id from upstream that no path segment can hold as it is
     demo.fault("code-panel/download", "status", status=200,
                body=json.dumps({**payloads.panel(PANEL), "templateId": odd}))
-    result = served.post({"query": '{ panel(templateId: "x") { downloadUrl } }'},
-                         headers=alice).json()
+    result = uncached.post({"query": '{ panel(templateId: "x") { downloadUrl } }'},
+                           headers=alice).json()
     assert result == {"data": {"panel": {
-        "downloadUrl": f"{served.url}/download/panel/a%2F..%2Fb%3Fc%3Dd%26e%23f"}}}
+        "downloadUrl": f"{uncached.url}/download/panel/a%2F..%2Fb%3Fc%3Dd%26e%23f"}}}
 
 
 # --- 5. redirects ---------------------------------------------------------------------------------
@@ -143,16 +152,17 @@ def test_redirects_never_reach_the_gateways_own_network(
 
 
 @pytest.mark.parametrize("status", [302, 300, 304])
-def test_a_redirect_without_a_location_is_an_upstream_fault(served: Served, demo: DemoServer,
+def test_a_redirect_without_a_location_is_an_upstream_fault(uncached: Served, demo: DemoServer,
                                                             alice: dict[str, str],
                                                             status: int) -> None:
     demo.fault("experiment/tags", "redirect", status=status)
-    result = served.post({"query": f'{{ experiment(key: "{EXPERIMENT}") {{ name tags }} }}'},
-                         headers=alice).json()
+    result = uncached.post(
+        {"query": f'{{ experiment(key: "{EXPERIMENT}") {{ name tags }} }}'},
+        headers=alice).json()
     assert result["data"]["experiment"]["name"] and result["data"]["experiment"]["tags"] is None
     assert codes(result) == ["UPSTREAM_BAD_RESPONSE"]
     demo.fault(ASSET, "redirect", status=307)
-    answer = served.http("GET", ASSET_URL, headers=alice)
+    answer = uncached.http("GET", ASSET_URL, headers=alice)
     assert answer.status == 502 and code_of(answer) == "UPSTREAM_BAD_RESPONSE"
 
 
@@ -365,15 +375,16 @@ def test_retries_never_take_an_operation_past_its_budget(demo: DemoServer, kind:
     assert sum(r["endpoint"] == "experiment/tags" for r in sent) > 20  # and some were retried
 
 
-def test_a_retry_after_of_zero_is_not_retried_at_once(served: Served, demo: DemoServer,
+def test_a_retry_after_of_zero_is_not_retried_at_once(uncached: Served, demo: DemoServer,
                                                      alice: dict[str, str]) -> None:
     demo.fault("experiment/tags", "status", status=429, retry_after="0")
-    before = len(re.findall(r"retrying tags in ([0-9.]+)s", served.log()))
-    result = served.post({"query": f'{{ experiment(key: "{EXPERIMENT}") {{ tags }} }}'},
-                         headers=alice).json()
+    before = len(re.findall(r"retrying tags in ([0-9.]+)s", uncached.log()))
+    result = uncached.post({"query": f'{{ experiment(key: "{EXPERIMENT}") {{ tags }} }}'},
+                           headers=alice).json()
     assert codes(result) == ["RATE_LIMITED"]
     assert sum(r["endpoint"] == "experiment/tags" for r in demo.requests()) == 4  # 1 + 3 retries
-    waits = [float(w) for w in re.findall(r"retrying tags in ([0-9.]+)s", served.log())[before:]]
+    waits = [float(w)
+             for w in re.findall(r"retrying tags in ([0-9.]+)s", uncached.log())[before:]]
     assert len(waits) == 3 and max(waits) > 0  # backed off (jittered), not hammered at once
 
 
@@ -396,24 +407,24 @@ def test_a_server_that_answers_404_to_everything_is_not_comet() -> None:
     assert ready.status == 503
 
 
-def test_comets_own_404_from_a_listing_is_an_upstream_fault(served: Served, demo: DemoServer,
+def test_comets_own_404_from_a_listing_is_an_upstream_fault(uncached: Served, demo: DemoServer,
                                                            alice: dict[str, str]) -> None:
     demo.fault("*", "status", status=404)  # Comet's JSON error, from every endpoint
-    result = served.post({"query": "{ viewer { userName } workspaces { name } }"},
-                         headers=alice).json()
+    result = uncached.post({"query": "{ viewer { userName } workspaces { name } }"},
+                           headers=alice).json()
     assert result["data"] == {"viewer": None, "workspaces": None}
     assert codes(result) == ["UPSTREAM_BAD_RESPONSE"] * 2
 
 
-def test_an_html_404_from_a_lookup_is_an_upstream_fault(served: Served, demo: DemoServer,
+def test_an_html_404_from_a_lookup_is_an_upstream_fault(uncached: Served, demo: DemoServer,
                                                         alice: dict[str, str]) -> None:
     query = {"query": f'{{ experiment(key: "{EXPERIMENT}") {{ name }} }}'}
     demo.fault("experiment/metadata", "status", status=404, count=1, content_type="text/html",
                body="<html><body>Not Found</body></html>")
-    html = served.post(query, headers=alice).json()
+    html = uncached.post(query, headers=alice).json()
     assert html["data"] == {"experiment": None} and codes(html) == ["UPSTREAM_BAD_RESPONSE"]
     demo.fault("experiment/metadata", "status", status=404, count=1)  # Comet's own: missing
-    assert served.post(query, headers=alice).json() == {"data": {"experiment": None}}
+    assert uncached.post(query, headers=alice).json() == {"data": {"experiment": None}}
 
 
 @pytest.fixture(scope="module")

@@ -38,7 +38,9 @@ def rss_kib(pid: int) -> int:
 @pytest.fixture
 def served(demo: DemoServer) -> Iterator[tuple[str, int]]:
     port = free_port()
-    env = {**os.environ, "COMET_GATEWAY_UPSTREAM_URL": demo.url,
+    # No cache: the load is on the upstream path, which the cache would answer from memory
+    # (the same 12 experiments over and over) past the first few requests.
+    env = {**os.environ, "COMET_GATEWAY_UPSTREAM_URL": demo.url, "COMET_GATEWAY_CACHE": "false",
            "COMET_GATEWAY_RATE_LIMIT_PER_SECOND": "0", "COMET_GATEWAY_UPSTREAM_RATE_PER_KEY": "0",
            "COMET_GATEWAY_TIMEOUT": "1",
            "COMET_GATEWAY_UPSTREAM_DEADLINE": "3"}

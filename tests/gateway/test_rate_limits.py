@@ -81,8 +81,9 @@ def test_requests_are_limited_per_address_however_the_key_is_written(
 
 @pytest.fixture
 def metered(demo: DemoServer) -> Iterator[GatewayServer]:
+    # No cache: every call below goes upstream, and the bucket counts them.
     server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
-                            upstream_rate_per_key=0.01, upstream_burst_per_key=4))
+                            upstream_rate_per_key=0.01, upstream_burst_per_key=4, cache=False))
     yield server
     server.stop()
 
@@ -152,8 +153,10 @@ def test_operations_over_a_websocket_are_rate_limited(strict: GatewayServer,
 
 def test_each_websocket_operation_has_its_own_budget_and_loaders(demo: DemoServer) -> None:
     key = demo.keys["alice"]
+    # No cache, which keeps an ended experiment's summary: what an operation reads is its own
+    # loaders' (and the upstream's), never an earlier operation's.
     server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
-                            upstream_rate_per_key=0, upstream_budget=3))
+                            upstream_rate_per_key=0, upstream_budget=3, cache=False))
     ws = Websocket(server, key)
     try:
         from demo_upstream.world import World
@@ -178,9 +181,10 @@ def test_each_websocket_operation_has_its_own_budget_and_loaders(demo: DemoServe
 
 
 def test_a_websocket_operation_has_a_deadline(demo: DemoServer) -> None:
+    # No cache: the handshake's check of the key would fill it with what the operation asks.
     server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
                             upstream_rate_per_key=0, operation_deadline=0.5, timeout=10,
-                            deadline=20))
+                            deadline=20, cache=False))
     try:
         demo.latency(3000)
         answers = ws_operations(server, demo.keys["alice"], ["{ viewer { userName } }"])

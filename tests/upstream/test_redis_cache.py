@@ -1,7 +1,8 @@
 """RedisCache against a real redis-server that is frozen (SIGSTOP): writes wait for nobody and
-stay bounded, a full pool is a miss rather than a queue, a failure opens the breaker, and the
-per-entry cap holds. Commands get a long timeout here, so that nothing below passes by timing
-out: what returns, returns without waiting on Redis."""
+stay bounded, a burst of them goes in a few pipelines, a full pool is a miss rather than a
+queue, a failure opens the breaker, and the per-entry cap holds. Commands get a long timeout
+here, so that nothing below passes by timing out: what returns, returns without waiting on
+Redis."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.upstream.cache import REDIS_PENDING_WRITES, REDIS_POOL_SIZE, RedisCache
+from gateway.upstream.cache import (
+    REDIS_PENDING_WRITES,
+    REDIS_POOL_SIZE,
+    REDIS_QUEUED_WRITES,
+    RedisCache,
+)
 from tests.redis_server import RedisServer, redis_server
 
 PATIENT = 60.0  # seconds per command: far more than any test here runs
@@ -30,13 +36,32 @@ async def settled(tasks: list[asyncio.Task[bytes | None]], count: int) -> None:
 
 
 async def test_writes_run_after_the_answer_and_stay_bounded(redis: RedisServer) -> None:
-    cache = RedisCache(redis.url, timeout=PATIENT)
+    cache = RedisCache(redis.url, timeout=PATIENT, max_value_bytes=1000)
     try:
         redis.freeze()
         async with asyncio.timeout(30):
-            for i in range(100):
+            for i in range(2000):
                 await cache.set(f"k{i}", b"v", 60)  # returns with Redis frozen
-        assert len(cache._tasks) == REDIS_PENDING_WRITES  # the other writes were dropped
+        assert len(cache._tasks) == 1  # one task writes them all
+        assert len(cache._queue) == REDIS_QUEUED_WRITES  # the other writes were dropped
+        await asyncio.sleep(0.1)  # the writer takes its first pipeline, and waits on Redis
+        for i in range(100):  # large values: bounded in bytes too
+            await cache.set(f"large{i}", b"x" * 1000, 60)
+        assert cache._queued_bytes <= REDIS_PENDING_WRITES * 1000
+        assert len(cache._tasks) == 1
+    finally:
+        await cache.close()
+
+
+async def test_a_burst_of_writes_goes_in_a_few_pipelines(redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=PATIENT)
+    try:
+        before = redis.connections_received()
+        for i in range(300):  # a dashboard's answers, one by one as they come
+            await cache.set(f"k{i}", b"v" * 1000, 60)
+        await asyncio.gather(*cache._tasks)
+        assert await cache.get_many([f"k{i}" for i in range(300)]) == [b"v" * 1000] * 300
+        assert redis.connections_received() - before < 10  # not one a write
     finally:
         await cache.close()
 
@@ -83,5 +108,34 @@ async def test_a_value_over_the_cap_is_not_written(redis: RedisServer) -> None:
         assert await cache.get("small") == b"x" * 10
         assert await cache.get("large") is None
         assert b"large" not in redis.command(b"KEYS *\r\n")
+    finally:
+        await cache.close()
+
+
+async def test_many_values_go_in_one_write_and_come_back_in_one_lookup(
+        redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, max_value_bytes=10, timeout=PATIENT)
+    try:
+        await cache.set_many([("a", b"1", 60), ("b", b"22", 60), ("big", b"x" * 11, 60),
+                              ("gone", b"3", 0)])
+        await asyncio.gather(*cache._tasks)
+        assert await cache.get_many(["b", "a", "nothing", "big", "gone"]) == [
+            b"22", b"1", None, None, None]
+        redis.freeze()
+        for i in range(1000):  # queued as single writes are, and bounded alike: here by
+            await cache.set_many([(f"k{i}", b"v", 60), (f"l{i}", b"v", 60)])  # bytes
+        assert len(cache._tasks) == 1 and len(cache._queue) == REDIS_PENDING_WRITES * 10
+    finally:
+        await cache.close()
+
+
+async def test_many_lookups_in_a_redis_that_is_down_are_misses() -> None:
+    from tests.demo_server import free_port
+
+    cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        assert await cache.get_many(["a", "b"]) == [None, None]
+        await cache.set_many([("a", b"1", 60)])  # dropped: the breaker is open
+        assert cache._tasks == set()
     finally:
         await cache.close()

@@ -1,0 +1,136 @@
+"""How long a cached answer lives: by what it is about, and by its experiment's state.
+
+What an experiment logged (metrics, summaries, parameters, others, system details, assets,
+models, code, graph, git, output) no longer changes once the experiment ended: it is kept for
+long (`TimesToLive.ended`, a day by default; the cache's byte budget bounds it anyway). While
+the experiment runs it lives seconds (`running`). Everything else lives its family's time
+(`families`), and experiment lists and metadata, which say whether an experiment runs, their
+own (`state`).
+
+The state costs no call: `ExperimentStates` remembers, per API key and experiment, what the
+last experiment list or metadata the gateway decoded for that key said (running, or ended at
+some time). An ended experiment's entries are keyed by that end time, so that an experiment
+resumed (running again, or with a new end time) misses them and is fetched afresh. An
+experiment whose state is unknown, or was last seen longer than `state` seconds ago, counts as
+running: the long lifetime is used only while a recent answer, fetched with the same key, says
+the experiment ended, so a key that can no longer see the experiment stops being served its
+long-lived entries too.
+
+How stale an ended experiment's entry can be once it resumed: the list that says "ended" may
+have been cached for up to `state` seconds, and what it said is trusted for `state` seconds
+after it was last read; so at most twice `state` (20 s by default). Within one request a
+dashboard reads the list first and then the experiments' data, so the data follows the list
+it came with.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from .config import ApiKey
+from .endpoints import Endpoint, Lifetime
+from .models import ExperimentMetadata
+
+RUNNING = -1  # a remembered state: running (an end time is never negative)
+
+
+@dataclass(frozen=True)
+class TimesToLive:
+    """Seconds answers stay cached (0: not cached), by what they are about."""
+
+    ended: float = 86_400.0  # what an ended experiment logged
+    running: float = 5.0  # what a running experiment (or one of unknown state) logged
+    state: float = 10.0  # experiment lists and metadata; how long a state seen is trusted
+    families: Mapping[str, float] = field(default_factory=dict)  # everything else
+
+    def any(self) -> bool:
+        return any(v > 0 for v in (self.ended, self.running, self.state,
+                                   *self.families.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """How one answer is cached: its seconds, and what its key adds (the state it belongs to)."""
+
+    ttl: float
+    tag: str = ""
+
+
+class ExperimentStates:
+    """The state each experiment had in the last list or metadata decoded, per API key.
+
+    A bounded LRU: at most `max_entries` (key, experiment) pairs, the least recently seen
+    forgotten first (forgotten is unknown: running, the safe side); each is trusted `trust`
+    seconds after it was last seen. Seeing refreshes, so the order is also the order of age.
+    """
+
+    def __init__(self, max_entries: int, trust: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._max = max_entries
+        self._trust = trust
+        self._clock = clock
+        # (key's fingerprint, experiment key) -> (end time or RUNNING, when seen)
+        self._seen: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
+
+    def saw(self, key: ApiKey, experiments: Iterable[ExperimentMetadata]) -> None:
+        """Remember what an answer of `key`'s said of these experiments' states."""
+        if self._trust <= 0:
+            return
+        now, seen, fingerprint = self._clock(), self._seen, key.fingerprint
+        for e in experiments:
+            end = e.end_time_millis
+            state = RUNNING if e.running or end is None or end < 0 else end
+            pair = (fingerprint, e.experiment_key)
+            seen[pair] = (state, now)
+            seen.move_to_end(pair)
+        while len(seen) > self._max:
+            seen.popitem(last=False)
+
+    def ended_at(self, key: ApiKey, experiment: str) -> int | None:
+        """When the experiment ended, as last seen and still trusted; None while it runs, or
+        when its state is unknown."""
+        found = self._seen.get((key.fingerprint, experiment))
+        if found is None or found[0] == RUNNING:
+            return None
+        if self._clock() - found[1] > self._trust:
+            return None
+        return found[0]
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class Lifetimes:
+    """The lifetime of each cached answer (see the module's docstring)."""
+
+    def __init__(self, ttls: TimesToLive, max_states: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttls = ttls
+        self.states = ExperimentStates(max_states, ttls.state, clock)
+        # Made once: the lookups below run for every upstream call.
+        self._families = {f: Kept(t) for f, t in ttls.families.items() if t > 0}
+        self._state = Kept(ttls.state) if ttls.state > 0 else None
+        self._running = Kept(ttls.running, "running")
+
+    def of(self, endpoint: Endpoint, key: ApiKey, experiment: str | None) -> Kept | None:
+        """How an answer of `endpoint` for `experiment` (when it is about one) is kept;
+        None when the transport keeps none (not cached, or kept per experiment)."""
+        lifetime = endpoint.lifetime
+        if lifetime is Lifetime.FAMILY:
+            return self._families.get(endpoint.family)
+        if lifetime is Lifetime.STATE:
+            return self._state
+        if lifetime is Lifetime.LOGGED and experiment is not None:
+            kept = self.logged(key, experiment)
+            return kept if kept.ttl > 0 else None
+        return None
+
+    def logged(self, key: ApiKey, experiment: str) -> Kept:
+        """How what `experiment` logged is kept: by the end time last seen, or as running."""
+        ended = self.states.ended_at(key, experiment)
+        if ended is None:
+            return self._running
+        return Kept(self.ttls.ended, f"ended {ended}")

@@ -1,0 +1,76 @@
+"""How long each answer is cached: by endpoint, and by the state its experiment was last seen in."""
+
+from __future__ import annotations
+
+from gateway.upstream import ApiKey
+from gateway.upstream import endpoints as ep
+from gateway.upstream.lifetimes import ExperimentStates, Kept, Lifetimes, TimesToLive
+from gateway.upstream.models import ExperimentMetadata
+
+ALICE, BOB = ApiKey("alice-key"), ApiKey("bob-key")
+TTLS = TimesToLive(ended=1000, running=5, state=10, families={"project": 30})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def meta(key: str, end: int | None = 100, running: bool | None = False) -> ExperimentMetadata:
+    return ExperimentMetadata(experiment_key=key, end_time_millis=end, running=running)
+
+
+def test_an_experiment_is_ended_only_when_it_says_so_with_an_end_time() -> None:
+    states = ExperimentStates(100, trust=10)
+    states.saw(ALICE, [meta("ended"), meta("running", running=True), meta("endless", None),
+                       meta("unsaid", running=None)])
+    assert states.ended_at(ALICE, "ended") == 100
+    assert states.ended_at(ALICE, "unsaid") == 100  # no running flag: its end time tells
+    assert states.ended_at(ALICE, "running") is None
+    assert states.ended_at(ALICE, "endless") is None
+    assert states.ended_at(ALICE, "never seen") is None
+
+
+def test_states_are_per_key() -> None:
+    states = ExperimentStates(100, trust=10)
+    states.saw(ALICE, [meta("e")])
+    assert states.ended_at(ALICE, "e") == 100 and states.ended_at(BOB, "e") is None
+
+
+def test_a_state_is_trusted_for_a_while_after_it_was_last_seen() -> None:
+    clock = Clock()
+    states = ExperimentStates(100, trust=10, clock=clock)
+    states.saw(ALICE, [meta("e")])
+    clock.now = 9
+    states.saw(ALICE, [meta("e")])  # seen again: trusted anew
+    clock.now = 18
+    assert states.ended_at(ALICE, "e") == 100
+    clock.now = 19.5
+    assert states.ended_at(ALICE, "e") is None
+
+
+def test_the_states_remembered_are_bounded_least_recently_seen_first_out() -> None:
+    states = ExperimentStates(3, trust=10)
+    states.saw(ALICE, [meta("a"), meta("b"), meta("c")])
+    states.saw(ALICE, [meta("a")])  # seen again: now the most recent
+    states.saw(BOB, [meta("a")])
+    assert len(states) == 3
+    assert states.ended_at(ALICE, "b") is None  # forgotten: unknown, so running
+    assert states.ended_at(ALICE, "a") == states.ended_at(ALICE, "c") == 100
+
+
+def test_each_endpoint_lives_by_what_it_is_about() -> None:
+    lifetimes = Lifetimes(TTLS, max_states=100)
+    lifetimes.states.saw(ALICE, [meta("done", end=42)])
+    assert lifetimes.of(ep.PROJECT_NOTES, ALICE, None) == Kept(30)
+    assert lifetimes.of(ep.PANELS, ALICE, None) is None  # no time for its family: not cached
+    assert lifetimes.of(ep.EXPERIMENTS, ALICE, None) == Kept(10)
+    assert lifetimes.of(ep.EXPERIMENT_METADATA, ALICE, "done") == Kept(10)
+    assert lifetimes.of(ep.TAGS, ALICE, "done") is None  # a family's ("experiment": unset)
+    assert lifetimes.of(ep.METRICS_SUMMARY, ALICE, "done") == Kept(1000, "ended 42")
+    assert lifetimes.of(ep.METRICS_SUMMARY, ALICE, "other") == Kept(5, "running")
+    assert lifetimes.of(ep.METRICS_SUMMARY, BOB, "done") == Kept(5, "running")
+    assert lifetimes.of(ep.MULTI_METRIC_CHART, ALICE, None) is None  # kept per experiment
