@@ -22,6 +22,7 @@ import msgspec
 
 from .dataloader import BatchHook, Loader, chunks, each, together, tracked
 from .upstream import CometClient
+from .upstream import errors as up
 from .upstream.models import (
     Account,
     Asset,
@@ -355,8 +356,7 @@ class Loaders:
             for batch in chunks([e for e in experiments if e not in held],
                                 self._chart_batch_size):
                 calls.append((key, batch))
-                answers.append(self.client.get_multi_metric_chart(
-                    batch, names, params, independent=independent, full=full, lookup=False))
+                answers.append(self._chart_batch(batch, names, params, independent, full))
         for (key, batch), answer in zip(calls, await together(answers), strict=True):
             for experiment in batch:
                 if isinstance(answer, Exception):
@@ -365,15 +365,39 @@ class Loaders:
                     found[key, experiment] = (answer.experiments or {}).get(experiment)
         return [_series_of(found[r.group, r.experiment_key], r) for r in requests]
 
+    async def _chart_batch(self, batch: Sequence[str], metrics: Sequence[str],
+                           params: Sequence[str], independent: bool, full: bool
+                           ) -> MultiMetricChart:
+        """One batch's chart. Full series of long runs can outgrow the bytes the gateway reads
+        of one answer (4 metrics of 15,000 points are some 2.4 MB an experiment): such a batch
+        is asked again in two halves, and so on down to one experiment, rather than fail. Each
+        call counts against the operation's budget, as every call does."""
+        try:
+            return await self.client.get_multi_metric_chart(
+                batch, metrics, params, independent=independent, full=full, lookup=False)
+        except up.AnswerTooLarge:
+            if len(batch) < 2:
+                raise
+        middle = len(batch) // 2
+        halves = await together([
+            self._chart_batch(part, metrics, params, independent, full)
+            for part in (batch[:middle], batch[middle:])])
+        for half in halves:
+            if isinstance(half, Exception):
+                raise half
+        first, second = (h for h in halves if not isinstance(h, Exception))
+        flags = [h.empty for h in (first, second) if h.empty is not None]
+        return MultiMetricChart(empty=all(flags) if flags else None,
+                                experiments={**(first.experiments or {}),
+                                             **(second.experiments or {})})
+
     @functools.cached_property
     def chart(self) -> Loader[ChartRequest, Chart]:
         async def fetch(r: ChartRequest) -> Chart:
             held = await self.client.held_chart_parts(r.keys, r.metrics, r.params,
                                                       independent=r.independent, full=r.full)
             answers = await together([
-                self.client.get_multi_metric_chart(batch, r.metrics, r.params,
-                                                   independent=r.independent, full=r.full,
-                                                   lookup=False)
+                self._chart_batch(batch, r.metrics, r.params, r.independent, r.full)
                 for batch in chunks([k for k in r.keys if k not in held],
                                     self._chart_batch_size)])
             chart = {k: part for k, part in held.items() if part is not None}

@@ -4,7 +4,9 @@ MIN_MAX, values that are not finite numbers survived, and batching as it was."""
 
 from __future__ import annotations
 
+import json
 import math
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -297,3 +299,44 @@ def test_what_views_read_is_bounded(thrifty: GatewayServer, demo: DemoServer) ->
     plain = " ".join(f'b{i}: metricSeries(names: ["loss"], full: true) {{ steps }}'
                      for i in range(fits + 2))
     thrifty.data(f"query($k: ID!) {{ experiment(key: $k) {{ {plain} }} }}", {"k": key})
+
+
+def chart_bytes(demo: DemoServer, keys: list[str], metrics: list[str]) -> int:
+    """The length of the demo's full chart of `keys`, as the gateway would read it."""
+    body = json.dumps({"targetedExperiments": keys, "metrics": metrics, "params": [],
+                       "independentMetrics": True, "fetchFull": True}).encode()
+    request = urllib.request.Request(f"{demo.url}/api/rest/v2/experiments/multi-metric-chart",
+                                     data=body, method="POST",
+                                     headers={"Authorization": demo.keys["alice"],
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return len(answer.read())
+
+
+def test_a_batch_too_long_for_one_answer_is_asked_again_in_halves(
+        gateway: GatewayServer, demo: DemoServer) -> None:
+    """Full series of long runs can outgrow the bytes read of one answer: the batch is asked
+    again in halves, down to what fits, and the answer is whole and the same."""
+    query = (f'{{ {PROJECT} {{ experiments(first: 100) {{ edges {{ node {{ key '
+             'metricSeries(names: ["loss", "accuracy"], points: 20) { metricName steps values '
+             "} } } } } }")
+    whole = gateway.data(query)
+    keys = [e["node"]["key"] for e in whole["project"]["experiments"]["edges"]]
+    metrics = ["accuracy", "loss"]
+    # Room for a few experiments' full charts, not for a batch's.
+    limit = 4 * max(chart_bytes(demo, [k], metrics) for k in keys[:BATCH])
+    assert chart_bytes(demo, keys[:BATCH], metrics) > limit
+    settings = Settings(upstream_url=demo.url, rate_limit_per_second=0, upstream_rate_per_key=0,
+                        cache=False, chart_batch_size=BATCH, max_upstream_answer_bytes=limit)
+    small = start_gateway(settings, default_key=demo.keys["alice"])
+    try:
+        demo.clear_log()
+        halves = small.post(query)
+    finally:
+        small.stop()
+    assert "errors" not in halves, halves["errors"][:2]
+    assert halves["data"] == whole
+    calls = demo.counts()[CHART]
+    # Each batch of 25 asked whole, in halves, in quarters...: more than one call a batch,
+    # and no more than a tree of halvings down to one experiment would make.
+    assert math.ceil(100 / BATCH) < calls <= math.ceil(100 / BATCH) * (2 * BATCH - 1)
