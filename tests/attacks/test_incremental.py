@@ -41,7 +41,9 @@ def test_many_deferred_fragments_cost_a_bounded_slice(served: Served, demo: Demo
     print(f"16,272 deferred fragments: {used_cpu:.2f} s CPU, RSS +{grown / 1024:.0f} MiB, "
           f"{len(parts)} parts")
     assert used_cpu < 10 and grown < 300 * 1024, (used_cpu, grown)
-    assert demo.counts() == {"GET project": 2, "GET experiments": 2}
+    # The two answers' calls (the second's from the cache, on by default, or not).
+    counts = demo.counts()
+    assert set(counts) == {"GET project", "GET experiments"} and max(counts.values()) <= 2
 
 
 def test_a_cyclic_bomb_in_deferred_parts_is_cut_at_the_answers_bound(served: Served,
@@ -85,8 +87,9 @@ def test_clients_that_leave_mid_answer_leave_nothing_behind(served: Served,
             more = response.read1(65536)
             assert more, received[:300]
             received += more
-        # project, listing and one chart call (100 experiments: one batch) each time
-        assert wait(functools.partial(calls_are, demo, 3 * (round_ + 1)))
+        # one chart call (100 experiments: one batch) each time; the project and the listing
+        # come from the cache after the first time
+        assert wait(functools.partial(charts_are, demo, round_ + 1))
         connection.close()
     assert wait(lambda: all(r["ended"] is not None for r in demo.requests()))
     demo.clear_faults()
@@ -99,8 +102,8 @@ def test_clients_that_leave_mid_answer_leave_nothing_behind(served: Served,
         assert trouble not in log, log[-2000:]
 
 
-def calls_are(demo: DemoServer, count: int) -> bool:
-    return len(demo.requests()) == count
+def charts_are(demo: DemoServer, count: int) -> bool:
+    return demo.counts().get("POST experiments/multi-metric-chart", 0) == count
 
 
 def wait(condition: Callable[[], bool], seconds: float = 10) -> bool:

@@ -272,7 +272,7 @@ def test_arguments_out_of_bounds_are_refused_before_any_call(
 def thrifty(demo_session: DemoServer) -> Iterator[GatewayServer]:
     """A gateway whose operations may read 1,000 points of series into views."""
     settings = Settings(upstream_url=demo_session.url, rate_limit_per_second=0,
-                        upstream_rate_per_key=0, max_series_points=1_000)
+                        upstream_rate_per_key=0, max_series_points=1_000, cache=False)
     server = start_gateway(settings, default_key=demo_session.keys["alice"])
     yield server
     server.stop()
