@@ -17,6 +17,7 @@ from typing import Any
 from .collector import DEFAULT_THRESHOLD as DEFAULT_GC_THRESHOLD
 from .documents import DocumentLimits
 from .hosts import HostPolicy, host_policy
+from .upstream.budget import DEFAULT_FULL_SERIES_BYTES
 from .upstream.config import DEFAULT_UPSTREAM_URL, SENDABLE_KEY, UpstreamConfig
 from .upstream.endpoints import TIMED_FAMILIES
 from .upstream.lifetimes import TimesToLive
@@ -178,6 +179,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Points of fetched metric series one operation may downsample, cut to a step range "
             "or smooth (`points`, `stepMin`, `stepMax`, `smoothing`: each such field reads its "
             "series whole); past it, those fields fail with QUERY_TOO_COMPLEX."),
+    Setting("max_full_series_bytes", "COMET_GATEWAY_MAX_FULL_SERIES_BYTES", int,
+            "Bytes of full metric series (`full: true`, or any series view) one operation may "
+            "read from Comet: its chart calls for them go one at a time, and none begins past "
+            "it (QUERY_TOO_COMPLEX). Decoded, a byte of them takes some ten in memory."),
     Setting("rate_limit_per_second", "COMET_GATEWAY_RATE_LIMIT_PER_SECOND", float,
             "Requests per second allowed per client address (a token bucket: every route but "
             "/healthz, each websocket operation too); 0 turns it off."),
@@ -304,6 +309,7 @@ class Settings:
     operation_deadline: float = 60.0
     upstream_budget: int = 2000
     max_series_points: int = 10_000_000
+    max_full_series_bytes: int = DEFAULT_FULL_SERIES_BYTES
     rate_limit_per_second: float = 50.0
     rate_limit_burst: int = 200
     upstream_rate_per_key: float = 100.0
@@ -332,6 +338,7 @@ class Settings:
         for name in ("chart_batch_size", "max_depth", "max_aliases", "max_tokens",
                      "max_query_length", "max_fields", "max_answer_objects", "max_answer_fields",
                      "max_body_bytes", "max_operations", "upstream_budget", "max_series_points",
+                     "max_full_series_bytes",
                      "rate_limit_burst",
                      "upstream_burst_per_key", "cache_max_entries", "cache_max_bytes",
                      "persisted_max_bytes"):

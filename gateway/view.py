@@ -298,7 +298,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         """A client for one operation (its deadline, its budget, metered against the key's
         rate limit) and its loaders."""
         deadline = asyncio.get_running_loop().time() + self.settings.operation_deadline
-        budget = Budget(self.settings.upstream_budget)
+        budget = Budget(self.settings.upstream_budget, self.settings.max_full_series_bytes)
         client = CometClient(self.transport, key, deadline=deadline, budget=budget)
         loaders = Loaders(client, self.settings.chart_batch_size, self.metrics.batch)
         opened = _OPENED.get()

@@ -181,10 +181,20 @@ class CometClient:
         body = {"targetedExperiments": list(experiment_keys), "metrics": list(ask.metrics),
                 "params": list(ask.params), "independentMetrics": ask.independent,
                 "fetchFull": ask.full}
-        self._spend(ep.MULTI_METRIC_CHART)
-        return await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
-                                          deadline=self._deadline, budget=self._budget,
-                                          cached=self._cached)
+        if not ask.full or self._budget is None:
+            self._spend(ep.MULTI_METRIC_CHART)
+            return await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
+                                              deadline=self._deadline, budget=self._budget,
+                                              cached=self._cached)
+        budget = self._budget
+        async with budget.full_series_turn:  # one at a time: see Budget
+            budget.check_full_series(ep.MULTI_METRIC_CHART)
+            self._spend(ep.MULTI_METRIC_CHART)
+            content = await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
+                                                 deadline=self._deadline, budget=budget,
+                                                 cached=self._cached)
+            budget.full_series_read += len(content)
+            return content
 
     # --- one experiment ----------------------------------------------------------------------
     async def _experiment(self, endpoint: Endpoint, key: str, shape: Shape[T],

@@ -340,3 +340,38 @@ def test_a_batch_too_long_for_one_answer_is_asked_again_in_halves(
     # Each batch of 25 asked whole, in halves, in quarters...: more than one call a batch,
     # and no more than a tree of halvings down to one experiment would make.
     assert math.ceil(100 / BATCH) < calls <= math.ceil(100 / BATCH) * (2 * BATCH - 1)
+
+
+def test_an_operation_reads_a_bounded_amount_of_full_series(demo: DemoServer) -> None:
+    """Full series go one chart call at a time, and none begins once the operation has read
+    `max_full_series_bytes` of them: the rest fail with QUERY_TOO_COMPLEX, saying why."""
+    keys = first_keys_of(demo, 100)
+    one_batch = chart_bytes(demo, keys[:BATCH], ["loss"])
+    settings = Settings(upstream_url=demo.url, rate_limit_per_second=0, upstream_rate_per_key=0,
+                        cache=False, chart_batch_size=BATCH,
+                        max_full_series_bytes=one_batch // 2)
+    small = start_gateway(settings, default_key=demo.keys["alice"])
+    try:
+        demo.clear_log()
+        answer = small.post(f'{{ {PROJECT} {{ metricChart(metrics: ["loss"], points: 10) '
+                            "{ experimentKey } } }")
+        fits = small.post(f'query($k: [ID!]) {{ {PROJECT} {{ metricChart(metrics: ["loss"], '
+                          "experimentKeys: $k, points: 10) { experimentKey } } }",
+                          {"k": keys[:BATCH]})
+    finally:
+        small.stop()
+    assert answer["data"]["project"]["metricChart"] is None
+    [error] = answer["errors"]
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert "bytes of full metric series" in error["message"]
+    assert len(fits["data"]["project"]["metricChart"]) == BATCH and "errors" not in fits
+    # The first answer: one batch read, the next refused before it was sent, the rest never
+    # begun; then the second answer's one batch.
+    assert demo.counts()[CHART] == 1 + 1
+
+
+def first_keys_of(demo: DemoServer, n: int) -> list[str]:
+    from demo_upstream.world import World
+    project = World().project_by_name("vision-lab", "image-classifier")
+    assert project is not None
+    return [h.key for h in World().headers(project)][:n]
