@@ -147,10 +147,10 @@ def create_app(settings: Settings | None = None, *,
             log.warning("GraphiQL's bundle is not built into this install (an editable "
                         "install of a checkout: run `make graphiql`; wheels and sdists carry "
                         "it); serving GraphiQL from its CDN, which needs internet access")
-        if settings.graphiql and settings.graphiql_api_key:
+        if (settings.graphiql or settings.dashboard) and settings.graphiql_api_key:
             # The key itself is never logged; that it is handed out is worth a line at start-up.
-            log.warning("GraphiQL gives every visitor the key of COMET_GATEWAY_GRAPHIQL_API_KEY: "
-                        "for a demo only, never a real key")
+            log.warning("GraphiQL and the dashboard give every visitor the key of "
+                        "COMET_GATEWAY_GRAPHIQL_API_KEY: for a demo only, never a real key")
         if settings.dashboard and not dashboard.bundled():
             log.warning("the dashboard's bundle is not built into this install (an editable "
                         "install of a checkout: run `make dashboard`; wheels and sdists carry "

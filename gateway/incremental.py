@@ -24,6 +24,7 @@ away stops the answer, and the work still to do for it is cancelled (`parts.Part
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,7 +33,7 @@ from typing import Any
 import orjson
 from graphql import GraphQLError, SubsequentIncrementalExecutionResult
 from graphql.execution import PendingResult
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from .schema.parts import Parts
 
@@ -170,8 +171,12 @@ class PartsResponse:
     """
 
     def __init__(self, payloads: Payloads, headers: list[tuple[bytes, bytes]],
-                 on_close: Callable[[bool], Awaitable[None]]) -> None:
+                 on_close: Callable[[bool], Awaitable[None]],
+                 stall_timeout: float | None = None) -> None:
         self.payloads = payloads
+        # A client that stops reading would hold the operation (its loaders, its parts) open
+        # for as long as it likes: past this many seconds of a part not taken, it is gone.
+        self.stall_timeout = stall_timeout
         self.headers = [(k, v) for k, v in headers if k.lower() != b"content-type"]
         self.headers.append((b"content-type", payloads.format.content_type.encode()))
         # Each part as it comes, through nginx too (which buffers answers unless told not to).
@@ -181,6 +186,8 @@ class PartsResponse:
         self._delivered = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.stall_timeout is not None:
+            send = _stalling(send, self.stall_timeout)
         sending = asyncio.ensure_future(self._send(send, scope))
         leaving = asyncio.ensure_future(_disconnected(receive))
         try:
@@ -222,6 +229,12 @@ class PartsResponse:
             async for payload in self.payloads.rest():
                 await send({"type": "http.response.body", "body": encode(payload),
                             "more_body": True})
+        except Stalled:
+            # The body ended (written, if not delivered: the transport's to flush), so that the
+            # server has a finished answer to close rather than an abandoned one.
+            with contextlib.suppress(Stalled, OSError):
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            raise
         except Exception as error:  # the work could not go on: the client hears it, the
             # log says why, with the request's id, no traceback (as `schema.errors` does)
             request_id = scope.get("state", {}).get("request_id", "-")
@@ -242,3 +255,17 @@ async def _disconnected(receive: Receive) -> None:
     """Returns once the client has gone away (the request's body is read by now)."""
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+class Stalled(ConnectionResetError):
+    """The client took no part of the answer for the stall timeout: as good as gone."""
+
+
+def _stalling(send: Send, seconds: float) -> Send:
+    async def send_or_give_up(message: Message) -> None:
+        try:
+            await asyncio.wait_for(send(message), seconds)
+        except TimeoutError:
+            raise Stalled(f"the client took nothing for {seconds:g} s") from None
+
+    return send_or_give_up

@@ -106,8 +106,8 @@ class InParts(Exception):
         super().__init__("answered in parts")
         self.payloads, self.operation, self.headers = payloads, operation, headers
 
-    def response(self) -> PartsResponse:
-        return PartsResponse(self.payloads, self.headers, self._ended)
+    def response(self, stall_timeout: float | None = None) -> PartsResponse:
+        return PartsResponse(self.payloads, self.headers, self._ended, stall_timeout)
 
     async def _ended(self, delivered: bool) -> None:
         if not delivered:  # the client went away: the calls still loading are for nobody
@@ -216,7 +216,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             with recording_execution():
                 return await self.run(request)
         except InParts as parts:
-            return parts.response()
+            return parts.response(self.settings.download_stall_timeout)
         except MalformedKey as exc:
             await send_errors(send, 401, exc.code, str(exc))
         except PersistedQueryNotFound:  # Apollo's clients retry with the query on this
