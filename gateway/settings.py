@@ -83,8 +83,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("download_timeout", "COMET_GATEWAY_DOWNLOAD_TIMEOUT", float,
             "Seconds for a whole streamed download."),
     Setting("download_stall_timeout", "COMET_GATEWAY_DOWNLOAD_STALL_TIMEOUT", float,
-            "Seconds a download may wait for its client to take more data before it is cut "
-            "off (its upstream slot is then free)."),
+            "Seconds a download, or an answer in parts (`@defer`), may wait for its client to "
+            "take more data before it is cut off (its upstream slot, or its operation, is then "
+            "free)."),
     Setting("max_downloads", "COMET_GATEWAY_MAX_DOWNLOADS", int,
             "Downloads streaming at once, all callers together (apart from the upstream "
             "requests queries use)."),
