@@ -89,7 +89,7 @@ class ChartCache:
                 self._observer.cache_lookup(FAMILY, False)
             return {}
         prefix = self._prefix(key, ask)
-        names = [f"{prefix}{e}:{self._lifetimes.logged(key, e).tag}" for e in wanted]
+        names = [_part(prefix, e, self._lifetimes.logged(key, e).tag) for e in wanted]
         parts: dict[str, ChartExperiment | None] = {}
         for e, found in zip(wanted, await self._cache.get_many(names), strict=True):
             part = _decoded(found)
@@ -113,7 +113,7 @@ class ChartCache:
         kept = [self._lifetimes.logged(key, e) for e in missing]
         answer, sent = split(await fetch(missing))
         prefix = self._prefix(key, ask)
-        writes = [(f"{prefix}{e}:{k.tag}", sent.get(e, NONE), k.ttl)
+        writes = [(_part(prefix, e, k.tag), sent.get(e, NONE), k.ttl)
                   for e, k in zip(missing, kept, strict=True) if k.ttl > 0]
         if writes:
             await self._cache.set_many(writes)
@@ -121,6 +121,12 @@ class ChartCache:
             return answer  # all of it fresh: as the upstream answered
         got = answer.experiments or {}
         return _together(experiments, {**parts, **{e: got.get(e) for e in missing}})
+
+
+def _part(prefix: str, experiment: str, tag: str) -> str:
+    """A part's key: the experiment by a hash of its id, which the caller chose (an id of a
+    megabyte would otherwise be a key of one, past what the write queue counts)."""
+    return f"{prefix}{hashlib.sha256(experiment.encode()).hexdigest()[:32]}:{tag}"
 
 
 def split(content: bytes) -> tuple[MultiMetricChart, dict[str, bytes]]:

@@ -318,3 +318,29 @@ def test_the_cache_in_redis_is_shared_by_processes(demo: DemoServer, redis_url: 
     finally:
         one.stop()
         two.stop()
+
+
+def test_a_chart_part_is_kept_under_a_short_key_whatever_the_id_asked(
+        demo: DemoServer, redis_url: str) -> None:
+    """Experiment ids are the caller's to choose (an unknown one is kept too, as an empty
+    part): a part's key holds a hash of the id, so that no key grows with it in Redis."""
+    assert redis(redis_url, b"FLUSHDB").startswith(b"+OK")
+    settings = Settings(upstream_url=demo.url, redis_url=redis_url, rate_limit_per_second=0,
+                        upstream_rate_per_key=0)
+    server = start(settings, demo.keys["alice"])
+    try:
+        invented = ["x" * 100_000, "y" * 100_000]
+        server.data('query($k: [ID!]) { project(workspace: "vision-lab", name: '
+                    '"image-classifier") { metricChart(metrics: ["loss"], experimentKeys: $k) '
+                    "{ experimentKey } } }", {"k": [LISTED[1].key, *invented]})
+        deadline = time.monotonic() + 10
+        while redis(redis_url, b"DBSIZE") in (b":0\r\n", b":1\r\n", b":2\r\n"):
+            assert time.monotonic() < deadline, redis(redis_url, b"DBSIZE")
+            time.sleep(0.02)
+        longest = redis(redis_url, b'EVAL "local m = 0 for _, k in ipairs(redis.call('
+                        b"'KEYS', '*')) do m = math.max(m, #k) end return m\" 0")
+        parts = redis(redis_url, b"EVAL \"return #redis.call('KEYS', '*:chart:*')\" 0")
+    finally:
+        server.stop()
+    assert parts == b":3\r\n"  # the real experiment's part and the two invented ones
+    assert int(longest[1:]) < 200, longest
