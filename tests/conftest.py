@@ -91,3 +91,13 @@ def redis_url() -> Iterator[str]:
     yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
+
+
+@pytest.fixture
+def with_key(demo: DemoServer) -> Iterator[GatewayServer]:
+    """A gateway whose pages (GraphiQL, the dashboard) hold the demo's key, as `comet-gateway
+    demo` gives it to them."""
+    server = start_gateway(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
+                                    rate_limit_per_second=0))
+    yield server
+    server.stop()

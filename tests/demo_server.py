@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 import demo_upstream
+from demo_upstream.world import World
 
 
 @dataclass
@@ -109,3 +110,16 @@ def start(scale: int = 1, prefix: str = "") -> DemoServer:
         demo_upstream.serve(app, "127.0.0.1", port), loop).result(10)
     return DemoServer(f"http://127.0.0.1:{port}{prefix}", demo_upstream.keys(app), loop, runner,
                       thread)
+
+
+def with_artifacts() -> tuple[str, tuple[str, ...]]:
+    """An experiment of alice's (vision-lab) that has artifact versions: its key and them."""
+    world = World()
+    for project in world.projects.values():
+        if project.workspace != "vision-lab":
+            continue
+        for head in world.headers(project):
+            e = world.experiment(head.key)
+            if e is not None and e.artifact_versions:
+                return e.key, tuple(e.artifact_versions)
+    raise AssertionError("no experiment with artifacts")

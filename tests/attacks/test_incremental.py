@@ -8,10 +8,10 @@ import http.client
 import json
 import time
 import urllib.parse
-from collections.abc import Callable
 
 from tests.demo_server import DemoServer
 from tests.multipart import APOLLO, merged, read_parts
+from tests.polling import wait_for
 from tests.serve_process import Served
 
 # Experiment fields the listing holds (no call of their own), asked by the fragments in turn:
@@ -89,13 +89,13 @@ def test_clients_that_leave_mid_answer_leave_nothing_behind(served: Served,
             received += more
         # one chart call (100 experiments: one batch) each time; the project and the listing
         # come from the cache after the first time
-        assert wait(functools.partial(charts_are, demo, round_ + 1))
+        assert wait_for(functools.partial(charts_are, demo, round_ + 1))
         connection.close()
-    assert wait(lambda: all(r["ended"] is not None for r in demo.requests()))
+    assert wait_for(lambda: all(r["ended"] is not None for r in demo.requests()))
     demo.clear_faults()
     charts = [r for r in demo.requests() if r["endpoint"] == "experiments/multi-metric-chart"]
     assert [r["status"] for r in charts] == [-1] * 20  # every one dropped by the gateway
-    assert wait(lambda: served.open_fds() <= fds + 2)  # sockets to clients and to Comet
+    assert wait_for(lambda: served.open_fds() <= fds + 2)  # sockets to clients and to Comet
     log = served.log()
     for trouble in ("Traceback", "Exception in ASGI", "was destroyed", "never retrieved",
                     '"level": "error"'):
@@ -104,16 +104,6 @@ def test_clients_that_leave_mid_answer_leave_nothing_behind(served: Served,
 
 def charts_are(demo: DemoServer, count: int) -> bool:
     return demo.counts().get("POST experiments/multi-metric-chart", 0) == count
-
-
-def wait(condition: Callable[[], bool], seconds: float = 10) -> bool:
-    """Whether `condition()` holds within `seconds` (polled)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def test_a_client_that_stops_reading_is_let_go(demo: DemoServer) -> None:

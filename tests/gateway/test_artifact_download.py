@@ -6,22 +6,13 @@ from __future__ import annotations
 import urllib.request
 from urllib.parse import urlsplit
 
-from demo_upstream.world import World
-from tests.demo_server import DemoServer
+from tests.demo_server import DemoServer, with_artifacts
 from tests.gateway_server import GatewayServer
-
-WORLD = World()
 
 
 def _with_artifacts() -> tuple[str, str]:
-    for project in WORLD.projects.values():
-        if project.workspace != "vision-lab":
-            continue
-        for head in WORLD.headers(project):
-            e = WORLD.experiment(head.key)
-            if e is not None and e.artifact_versions:
-                return e.key, e.artifact_versions[-1]
-    raise AssertionError("no experiment with artifacts")
+    key, versions = with_artifacts()
+    return key, versions[-1]
 
 
 def test_an_artifact_version_downloads_byte_for_byte(gateway: GatewayServer,

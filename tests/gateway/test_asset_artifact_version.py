@@ -7,23 +7,13 @@ import zipfile
 from urllib.parse import parse_qs, urlsplit
 
 from demo_upstream.experiments import digest
-from demo_upstream.world import World
-from tests.demo_server import DemoServer
+from tests.demo_server import DemoServer, with_artifacts
 from tests.gateway_server import GatewayServer
-
-WORLD = World()
 
 
 def _with_artifacts() -> tuple[str, str]:
-    """An experiment of alice's with artifact versions, and its first version."""
-    for project in WORLD.projects.values():
-        if project.workspace != "vision-lab":
-            continue
-        for head in WORLD.headers(project):
-            e = WORLD.experiment(head.key)
-            if e is not None and e.artifact_versions:
-                return e.key, e.artifact_versions[0]
-    raise AssertionError("no experiment with artifacts")
+    key, versions = with_artifacts()
+    return key, versions[0]
 
 
 def test_an_artifact_version_s_file_downloads_through_get_asset(

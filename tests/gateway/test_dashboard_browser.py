@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,14 +31,6 @@ OPTIONS = {"workspace": "vision-lab", "project": "image-classifier", "rows": ROW
            "filter": "optimizer=adam", "sortBy": "metric:loss", "live": True,
            "hash": "interval=1", "narrow": 560}
 
-
-@pytest.fixture
-def with_key(demo: DemoServer) -> Iterator[GatewayServer]:
-    # The demo's key given to the page, as `comet-gateway demo` does.
-    server = start(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
-                            rate_limit_per_second=0))
-    yield server
-    server.stop()
 
 
 def test_the_dashboard_in_chromium(with_key: GatewayServer, demo: DemoServer) -> None:

@@ -15,6 +15,7 @@ import pytest
 from demo_upstream.world import World
 from tests.demo_server import DemoServer
 from tests.gateway_server import GatewayServer
+from tests.graphql_ws import acked, subscribe
 
 QUERIES = Path(__file__).resolve().parents[2] / "web" / "dashboard" / "queries"
 WORLD = World()
@@ -138,18 +139,11 @@ def test_project_view_without_charts_asks_no_series(gateway: GatewayServer,
 
 def test_live_pushes_what_a_running_experiment_logs(gateway: GatewayServer,
                                                     demo: DemoServer) -> None:
-    from websockets.sync.client import connect
-
     key = LISTED[0].key  # the newest, the one that runs: no test counts on its values
-    with connect(gateway.url.replace("http", "ws") + "/graphql",
-                 subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "connection_init",
-                            "payload": {"Authorization": gateway.default_key}}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-            "query": document("live"), "operationName": operation_name(document("live")),
-            "variables": {"experimentKeys": [key], "metrics": ["loss"],
-                          "intervalSeconds": 1}}}))
+    with acked(gateway.url, gateway.default_key) as ws:
+        subscribe(ws, document("live"), {"experimentKeys": [key], "metrics": ["loss"],
+                                         "intervalSeconds": 1},
+                  operationName=operation_name(document("live")))
         time.sleep(1.5)  # the first poll sets the baseline
         steps = demo.log_metric(key, "loss", [0.125, 0.0625])
         message = json.loads(ws.recv(timeout=10))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from tests.gateway_server import GatewayServer, start
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 
-
-@pytest.fixture
-def with_key(demo: DemoServer) -> Iterator[GatewayServer]:
-    server = start(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
-                            rate_limit_per_second=0))
-    yield server
-    server.stop()
 
 
 def test_the_page_is_the_bundled_one(with_key: GatewayServer) -> None:

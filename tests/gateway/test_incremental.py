@@ -9,9 +9,8 @@ import http.client
 import json
 import logging
 import math
-import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from unittest.mock import ANY
 
@@ -24,7 +23,9 @@ from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.gateway.test_observability import sample
 from tests.gateway_server import Answer, GatewayServer, start
+from tests.graphql_ws import acked, subscribe
 from tests.multipart import APOLLO, GRAPHIQL, merged, read_parts
+from tests.polling import wait_for
 
 BATCH = 25  # the test gateway's chart_batch_size
 DASHBOARD = """query Dashboard($first: Int!) {
@@ -158,16 +159,9 @@ def test_a_batch_is_answered_whole(gateway: GatewayServer) -> None:
 def test_over_a_websocket_the_answer_is_whole(gateway: GatewayServer) -> None:
     """graphql-transport-ws has no message for a part: a query that defers gets its whole
     answer in one `next` (Strawberry's own handler refuses it)."""
-    from websockets.sync.client import connect
-
     whole = gateway.data(DASHBOARD.replace('... @defer(label: "series")', "..."), {"first": 3})
-    with connect(gateway.url.replace("http", "ws") + "/graphql",
-                 subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "connection_init",
-                            "payload": {"Authorization": gateway.default_key}}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-            "query": DASHBOARD, "variables": {"first": 3}}}))
+    with acked(gateway.url, gateway.default_key) as ws:
+        subscribe(ws, DASHBOARD, {"first": 3})
         messages = [json.loads(ws.recv(timeout=10)) for _ in range(2)]
     assert messages == [{"id": "1", "type": "next", "payload": {"data": whole}},
                         {"id": "1", "type": "complete"}]
@@ -315,16 +309,6 @@ def test_a_client_that_leaves_stops_the_work_and_its_upstream_calls(
 
 def chart_calls(demo: DemoServer) -> list[dict[str, Any]]:
     return [r for r in demo.requests() if r["endpoint"] == "experiments/multi-metric-chart"]
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 10) -> bool:
-    """Whether `condition` holds within `seconds` (polled)."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 @pytest.mark.parametrize(("accept", "expected"), [

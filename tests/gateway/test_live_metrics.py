@@ -3,20 +3,25 @@ and one upstream chart call per interval for every subscriber of the same feed."
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from websockets.sync.client import ClientConnection
 
 from demo_upstream.world import World
 from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.gateway_server import GatewayServer
+from tests.graphql_ws import acked
+from tests.graphql_ws import subscribe as subscribe_to
 
 JS = Path(__file__).resolve().parents[1] / "js"
 WORLD = World()
@@ -62,17 +67,10 @@ def test_two_subscribers_share_one_poll_and_get_only_new_points(
 def subscribe(gateway: GatewayServer, key: str | None, variables: dict[str, object]
               ) -> list[dict[str, object]]:
     """One graphql-transport-ws subscription; the messages up to its end."""
-    from websockets.sync.client import connect
-
-    url = gateway.url.replace("http", "ws") + "/graphql"
     query = ("subscription($k: [ID!]!, $m: [String!]!, $i: Int) { metricUpdates("
              "experimentKeys: $k, metrics: $m, intervalSeconds: $i) { metricName } }")
-    with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
-        ws.send(json.dumps({"type": "connection_init",
-                            "payload": {"Authorization": key} if key else {}}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-        ws.send(json.dumps({"id": "1", "type": "subscribe",
-                            "payload": {"query": query, "variables": variables}}))
+    with acked(gateway.url, key) as ws:
+        subscribe_to(ws, query, variables)
         messages = []
         while not messages or messages[-1]["type"] not in ("error", "complete"):
             messages.append(json.loads(ws.recv(timeout=10)))
@@ -119,26 +117,28 @@ def test_subscriptions_are_refused_over_plain_http(gateway: GatewayServer) -> No
     assert "websocket" in result["errors"][0]["message"]
 
 
+@contextlib.contextmanager
+def loss_updates(server: GatewayServer, demo: DemoServer, fields: str
+                 ) -> Iterator[ClientConnection]:
+    """A subscription of alice's to one experiment's loss (`fields` of each update), every
+    second, over graphql-transport-ws: its connection."""
+    query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
+             f" intervalSeconds: 1) {{ {fields} }} }}")
+    with acked(server.url, demo.keys["alice"]) as ws:
+        subscribe_to(ws, query, {"k": KEYS[:1]})
+        yield ws
+
+
 def first_update_after_a_point(settings: Settings, demo: DemoServer, fields: str,
                                wait: float, value: float) -> tuple[list[int], dict[str, Any]]:
     """A gateway with `settings`; a subscription to one experiment's loss (`fields` of each
     update) over graphql-transport-ws; after `wait` seconds a point logged: its steps, and the
     first message that came after it."""
-    from websockets.sync.client import connect
-
     from tests.gateway_server import start
 
     server = start(settings, default_key=demo.keys["alice"])
-    query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
-             f" intervalSeconds: 1) {{ {fields} }} }}")
     try:
-        with connect(server.url.replace("http", "ws") + "/graphql",
-                     subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
-            ws.send(json.dumps({"type": "connection_init",
-                                "payload": {"Authorization": demo.keys["alice"]}}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-            ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                "payload": {"query": query, "variables": {"k": KEYS[:1]}}}))
+        with loss_updates(server, demo, fields) as ws:
             time.sleep(wait)
             steps = demo.log_metric(KEYS[0], "loss", [value])
             return steps, json.loads(ws.recv(timeout=10))
@@ -173,26 +173,16 @@ def test_an_update_past_the_operation_deadline_still_resolves_its_fields(
 def test_each_update_has_its_own_budget_of_series_points(demo: DemoServer) -> None:
     """A view of a series in each update (`points`) reads the whole series each time: the
     bound on points read is each update's, as its calls' budget is, not the subscription's."""
-    from websockets.sync.client import connect
-
     from tests.gateway_server import start
 
     # The cache off: with it, a running experiment's series may be 5 s old (as documented),
     # and this test compares them with the update's step.
     server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0, cache=False,
                             max_series_points=1_000), default_key=demo.keys["alice"])
-    query = ("subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, metrics: [\"loss\"],"
-             " intervalSeconds: 1) { steps experiment { metricSeries(names: [\"loss\"], "
-             "points: 5) { steps } } } }")
     updates = []
     try:
-        with connect(server.url.replace("http", "ws") + "/graphql",
-                     subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:
-            ws.send(json.dumps({"type": "connection_init",
-                                "payload": {"Authorization": demo.keys["alice"]}}))
-            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-            ws.send(json.dumps({"id": "1", "type": "subscribe",
-                                "payload": {"query": query, "variables": {"k": KEYS[:1]}}}))
+        with loss_updates(server, demo, 'steps experiment { metricSeries(names: ["loss"], '
+                          "points: 5) { steps } }") as ws:
             time.sleep(1.5)  # the first poll sets the baseline
             for value in (0.02, 0.01, 0.005):
                 steps = demo.log_metric(KEYS[0], "loss", [value])
