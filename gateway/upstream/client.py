@@ -181,20 +181,20 @@ class CometClient:
         body = {"targetedExperiments": list(experiment_keys), "metrics": list(ask.metrics),
                 "params": list(ask.params), "independentMetrics": ask.independent,
                 "fetchFull": ask.full}
-        if not ask.full or self._budget is None:
-            self._spend(ep.MULTI_METRIC_CHART)
-            return await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
-                                              deadline=self._deadline, budget=self._budget,
-                                              cached=self._cached)
         budget = self._budget
+        if not ask.full or budget is None:
+            return await self._chart_call(body)
         async with budget.full_series_turn:  # one at a time: see Budget
             budget.check_full_series(ep.MULTI_METRIC_CHART)
-            self._spend(ep.MULTI_METRIC_CHART)
-            content = await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
-                                                 deadline=self._deadline, budget=budget,
-                                                 cached=self._cached)
+            content = await self._chart_call(body)
             budget.full_series_read += len(content)
             return content
+
+    async def _chart_call(self, body: dict[str, Any]) -> bytes:
+        self._spend(ep.MULTI_METRIC_CHART)
+        return await self._transport.call(ep.MULTI_METRIC_CHART, self._key, body=body,
+                                          deadline=self._deadline, budget=self._budget,
+                                          cached=self._cached)
 
     # --- one experiment ----------------------------------------------------------------------
     async def _experiment(self, endpoint: Endpoint, key: str, shape: Shape[T],
