@@ -365,14 +365,12 @@ class Settings:
         self.metrics_networks()  # validates the networks that may read /metrics
         self.upstream()  # validates the upstream numbers
         self.hosts()  # validates the allowed hosts, and refuses the environment's key to all
-        if self.env_api_key and not SENDABLE_KEY.fullmatch(self.env_api_key.strip()):
-            # What `auth.api_key` refuses from a caller, refused at start-up (never shown).
-            raise ValueError("COMET_API_KEY: not a key that can be sent (1 to 1,024 visible "
-                             "ASCII characters, no spaces or control characters)")
-        if self.graphiql_api_key is not None and not SENDABLE_KEY.fullmatch(
-                self.graphiql_api_key):
-            raise ValueError("COMET_GATEWAY_GRAPHIQL_API_KEY: not a key that can be sent (1 to "
-                             "1,024 visible ASCII characters, no spaces or control characters)")
+        # What `auth.api_key` refuses from a caller, refused at start-up (never shown).
+        for env, key in (("COMET_API_KEY", self.env_api_key and self.env_api_key.strip()),
+                         ("COMET_GATEWAY_GRAPHIQL_API_KEY", self.graphiql_api_key)):
+            if key is not None and key != "" and not SENDABLE_KEY.fullmatch(key):
+                raise ValueError(f"{env}: not a key that can be sent (1 to 1,024 visible ASCII "
+                                 "characters, no spaces or control characters)")
         self._check_server_limits()
 
     def _check_server_limits(self) -> None:

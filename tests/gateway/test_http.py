@@ -66,6 +66,8 @@ def test_a_key_given_to_every_visitor_is_said_at_start_up_never_shown(
     with pytest.raises(ValueError, match="GRAPHIQL_API_KEY: not a key") as refused:
         Settings.from_env({"COMET_GATEWAY_GRAPHIQL_API_KEY": "a key</script>"})
     assert "script" not in str(refused.value)
+    with pytest.raises(ValueError, match="^COMET_API_KEY: not a key"):
+        Settings(env_api_key="a\r\nkey")
 
 
 def test_health_and_readiness(gateway: GatewayServer) -> None:
