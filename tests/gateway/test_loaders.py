@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import strawberry
@@ -177,12 +177,12 @@ async def test_a_batch_of_many_keys_begins_its_calls_as_the_gate_allows() -> Non
     assert not admission._keys  # every call's room given back
 
 
-async def test_a_cancelled_batch_cancels_its_calls_and_gives_their_room_back() -> None:
-    admission = Admission(3)
-    started = asyncio.Event()
-    cancelled: list[int] = []
+K = TypeVar("K")
 
-    async def fetch(key: int) -> int:
+
+def slow(started: asyncio.Event, cancelled: list[K]) -> Callable[[K], Awaitable[K]]:
+    """A fetch that says it started, then waits ten seconds; its cancelled keys noted."""
+    async def fetch(key: K) -> K:
         started.set()
         try:
             await asyncio.sleep(10)
@@ -190,6 +190,15 @@ async def test_a_cancelled_batch_cancels_its_calls_and_gives_their_room_back() -
             cancelled.append(key)
             raise
         return key
+
+    return fetch
+
+
+async def test_a_cancelled_batch_cancels_its_calls_and_gives_their_room_back() -> None:
+    admission = Admission(3)
+    started = asyncio.Event()
+    cancelled: list[int] = []
+    fetch = slow(started, cancelled)
 
     batch = asyncio.ensure_future(each(fetch, admission.gate(ApiKey("k")))(list(range(10))))
     await started.wait()
@@ -207,17 +216,9 @@ async def test_a_stopped_batch_fails_its_keys_and_its_calls_stop() -> None:
     loading: set[asyncio.Task[Any]] = set()
     started = asyncio.Event()
     cancelled: list[str] = []
+    fetch = slow(started, cancelled)
 
-    async def fetch(key: str) -> int:
-        started.set()
-        try:
-            await asyncio.sleep(10)
-        except asyncio.CancelledError:
-            cancelled.append(key)
-            raise
-        return 1
-
-    loader: Loader[str, int] = Loader(each(fetch), "slow", tracked(loading, None))
+    loader: Loader[str, str] = Loader(each(fetch), "slow", tracked(loading, None))
     futures = [loader.load("a"), loader.load("b")]
     await started.wait()
     assert len(loading) == 1
