@@ -15,7 +15,8 @@ client's `Accept` header picks one:
   first, then `{"pending", "incremental": [{"id", "data", "subPath", "errors"}],
   "completed": [{"id", "errors"}], "hasNext"}`.
 
-A client whose `Accept` names neither gets the whole answer as one JSON object (see `parts`).
+A client whose `Accept` names neither, or ranks a whole answer higher, gets the whole answer as
+one JSON object (see `negotiation`).
 
 `PartsResponse` sends the parts as they come and watches the connection: a client that goes
 away stops the answer, and the work still to do for it is cancelled (`parts.Parts.close`).
@@ -51,35 +52,6 @@ class Format(enum.Enum):
     @property
     def content_type(self) -> str:
         return f'multipart/mixed; boundary="{BOUNDARY.decode()}"; {self.value}'
-
-
-def accepted_format(accept: str | None) -> Format | None:
-    """The format the `Accept` header asks for, or None when it takes no `multipart/mixed`
-    (or only with a spec the gateway does not speak, such as Apollo's `subscriptionSpec`).
-    The first range that names one wins."""
-    for media_range in (accept or "").split(","):
-        media, *options = (p.strip() for p in media_range.split(";"))
-        if media.lower() != "multipart/mixed":
-            continue
-        params = {}
-        for option in options:
-            name, _, value = option.partition("=")
-            params[name.strip().lower()] = value.strip().strip('"').lower()
-        if not _acceptable(params.pop("q", "1")):
-            continue
-        params.pop("boundary", None)
-        if not params or params == {"incrementalspec": "v0.2"}:
-            return Format.INCREMENTAL_V02
-        if params == {"deferspec": "20220824"}:
-            return Format.DEFER_20220824
-    return None
-
-
-def _acceptable(quality: str) -> bool:
-    try:
-        return float(quality) > 0
-    except ValueError:  # no quality: not what the client asked for
-        return False
 
 
 class Payloads:

@@ -27,10 +27,11 @@ from . import request_shape
 from .auth import MalformedKey, api_key
 from .context import Context
 from .graphiql import graphiql_html
-from .incremental import PartsResponse, Payloads, accepted_format
+from .incremental import PartsResponse, Payloads
 from .limits import send_errors
 from .live import LiveHub
 from .loaders import Loaders
+from .negotiation import negotiate
 from .observability import Metrics
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
 from .rate_limits import RateLimits, client_address, retry_after
@@ -49,15 +50,6 @@ _ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client_address",
 # The loaders an HTTP request opened, dropped once it is answered (see `Loaders.close`).
 _OPENED: contextvars.ContextVar[list[Loaders] | None] = contextvars.ContextVar(
     "opened_loaders", default=None)
-
-
-def wants_graphql_response(headers: Any) -> bool:
-    """Whether the Accept header takes `application/graphql-response+json` (q > 0)."""
-    for part in (headers.get("accept") or "").split(","):
-        media, *options = (p.strip() for p in part.split(";"))
-        if media.lower() == "application/graphql-response+json":
-            return not any(o.replace(" ", "") in ("q=0", "q=0.0") for o in options)
-    return False
 
 
 class TextWebSocketAdapter(GuardedWebSocketAdapter):
@@ -193,7 +185,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        token = _WANTS_GRAPHQL_RESPONSE.set(wants_graphql_response(request.headers))
+        token = _WANTS_GRAPHQL_RESPONSE.set(
+            negotiate(request.headers.get("accept")).graphql_response)
         address = _ADDRESS.set(client_address(scope))
         opened = _OPENED.set([])
         try:
@@ -267,7 +260,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # request (a batch's answer is one JSON array); a text without `defer` (`@ defer` is
         # valid GraphQL too) defers nothing.
         if (not isinstance(request_data, list) and "defer" in (request_data.query or "")
-                and accepted_format(request.headers.get("accept")) is not None):
+                and negotiate(request.headers.get("accept")).parts is not None):
             context.parts = PartsChannel()
         return await super().execute_operation(request, request_adapter, request_data,
                                                context, root_value, sub_response)
@@ -290,7 +283,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise
         if parts is None:
             return operation.result()
-        answer_format = accepted_format(request.headers.get("accept"))
+        answer_format = negotiate(request.headers.get("accept")).parts
         assert answer_format is not None  # a channel is opened for such a client only
         raise InParts(Payloads(parts, answer_format), operation, sub_response.raw_headers)
 

@@ -45,3 +45,8 @@ def test_graphql_response_json_negotiation(gateway: GatewayServer) -> None:
                          {"Content-Type": "application/json", "Accept": "application/json"})
     assert plain.status == 200 and plain.headers["content-type"] == "application/json"
     assert plain.json()["data"] is None
+    preferred = gateway.http("POST", "/graphql", b'{"query": "{ nope }"}', {
+        "Content-Type": "application/json",
+        "Accept": "application/graphql-response+json;q=0.5, application/json"})
+    assert preferred.status == 200
+    assert preferred.headers["content-type"] == "application/json"

@@ -18,7 +18,8 @@ import pytest
 from graphql import InitialIncrementalExecutionResult
 from graphql.execution import PendingResult
 
-from gateway.incremental import Format, PartsResponse, Payloads, accepted_format
+from gateway.incremental import Format, PartsResponse, Payloads
+from gateway.negotiation import negotiate
 from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.gateway.test_observability import sample
@@ -124,6 +125,8 @@ def test_a_fragment_below_the_deferred_object_gets_its_full_path(gateway: Gatewa
 
 @pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json",
                                     "multipart/mixed;q=0, application/json",
+                                    "multipart/mixed;q=0.5, application/json",
+                                    "multipart/mixed;deferSpec=20220824;q=0.8, */*",
                                     "multipart/mixed;subscriptionSpec=1.0,application/json"])
 def test_without_a_multipart_accept_the_answer_is_whole(gateway: GatewayServer,
                                                         accept: str) -> None:
@@ -323,10 +326,36 @@ def chart_calls(demo: DemoServer) -> list[dict[str, Any]]:
     ("multipart/mixed;q=0", None), ("multipart/mixed;q=0.000", None),
     ("multipart/mixed;q=nope", None), ("multipart/mixed;q=0.5", Format.INCREMENTAL_V02),
     ("*/*", None), ("application/json", None), (None, None),
+    # Ranked by quality: a whole answer the client prefers is what it gets
+    ("multipart/mixed;q=0.5, application/json", None),
+    ("multipart/mixed;q=0.5, application/*", None),
+    ("multipart/mixed;q=0.5, application/graphql-response+json", None),
+    ("multipart/mixed;q=0.5, application/json;q=0.4", Format.INCREMENTAL_V02),
+    ("multipart/mixed;q=0.5, application/json;q=0, */*", Format.INCREMENTAL_V02),
+    ("multipart/mixed, application/json", Format.INCREMENTAL_V02),  # a tie: parts
+    ("multipart/mixed;q=0.3, multipart/mixed;deferSpec=20220824;q=0.6, application/json;q=0.5",
+     Format.DEFER_20220824),
+    ("multipart/mixed;deferSpec=20220824;q=0.6, multipart/mixed;q=0.6", Format.DEFER_20220824),
+    ("multipart/mixed;q=1.5", None), ("multipart/mixed;q=nan", None),
 ])
 def test_the_accept_header_picks_the_format(accept: str | None,
                                             expected: Format | None) -> None:
-    assert accepted_format(accept) is expected
+    assert negotiate(accept).parts is expected
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    ("application/graphql-response+json, application/json;q=0.9", True),
+    ("application/graphql-response+json, application/json", True),  # a tie: the richer one
+    ("application/json, application/graphql-response+json", True),
+    ("application/graphql-response+json;q=0.5, application/json", False),
+    ("application/graphql-response+json;q=0.5, */*", False),
+    ("application/graphql-response+json;q=0.5, application/json;q=0, */*", True),
+    ("application/graphql-response+json;q=0", False), ("*/*", False), (None, False),
+    ("application/graphql-response+json;q=0.5, text/html", True),
+])
+def test_the_accept_header_picks_the_whole_answers_type(accept: str | None,
+                                                        expected: bool) -> None:
+    assert negotiate(accept).graphql_response is expected
 
 
 class FailingParts:
