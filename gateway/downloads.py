@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Send
 
+from . import cut_off
 from .upstream import CometClient, Download, errors
 
 log = logging.getLogger("gateway.downloads")
@@ -134,9 +135,11 @@ class DownloadResponse(StreamingResponse):
             await self._send(send, {"type": "http.response.body", "body": b"",
                                     "more_body": False})
         except _Stalled:
+            cut_off.mark()
             log.warning("download stalled: the client took nothing for %.0f s; cut off",
                         self._stall_timeout)
         except errors.UpstreamError as exc:
+            cut_off.mark()
             log.warning("download broke off upstream: %s", type(exc).__name__)
         finally:
             await self._release.aclose()

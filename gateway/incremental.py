@@ -36,6 +36,7 @@ from graphql import GraphQLError, SubsequentIncrementalExecutionResult
 from graphql.execution import PendingResult
 from starlette.types import Message, Receive, Scope, Send
 
+from . import cut_off
 from .schema.parts import Parts
 
 log = logging.getLogger("gateway.errors")
@@ -173,6 +174,9 @@ class PartsResponse:
             closing = self._close()
             await asyncio.wait((closing,))
         failed = None if sending.cancelled() else sending.exception()
+        if isinstance(failed, Stalled):  # a part, or the body's end, waited too long
+            cut_off.mark()
+            log.warning("answer in parts cut off: %s", failed)
         if isinstance(failed, OSError):  # sent to a client that was gone: nothing to tell
             failed = None
         # Anything else is the gateway's own failure: the server logs it.

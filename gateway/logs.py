@@ -19,6 +19,8 @@ import re
 import sys
 from typing import Any
 
+from .cut_off import ExpectedCutOff
+
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id",
                                                                           default=None)
 MASK = "***"
@@ -92,6 +94,7 @@ def configure(fmt: str = "json", level: str = "info") -> None:
     """Route every logger (uvicorn's too) to stderr in the chosen format, redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(ExpectedCutOff())
     handler.addFilter(Redact())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -7,6 +7,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import cut_off
 from .logs import REQUEST_ID
 
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -26,6 +27,7 @@ class RequestIdMiddleware:
         request_id = given if SANE_REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
         scope.setdefault("state", {})["request_id"] = request_id
         token = REQUEST_ID.set(request_id)
+        cut_off.watch()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from gateway import cut_off
 from gateway.logs import configure, redact
 
 KEY = "demoAliceKey7Hq2Zp9Lm4Xw1"
@@ -66,3 +68,22 @@ def test_every_record_is_redacted_messages_arguments_and_tracebacks(
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
     assert len(lines) == 3 and "Traceback" in lines[2]["exc"]
     assert KEY[:8] not in json.dumps(lines) and KEY[-8:] not in json.dumps(lines)
+
+
+def test_uvicorns_unfinished_answer_line_is_dropped_only_for_cuts_made_on_purpose() -> None:
+    """A request the gateway cut off (a stalled reader) has said why at WARNING; uvicorn's
+    ERROR for the unfinished answer is dropped for it, and kept for any other request."""
+    def unfinished() -> logging.LogRecord:
+        return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1,
+                                 cut_off.UNFINISHED, None, None)
+
+    def passes(work: Callable[[], None]) -> bool:
+        def request() -> bool:
+            cut_off.watch()
+            work()
+            return cut_off.ExpectedCutOff().filter(unfinished())
+        return contextvars.Context().run(request)
+
+    assert passes(lambda: None)  # unfinished for another reason: still logged
+    assert not passes(cut_off.mark)
+    assert contextvars.Context().run(cut_off.ExpectedCutOff().filter, unfinished())
