@@ -86,4 +86,14 @@ check("sort by time", same(sorted("started", true), ["b", "a", "c"]));
 const minimum = columns(rows, "valueMin").find((c) => c.id === "metric:loss");
 check("the summary picked is the one shown", minimum.value(rows[0]) === 0.2);
 
+// Durations are shown in minutes: a filter's number is minutes (or has a unit), not ms.
+const timed = [["short", 10 * 60000], ["hour", 45 * 60000], ["long", 2 * 3600000], ["none", null]]
+  .map(([key, durationMillis]) => row({ key, durationMillis }));
+const timedCols = columns(timed, "valueCurrent");
+const lasting = (text) => timed.filter(parseFilter(text, timedCols)).map((r) => r.key);
+check("duration>30 is thirty minutes", same(lasting("duration>30"), ["hour", "long"]));
+check("duration<=10 keeps ten minutes", same(lasting("duration<=10"), ["short"]));
+check("a duration with a unit", same(lasting("duration>1h"), ["long"])
+      && same(lasting("duration<900s"), ["short"]) && same(lasting("duration>=45m"), ["hour", "long"]));
+
 console.log(JSON.stringify({ failed, checks: "done" }));

@@ -52,7 +52,7 @@ const ui = {
   keyInput: h("input", { id: "api-key", type: "password", autocomplete: "off",
                          placeholder: "your Comet API key", required: true }),
   filter: h("input", { id: "filter", type: "search", placeholder:
-    "filter: text, or column<value (loss<0.5 optimizer=adam)", oninput: debounce(drawRows, 120) }),
+    "filter: text, or column<value (loss<0.5 optimizer=adam duration>30)", oninput: debounce(drawRows, 120) }),
   summary: h("select", { id: "summary", "aria-label": "metric summary",
                          onchange: (e) => { state.summary = e.target.value; drawRows(); } },
     Object.entries(SUMMARIES).map(([v, label]) => h("option", { value: v }, `metrics: ${label}`))),
