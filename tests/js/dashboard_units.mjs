@@ -1,6 +1,7 @@
 // The dashboard's pure parts, run by node (tests/gateway/test_dashboard_units.py): the
 // multipart/mixed reader cut at every byte, the merge of incremental results, TensorBoard's
 // smoothing, the table's filter and sort. Prints one JSON line: the names of failed checks.
+import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
 import { smooth } from "../../web/dashboard/src/smooth.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
@@ -95,5 +96,15 @@ check("duration>30 is thirty minutes", same(lasting("duration>30"), ["hour", "lo
 check("duration<=10 keeps ten minutes", same(lasting("duration<=10"), ["short"]));
 check("a duration with a unit", same(lasting("duration>1h"), ["long"])
       && same(lasting("duration<900s"), ["short"]) && same(lasting("duration>=45m"), ["hour", "long"]));
+
+// Colours: distinct for any count, each experiment keeping its own.
+const many = Array.from({ length: 300 }, (_, i) => colour(i));
+check("colours are #rrggbb", many.every((c) => /^#[0-9a-f]{6}$/.test(c)));
+check("300 experiments, 300 colours", new Set(many).size === 300);
+const palette = new Palette();
+const first = ["k0", "k1", "k2"].map((k) => palette.of(k));
+Array.from({ length: 20 }, (_, i) => palette.of(`other${i}`));
+check("an experiment keeps its colour", same(["k0", "k1", "k2"].map((k) => palette.of(k)), first));
+check("the first ten are the usual palette", colour(0) === "#1f77b4" && colour(9) === "#7f7f7f");
 
 console.log(JSON.stringify({ failed, checks: "done" }));

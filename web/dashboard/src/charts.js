@@ -6,8 +6,6 @@ import uPlot from "uplot";
 import { formatNumber, h } from "./dom.js";
 import { smooth } from "./smooth.js";
 
-export const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-                        "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
 const HEIGHT = 240;
 
 export class Chart {
@@ -19,7 +17,7 @@ export class Chart {
       h("figcaption", {}, metric));
   }
 
-  // `lines`: [{key, name, colour, steps, values}] (steps ascending); draws them at `width`.
+  // `lines`: [{key, name, colour (#rrggbb), steps, values}] (steps ascending); draws them at `width`.
   draw(lines, smoothing, width) {
     const drawn = lines.filter((l) => l.steps.length > 0);
     const tables = [];
@@ -27,11 +25,11 @@ export class Chart {
     for (const line of drawn) {
       const shown = smooth(line.values, smoothing);
       tables.push([line.steps, shown]);
-      series.push({ label: line.name, stroke: COLOURS[line.colour], width: 1.5,
+      series.push({ label: line.name, stroke: line.colour, width: 1.5,
                     points: { show: false }, value: (u, v) => formatNumber(v) });
       if (smoothing > 0) {
         tables.push([line.steps, line.values]);
-        series.push({ label: `${line.name} (raw)`, stroke: `${COLOURS[line.colour]}40`,
+        series.push({ label: `${line.name} (raw)`, stroke: `${line.colour}40`,
                       width: 1, points: { show: false }, value: (u, v) => formatNumber(v) });
       }
     }
@@ -58,6 +56,7 @@ export class Chart {
     Object.assign(this.node.dataset, {
       lines: String(experimentLines),
       points: drawn.map((l) => l.steps.length).join(","), // per line, in the lines' order
+      colours: drawn.map((l) => l.colour).join(","),
       width: String(width),
     });
   }

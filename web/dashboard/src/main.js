@@ -9,6 +9,7 @@ import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
 import { Chart, extend, line } from "./charts.js";
+import { Palette } from "./colours.js";
 import { debounce, h, replace } from "./dom.js";
 import { execute, Unauthenticated } from "./graphql.js";
 import * as apiKey from "./key.js";
@@ -39,6 +40,7 @@ const state = {
   request: null, // the AbortController of the view's query
   live: null,
   liveUpdates: 0,
+  palette: new Palette(), // experiment key -> its colour, for as long as the page is open
 };
 
 // --- the page's frame ---------------------------------------------------------------------
@@ -299,7 +301,7 @@ function takeSeries(project) {
 
 // --- the table ------------------------------------------------------------------------------
 function colourOf(key) {
-  return state.chosen.indexOf(key) % 10;
+  return state.palette.of(key);
 }
 
 function drawRows() {

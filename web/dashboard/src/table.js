@@ -123,7 +123,7 @@ export function drawTable(host, rows, cols, ui) {
       h("td", { className: "pick" },
         h("input", { type: "checkbox", checked: chosen, "aria-label": `chart ${r.name}`,
                      onchange: (e) => ui.onChoose(r.key, e.target.checked) }),
-        chosen ? h("span", { className: `swatch c${ui.colour(r.key)}` }) : null),
+        chosen ? swatch(ui.colour(r.key)) : null),
       cols.map((c) => {
         const value = c.value(r);
         return h("td", { className: c.group || "", title: c.group === "metric" ? title(r, c) : null },
@@ -134,6 +134,13 @@ export function drawTable(host, rows, cols, ui) {
   // What the rows show, for a test (or a person's devtools) to read.
   Object.assign(host.dataset, { filter: ui.filter, sort: `${ui.sort.column} `
     + `${ui.sort.descending ? "desc" : "asc"}`, rows: String(rows.length) });
+}
+
+// Set through the CSSOM: the page's CSP refuses style attributes, not this.
+function swatch(colour) {
+  const node = h("span", { className: "swatch" });
+  node.style.backgroundColor = colour;
+  return node;
 }
 
 function title(r, c) {
