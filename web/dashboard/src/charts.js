@@ -47,6 +47,7 @@ export class Chart {
         cursor: { drag: { x: true, y: false } },
       }, data, this.node);
       this.shape = shape;
+      this.node.plot = this.plot; // what it draws, for a test (or a person's devtools) to read
       this.plot.root.querySelectorAll(".u-legend .u-series").forEach((row, i) => {
         if (series[i] && series[i].label.endsWith(" (raw)")) row.classList.add("raw");
       });
@@ -57,6 +58,7 @@ export class Chart {
       lines: String(experimentLines),
       points: drawn.map((l) => l.steps.length).join(","), // per line, in the lines' order
       colours: drawn.map((l) => l.colour).join(","),
+      keys: drawn.map((l) => l.key).join(","),
       width: String(width),
     });
   }

@@ -19,17 +19,18 @@ import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./tab
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
 const MAX_POINTS = 10000; // the gateway's bound on `points`
 const FIRST_CHOSEN = 5; // experiments charted when a project opens
-const PAGE = 100; // experiments per "show more"
+const PAGE = 500; // experiments per request for the table (the gateway's largest page)
+const MAX_PAGES = 20; // the table's rows, at most: sort and filter cover every row loaded
 
 const hash = new URLSearchParams(location.hash.slice(1));
 const state = {
   key: null,
   workspace: hash.get("workspace"),
   project: hash.get("project"),
-  first: PAGE,
   rows: [],
   total: 0,
-  chosen: [],
+  // A link names the experiments charted (none: the newest few, once the table is known).
+  chosen: hash.has("experiments") ? hash.get("experiments").split(",").filter(Boolean) : null,
   metrics: (hash.get("metrics") || "").split(",").filter(Boolean),
   smoothing: Math.min(0.99, Math.max(0, Number(hash.get("smoothing")) || 0)),
   interval: Math.max(1, Number(hash.get("interval")) || 5),
@@ -59,7 +60,6 @@ const ui = {
                          onchange: (e) => { state.summary = e.target.value; drawRows(); } },
     Object.entries(SUMMARIES).map(([v, label]) => h("option", { value: v }, `metrics: ${label}`))),
   count: h("span", { id: "count" }),
-  more: h("button", { id: "more", type: "button", hidden: true, onclick: showMore }, "show more"),
   table: h("table", { id: "experiments" }),
   metrics: h("fieldset", { id: "metrics" }),
   smoothing: h("input", { id: "smoothing", type: "range", min: "0", max: "0.99", step: "0.01",
@@ -87,7 +87,7 @@ replace(document.getElementById("dashboard"),
   ui.keyForm,
   h("main", {},
     h("section", { id: "table-view" },
-      h("div", { className: "toolbar" }, ui.filter, ui.summary, ui.count, ui.more),
+      h("div", { className: "toolbar" }, ui.filter, ui.summary, ui.count),
       h("div", { className: "scroller" }, ui.table)),
     h("section", { id: "chart-view" },
       h("div", { className: "toolbar" }, ui.metrics,
@@ -192,18 +192,12 @@ async function pickProject(name) {
   const fresh = name !== state.project;
   state.project = name;
   if (fresh) {
-    state.first = PAGE;
-    state.chosen = [];
+    if (state.rows.length) state.chosen = null; // another project: its newest, as it opens
     state.rows = [];
     state.series.clear();
   }
   remember();
   await loadView();
-}
-
-function showMore() {
-  state.first = Math.min(500, state.first + PAGE);
-  loadView();
 }
 
 // --- the project view: one query, the series deferred -----------------------------------
@@ -224,12 +218,13 @@ async function loadView() {
   const request = new AbortController();
   state.request = request;
   if (state.live) state.live.unfollow();
-  const charts = state.metrics.length > 0 && state.chosen.length > 0;
+  const chosen = state.chosen || [];
+  const charts = state.metrics.length > 0 && chosen.length > 0;
   state.width = chartWidth();
   state.points = pointsFor(state.width);
   const variables = {
-    workspace: state.workspace, project: state.project, first: state.first,
-    metrics: state.metrics, experimentKeys: state.chosen, points: state.points, charts,
+    workspace: state.workspace, project: state.project, first: PAGE,
+    metrics: state.metrics, experimentKeys: chosen, points: state.points, charts,
   };
   mark("view", "loading");
   say("Loading the experiments…");
@@ -266,11 +261,14 @@ async function loadView() {
     return;
   }
   say(result.errors.length ? errorsOf(result) : "", result.errors.length ? "error" : "info");
-  if (!charts && state.metrics.length && state.chosen.length) {
-    await loadView(); // metrics from the URL, experiments from the table: now the series
+  if (!charts && state.metrics.length && (state.chosen || []).length) {
+    // A link without experiments: the newest, known now that the table is.
+    await loadView();
     return;
   }
   drawCharts();
+  await loadRows(request, result.data.project.experiments, variables);
+  if (request.signal.aborted) return;
   mark("view", "ready");
   follow();
 }
@@ -282,11 +280,36 @@ function takeTable(project) {
   const connection = project.experiments || { edges: [], totalCount: 0 };
   state.rows = connection.edges.map(({ node }) => row(node));
   state.total = connection.totalCount;
-  if (!state.chosen.length) state.chosen = state.rows.slice(0, FIRST_CHOSEN).map((r) => r.key);
+  if (state.chosen === null) state.chosen = state.rows.slice(0, FIRST_CHOSEN).map((r) => r.key);
+  takeMetricNames();
+  remember();
+}
+
+function takeMetricNames() {
   const names = new Set(state.rows.flatMap((r) => Object.keys(r.metrics)));
   state.metrics = state.metrics.filter((m) => names.has(m));
   drawMetricPicker([...names].sort());
   drawRows();
+}
+
+// The rest of the table, a page at a time after the view's first answer: sorting and
+// filtering cover the whole project, not its first page.
+async function loadRows(request, connection, variables) {
+  let page = connection;
+  for (let pages = 1; page && page.pageInfo.hasNextPage && pages < MAX_PAGES; pages += 1) {
+    say(`Loading the experiments… ${state.rows.length} of ${state.total}`);
+    const result = await run(PROJECT, { ...variables, after: page.pageInfo.endCursor,
+                                        charts: false }, { signal: request.signal });
+    if (request.signal.aborted) return;
+    page = result.data && result.data.project && result.data.project.experiments;
+    if (!page) {
+      say(errorsOf(result) || "The rest of the experiments could not be read.", "error");
+      return;
+    }
+    state.rows.push(...page.edges.map(({ node }) => row(node)));
+    takeMetricNames();
+  }
+  say("");
 }
 
 function takeSeries(project) {
@@ -316,13 +339,14 @@ function drawRows() {
     },
     onChoose: (key, on) => {
       state.chosen = on ? [...state.chosen, key] : state.chosen.filter((k) => k !== key);
+      remember();
       drawRows();
       reloadView();
     },
   });
-  ui.count.textContent = `${shown.length} shown · ${state.rows.length} loaded of ${state.total}`
+  ui.count.textContent = `${shown.length} shown of ${state.rows.length}`
+    + (state.rows.length < state.total ? ` (${state.total} in the project)` : "")
     + ` · ${state.chosen.length} charted`;
-  ui.more.hidden = state.rows.length >= state.total || state.first >= 500;
   ui.charts.dataset.experiments = String(state.chosen.length);
 }
 
@@ -406,6 +430,7 @@ function remember() {
   if (state.workspace) view.set("workspace", state.workspace);
   if (state.project) view.set("project", state.project);
   if (state.metrics.length) view.set("metrics", state.metrics.join(","));
+  if (state.chosen !== null) view.set("experiments", state.chosen.join(","));
   if (state.smoothing) view.set("smoothing", String(state.smoothing));
   if (state.interval !== 5) view.set("interval", String(state.interval));
   history.replaceState(null, "", `#${view}`);

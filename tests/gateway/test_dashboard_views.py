@@ -1,0 +1,72 @@
+"""The dashboard in headless Chromium, opened at a view by its link (tests/js/dashboard_views.mjs):
+what the page asks of the gateway for it, and what it draws.
+
+- A link names its experiments, metrics and smoothing: the view is one GraphQL request.
+- The table holds every experiment of the project, so sorting and filtering cover them all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+
+from gateway.dashboard import bundled
+from tests.demo_server import DemoServer
+from tests.gateway.test_dashboard_queries import LISTED, PROJECT, WORLD, WS
+from tests.gateway.test_graphql_over_http import JS
+from tests.gateway_server import GatewayServer
+
+
+def open_view(server: GatewayServer, options: dict[str, Any],
+              steps: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the page did for the view `options` names. `steps`: what to do when the script
+    asks ("held?", "live?"), each a callable returning nothing; it is answered with a line."""
+    if shutil.which("chromium") is None:
+        pytest.fail("Debian's chromium is needed (apt-get install chromium; make test does)")
+    assert bundled(), "the dashboard's bundle is missing: run `make dashboard`"
+    with subprocess.Popen(["node", str(JS / "dashboard_views.mjs"), server.url,
+                           json.dumps(options)], cwd=JS, stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as node:
+        assert node.stdout is not None and node.stdin is not None and node.stderr is not None
+        for line in node.stdout:
+            if line.strip() in (steps or {}):
+                (steps or {})[line.strip()]()
+                node.stdin.write("go\n")
+                node.stdin.flush()
+            elif line.startswith("{"):
+                seen: dict[str, Any] = json.loads(line)
+                break
+        else:
+            pytest.fail(node.stderr.read())
+        node.wait(timeout=60)
+    assert node.returncode == 0
+    assert seen["console"] == [] and seen["external"] == []
+    return seen
+
+
+def link(**view: str) -> str:
+    return "&".join(f"{k}={v}" for k, v in {"workspace": WS, "project": PROJECT, **view}.items())
+
+
+def test_a_link_to_a_view_is_one_request(with_key: GatewayServer) -> None:
+    chosen = [h.key for h in LISTED[1:4]]
+    seen = open_view(with_key, {"hash": link(metrics="loss,accuracy",
+                                             experiments=",".join(chosen))})
+    assert [r["name"] for r in seen["requests"]] == [
+        "DashboardWorkspaces", "DashboardProjects", "DashboardProject"]
+    view = seen["requests"][2]
+    assert view["experimentKeys"] == chosen and view["charts"] is True
+    assert [c["metric"] for c in seen["charts"]] == ["loss", "accuracy"]
+    assert all(c["lines"] == 3 and c["keys"] == chosen for c in seen["charts"])
+
+
+def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) -> None:
+    seen = open_view(with_key, {"hash": link(), "sortBy": "metric:loss"})
+    assert len(LISTED) == 113 and sorted(seen["rows"]) == sorted(h.key for h in LISTED)
+    last_loss = {h.key: e.metrics["loss"].points[-1].value for h in LISTED
+                 if (e := WORLD.experiment(h.key)) is not None and "loss" in e.metrics}
+    assert seen["sorted"][:5] == sorted(last_loss, key=lambda k: last_loss[k])[:5]
