@@ -3,6 +3,9 @@ what the page asks of the gateway for it, and what it draws.
 
 - A link names its experiments, metrics and smoothing: the view is one GraphQL request.
 - The table holds every experiment of the project, so sorting and filtering cover them all.
+- A view whose series are more than one operation may read is asked in several requests that
+  fit (the page knows the gateway's bounds), and a series the gateway still refuses is not a
+  blank chart: the chart says why.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from typing import Any
 import pytest
 
 from gateway.dashboard import bundled
+from gateway.settings import Settings
 from tests.demo_server import DemoServer
 from tests.gateway.test_dashboard_queries import LISTED, PROJECT, WORLD, WS
 from tests.gateway.test_graphql_over_http import JS
-from tests.gateway_server import GatewayServer
+from tests.gateway_server import GatewayServer, start
 
 
 def open_view(server: GatewayServer, options: dict[str, Any],
@@ -70,3 +74,41 @@ def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) 
     last_loss = {h.key: e.metrics["loss"].points[-1].value for h in LISTED
                  if (e := WORLD.experiment(h.key)) is not None and "loss" in e.metrics}
     assert seen["sorted"][:5] == sorted(last_loss, key=lambda k: last_loss[k])[:5]
+
+
+def bounded(demo: DemoServer, **bounds: int) -> GatewayServer:
+    return start(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
+                          rate_limit_per_second=0, **bounds))  # type: ignore[arg-type]
+
+
+def test_a_view_past_what_one_request_may_read_is_drawn_whole(demo: DemoServer) -> None:
+    # 40 experiments × 2 metrics of some 300 points: some 1.5 MB of Comet's full series, past
+    # the 100 kB one operation may read here (their chart calls go 4 experiments at a time).
+    chosen = [h.key for h in LISTED[1:41]]
+    server = bounded(demo, max_full_series_bytes=100_000, chart_batch_size=4)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss,accuracy",
+                                               experiments=",".join(chosen))})
+    finally:
+        server.stop()
+    for chart in seen["charts"]:
+        assert chart["lines"] == 40 and chart["keys"] == chosen and chart["note"] == ""
+        assert len(set(chart["colours"])) == 40  # a colour each
+    series = [r for r in seen["requests"] if r["name"] == "DashboardProject" and r["charts"]]
+    assert len(series) > 1 and seen["status"] == ""
+    assert sorted(k for r in series for k in r["experimentKeys"]) == sorted(chosen)
+
+
+def test_a_series_the_gateway_refuses_is_said_in_its_chart(demo: DemoServer) -> None:
+    # Each experiment's two series are more points than an operation may read here.
+    chosen = [h.key for h in LISTED[1:4]]
+    server = bounded(demo, max_series_points=200)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss,accuracy",
+                                               experiments=",".join(chosen))})
+    finally:
+        server.stop()
+    for chart in seen["charts"]:
+        assert chart["lines"] == 0
+        assert chart["note"].startswith("3 of 3 experiments not drawn: ")
+        assert "more than 200 points" in chart["note"]

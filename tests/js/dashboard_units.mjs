@@ -3,6 +3,7 @@
 // smoothing, the table's filter and sort. Prints one JSON line: the names of failed checks.
 import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
+import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/src/plan.js";
 import { smooth } from "../../web/dashboard/src/smooth.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
 
@@ -106,5 +107,26 @@ const first = ["k0", "k1", "k2"].map((k) => palette.of(k));
 Array.from({ length: 20 }, (_, i) => palette.of(`other${i}`));
 check("an experiment keeps its colour", same(["k0", "k1", "k2"].map((k) => palette.of(k)), first));
 check("the first ten are the usual palette", colour(0) === "#1f77b4" && colour(9) === "#7f7f7f");
+
+// Series requests sized to the gateway's bounds.
+const bounds = { points: 10000, fullSeriesBytes: 1e6, answerBytes: 32e6, seriesPoints: 1e7,
+                 answerValues: 1e6 };
+const long = row({ key: "x", metricsSummary: [{ name: "loss", stepCurrent: 999 }] });
+check("a length from the last step", lengthOf(long, "loss") === 1000);
+check("an unknown length is the longest", lengthOf(undefined, "loss") === 15000);
+check("a metric not logged has none", lengthOf(long, "acc") === 0);
+const cut = groups(["a", "b", "c", "d", "e"], ["loss"], 500, 2, () => 5000, bounds);
+check("groups within half the full-series bytes", same(cut, [["a"], ["b"], ["c"], ["d"], ["e"]]));
+check("short series go together",
+      same(groups(["a", "b", "c"], ["loss"], 500, 2, () => 100, bounds), [["a", "b", "c"]]));
+check("fewer points for many series", pointsPerSeries(2800, 100, 10, 2, bounds) === 1000
+      && pointsPerSeries(2800, 4, 3, 2, bounds) === 2800);
+const refused = refusal({ data: { project: { metricChart: null } }, errors: [
+  { message: "too much", path: ["project", "metricChart"],
+    extensions: { code: "QUERY_TOO_COMPLEX" } }] });
+check("a refused chart may fit smaller", refused.smaller && refused.missing
+      && refused.message === "too much");
+check("a chart answered is no refusal",
+      refusal({ data: { project: { metricChart: [] } }, errors: [] }) === null);
 
 console.log(JSON.stringify({ failed, checks: "done" }));

@@ -13,12 +13,16 @@ export class Chart {
     this.metric = metric;
     this.plot = null;
     this.shape = "";
+    this.note = h("p", { className: "note", role: "status" });
     this.node = h("figure", { className: "chart", dataset: { metric, lines: "0" } },
-      h("figcaption", {}, metric));
+      h("figcaption", {}, metric), this.note);
   }
 
   // `lines`: [{key, name, colour (#rrggbb), steps, values}] (steps ascending); draws them at `width`.
-  draw(lines, smoothing, width) {
+  // `note`: what the chart lacks and why (the gateway refused some series), or "".
+  draw(lines, smoothing, width, note = "") {
+    this.note.textContent = note;
+    this.note.hidden = !note;
     const drawn = lines.filter((l) => l.steps.length > 0);
     const tables = [];
     const series = [{ label: "step" }];

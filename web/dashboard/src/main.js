@@ -10,6 +10,7 @@ import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
 import { Chart, extend, line } from "./charts.js";
 import { Palette } from "./colours.js";
+import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
 import { debounce, h, replace } from "./dom.js";
 import { execute, Unauthenticated } from "./graphql.js";
 import * as apiKey from "./key.js";
@@ -17,7 +18,9 @@ import { Live } from "./live.js";
 import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./table.js";
 
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
-const MAX_POINTS = 10000; // the gateway's bound on `points`
+// What one GraphQL operation may read and answer (the gateway's settings, see plan.js).
+const BOUNDS = { points: 10000, fullSeriesBytes: 16 * 2 ** 20, answerBytes: 32 * 2 ** 20,
+                 seriesPoints: 1e7, answerValues: 1e6, ...config.bounds };
 const FIRST_CHOSEN = 5; // experiments charted when a project opens
 const PAGE = 500; // experiments per request for the table (the gateway's largest page)
 const MAX_PAGES = 20; // the table's rows, at most: sort and filter cover every row loaded
@@ -37,6 +40,7 @@ const state = {
   summary: "valueCurrent",
   sort: { column: "started", descending: true },
   series: new Map(), // metric name -> experiment key -> {steps, values}
+  failed: new Map(), // experiment key -> why the gateway sent none of its series
   charts: new Map(), // metric name -> Chart
   request: null, // the AbortController of the view's query
   live: null,
@@ -209,7 +213,18 @@ function chartWidth() {
 }
 
 function pointsFor(width) {
-  return Math.min(MAX_POINTS, Math.round(width * Math.min(window.devicePixelRatio || 1, 2)));
+  return Math.round(width * Math.min(window.devicePixelRatio || 1, 2));
+}
+
+function listsAsked() {
+  return 2; // steps and values
+}
+
+// The experiments `keys` in groups of one request each (see plan.js), by what the table says.
+function plan(keys) {
+  const rows = new Map(state.rows.map((r) => [r.key, r]));
+  return groups(keys, state.metrics, state.points, listsAsked(),
+                (key, metric) => lengthOf(rows.get(key), metric), BOUNDS);
 }
 
 async function loadView() {
@@ -221,10 +236,13 @@ async function loadView() {
   const chosen = state.chosen || [];
   const charts = state.metrics.length > 0 && chosen.length > 0;
   state.width = chartWidth();
-  state.points = pointsFor(state.width);
+  state.points = pointsPerSeries(pointsFor(state.width), chosen.length, state.metrics.length,
+                                 listsAsked(), BOUNDS);
+  // The view's request carries the first group's series; the others follow, one by one.
+  const first = charts ? plan(chosen)[0] : [];
   const variables = {
     workspace: state.workspace, project: state.project, first: PAGE,
-    metrics: state.metrics, experimentKeys: chosen, points: state.points, charts,
+    metrics: state.metrics, experimentKeys: first, points: state.points, charts,
   };
   mark("view", "loading");
   say("Loading the experiments…");
@@ -243,7 +261,6 @@ async function loadView() {
           mark("view", partial.hasNext ? "table" : "ready");
           if (partial.hasNext) say("Loading the series…");
         }
-        if (!partial.hasNext && charts) takeSeries(partial.data.project);
       },
     });
   } catch (error) {
@@ -265,6 +282,16 @@ async function loadView() {
     // A link without experiments: the newest, known now that the table is.
     await loadView();
     return;
+  }
+  if (charts) {
+    state.series = new Map();
+    state.failed = new Map();
+    const queue = [];
+    takeGroup(first, result, queue);
+    queue.push(...plan(chosen.filter((k) => !first.includes(k)))); // the table known now
+    drawCharts();
+    await loadGroups(request, queue, variables);
+    if (request.signal.aborted) return;
   }
   drawCharts();
   await loadRows(request, result.data.project.experiments, variables);
@@ -312,8 +339,37 @@ async function loadRows(request, connection, variables) {
   say("");
 }
 
+// One group's answer: its series, or the group cut in two at the front of `queue` when the
+// gateway found it too large, or (one experiment, or another error) why it is not drawn.
+function takeGroup(keys, result, queue) {
+  const refused = refusal(result);
+  if (refused && refused.missing) {
+    if (refused.smaller && keys.length > 1) {
+      const half = Math.ceil(keys.length / 2);
+      queue.unshift(keys.slice(0, half), keys.slice(half));
+    } else {
+      for (const key of keys) state.failed.set(key, refused.message);
+    }
+    return;
+  }
+  takeSeries(result.data.project);
+}
+
+async function loadGroups(request, queue, variables) {
+  for (let asked = 1; queue.length; asked += 1) {
+    const keys = queue.shift();
+    say(`Loading the series… (request ${asked + 1})`);
+    const result = await run(PROJECT, { ...variables, table: false, charts: true,
+                                        experimentKeys: keys }, { signal: request.signal });
+    if (request.signal.aborted) return;
+    takeGroup(keys, result, queue);
+    drawCharts();
+  }
+  say(state.failed.size ? `${state.failed.size} experiment(s) not charted: see the charts.`
+    : "", state.failed.size ? "error" : "info");
+}
+
 function takeSeries(project) {
-  state.series.clear();
   for (const entry of (project && project.metricChart) || []) {
     for (const series of entry.metrics) {
       if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
@@ -384,7 +440,10 @@ function drawCharts() {
     const series = state.series.get(metric) || new Map();
     const lines = state.chosen.filter((k) => series.has(k)).map((key) => ({
       key, name: names.get(key) || key, colour: colourOf(key), ...series.get(key) }));
-    chart.draw(lines, state.smoothing, state.width);
+    const failed = state.chosen.filter((k) => state.failed.has(k) && !series.has(k));
+    chart.draw(lines, state.smoothing, state.width, failed.length
+      ? `${failed.length} of ${state.chosen.length} experiments not drawn: `
+        + `${[...new Set(failed.map((k) => state.failed.get(k)))].join("; ")}` : "");
     chart.node.dataset.requestedPoints = String(state.points);
   }
 }
