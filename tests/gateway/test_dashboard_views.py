@@ -3,6 +3,8 @@ what the page asks of the gateway for it, and what it draws.
 
 - A link names its experiments, metrics and smoothing: the view is one GraphQL request.
 - The table holds every experiment of the project, so sorting and filtering cover them all.
+- The smoothing slider draws the gateway's average over the whole series, not over the
+  points drawn (after an instant preview of the latter).
 - A view whose series are more than one operation may read is asked in several requests that
   fit (the page knows the gateway's bounds), and a series the gateway still refuses is not a
   blank chart: the chart says why.
@@ -20,7 +22,8 @@ import pytest
 from gateway.dashboard import bundled
 from gateway.settings import Settings
 from tests.demo_server import DemoServer
-from tests.gateway.test_dashboard_queries import LISTED, PROJECT, WORLD, WS
+from tests.demo_server import start as start_demo
+from tests.gateway.test_dashboard_queries import LISTED, PROJECT, WORLD, WS, run
 from tests.gateway.test_graphql_over_http import JS
 from tests.gateway_server import GatewayServer, start
 
@@ -78,7 +81,8 @@ def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) 
 
 def bounded(demo: DemoServer, **bounds: int) -> GatewayServer:
     return start(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
-                          rate_limit_per_second=0, **bounds))  # type: ignore[arg-type]
+                          rate_limit_per_second=0, **bounds),  # type: ignore[arg-type]
+                 default_key=demo.keys["alice"])
 
 
 def test_a_view_past_what_one_request_may_read_is_drawn_whole(demo: DemoServer) -> None:
@@ -112,3 +116,30 @@ def test_a_series_the_gateway_refuses_is_said_in_its_chart(demo: DemoServer) -> 
         assert chart["lines"] == 0
         assert chart["note"].startswith("3 of 3 experiments not drawn: ")
         assert "more than 200 points" in chart["note"]
+
+
+def test_smoothing_draws_the_average_over_the_whole_series() -> None:
+    demo = start_demo()  # its own: one of its series made longer than a chart is wide
+    key = LISTED[2].key
+    demo.log_metric(key, "loss", [round(1 / (1 + i / 50) + 0.2 * (i % 7 == 0), 4)
+                                  for i in range(3000)])
+    server = bounded(demo)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", experiments=key),
+                                  "smoothing": 0.6})
+        [chart] = seen["smoothed"]
+        asked = chart["requestedPoints"]
+        answer, _ = run(server, "query($k: [ID!]!, $p: Int) { project(workspace: \"vision-lab\", "
+                        "name: \"image-classifier\") { metricChart(metrics: [\"loss\"], "
+                        "experimentKeys: $k, points: $p, smoothing: 0.6) { metrics { steps "
+                        "smoothed } } } }", {"k": [key], "p": asked})
+    finally:
+        server.stop()
+        demo.stop()
+    [series] = answer["data"]["project"]["metricChart"][0]["metrics"]
+    assert len(series["steps"]) == asked < 3000  # drawn at the chart's resolution
+    steps, smoothed, raw = chart["drawn"]
+    assert steps == series["steps"] and smoothed == series["smoothed"] and len(raw) == asked
+    # The preview, at once, was the page's average over the points drawn: another curve.
+    preview = seen["preview"][0]["drawn"][1]
+    assert len(preview) == asked and preview != series["smoothed"]

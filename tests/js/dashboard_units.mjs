@@ -4,7 +4,8 @@
 import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/src/plan.js";
-import { smooth } from "../../web/dashboard/src/smooth.js";
+import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
+import { line, smoothedOf } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
 
 const failed = [];
@@ -58,6 +59,30 @@ check("a missing value stays missing", smoothed[2] === null);
 check("after a gap the average goes on",
       Math.abs(smoothed[3] - ((0.25 + 1) * 0.5 + 2) / 0.875) < 1e-12);
 check("weight 0 is the values", same(smooth([3, 1], 0), [3, 1]));
+
+// Live points go on from the gateway's average: from the count when the whole series came,
+// or from two consecutive points of it; either way the average over the whole.
+const series = Array.from({ length: 400 }, (_, i) => Math.cos(i / 9) + i / 200);
+for (const weight of [0.6, 0.95, 0.99]) {
+  const whole = smooth(series, weight);
+  const near = (a, b) => a.every((v, i) => Math.abs(v - b[i]) < 1e-9);
+  check(`the average goes on from the count (${weight})`, near(
+    goOn(stateAfter(whole[299], 300, weight), series.slice(300), weight), whole.slice(300)));
+  check(`the average goes on from two points (${weight})`, near(
+    goOn(stateFrom(whole[298], whole[299], series[299], weight), series.slice(300), weight),
+    whole.slice(300)));
+  check(`a short series keeps its debiasing (${weight})`, near(
+    goOn(stateFrom(whole[2], whole[3], series[3], weight), series.slice(4, 10), weight),
+    whole.slice(4, 10)));
+}
+const drawn = line({ steps: [1, 2, 3], values: [1, 2, 3], smoothed: [1, 1.5, 2.2] }, 0.5);
+check("the gateway's average is drawn as it came", same(smoothedOf(drawn, 0.5), [1, 1.5, 2.2]));
+check("another weight: the page's preview", same(smoothedOf(drawn, 0.3), smooth([1, 2, 3], 0.3)));
+drawn.steps.push(4);
+drawn.values.push(5);
+drawn.ema = { biased: 2.2 * (1 - 0.125), power: 0.125 };
+check("a live point goes on from the gateway's average",
+      Math.abs(smoothedOf(drawn, 0.5)[3] - (2.2 * 0.875 * 0.5 + 2.5) / (1 - 0.0625)) < 1e-12);
 
 // The table.
 const rows = [

@@ -4,7 +4,7 @@
 // test reads them): `data-lines` counts uPlot's experiment series.
 import uPlot from "uplot";
 import { formatNumber, h } from "./dom.js";
-import { smooth } from "./smooth.js";
+import { goOn, smooth } from "./smooth.js";
 
 const HEIGHT = 240;
 
@@ -27,7 +27,7 @@ export class Chart {
     const tables = [];
     const series = [{ label: "step" }];
     for (const line of drawn) {
-      const shown = smooth(line.values, smoothing);
+      const shown = smoothedOf(line, smoothing);
       tables.push([line.steps, shown]);
       series.push({ label: line.name, stroke: line.colour, width: 1.5,
                     points: { show: false }, value: (u, v) => formatNumber(v) });
@@ -74,16 +74,36 @@ export class Chart {
 }
 
 // A metric's series of one experiment, without the points that have no step (they cannot be
-// placed on a step axis), ready for uPlot.join.
-export function line(series) {
+// placed on a step axis), ready for uPlot.join; with the gateway's `smoothed` (at `weight`)
+// when it was asked. `ema`: where the average stands after its last point, when known (see
+// smooth.js), for the points logged after it.
+export function line(series, weight = null) {
   const steps = [];
   const values = [];
+  const smoothed = series.smoothed && weight > 0 ? [] : null;
   (series.steps || []).forEach((step, i) => {
     if (step == null) return;
     steps.push(step);
     values.push(series.values[i] ?? null);
+    if (smoothed) smoothed.push(series.smoothed[i] ?? null);
   });
-  return { steps, values };
+  return { steps, values, smoothed, weight: smoothed ? weight : null, ema: null };
+}
+
+// What a line draws at smoothing `weight`: the gateway's average over the whole series when
+// it has it at this weight (going on in the page over the live points logged since), else the
+// page's own over the points it has (the slider's preview, until the gateway's comes).
+export function smoothedOf(target, weight) {
+  if (!(weight > 0)) return target.values.slice();
+  if (target.weight !== weight || !target.smoothed) return smooth(target.values, weight);
+  const known = target.smoothed.length;
+  if (known >= target.values.length) return target.smoothed.slice();
+  let state = target.ema;
+  if (!state) { // not known yet: the last average as if its debiasing were done (long series)
+    const last = target.smoothed.findLast((v) => v != null);
+    state = { biased: last ?? 0, power: last == null ? 1 : 0 };
+  }
+  return [...target.smoothed, ...goOn(state, target.values.slice(known), weight)];
 }
 
 // Appends live values after the last step already drawn.

@@ -9,6 +9,7 @@ import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
 import { Chart, extend, line } from "./charts.js";
+import { stateAfter } from "./smooth.js";
 import { Palette } from "./colours.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
 import { debounce, h, replace } from "./dom.js";
@@ -217,7 +218,11 @@ function pointsFor(width) {
 }
 
 function listsAsked() {
-  return 2; // steps and values
+  return state.smoothing > 0 ? 3 : 2; // steps, values and the gateway's smoothed values
+}
+
+function smoothingAsked() {
+  return state.smoothing > 0 ? state.smoothing : null;
 }
 
 // The experiments `keys` in groups of one request each (see plan.js), by what the table says.
@@ -243,6 +248,7 @@ async function loadView() {
   const variables = {
     workspace: state.workspace, project: state.project, first: PAGE,
     metrics: state.metrics, experimentKeys: first, points: state.points, charts,
+    smoothing: smoothingAsked(),
   };
   mark("view", "loading");
   say("Loading the experiments…");
@@ -352,7 +358,7 @@ function takeGroup(keys, result, queue) {
     }
     return;
   }
-  takeSeries(result.data.project);
+  takeSeries(result.data.project, smoothingAsked());
 }
 
 async function loadGroups(request, queue, variables) {
@@ -369,11 +375,17 @@ async function loadGroups(request, queue, variables) {
     : "", state.failed.size ? "error" : "info");
 }
 
-function takeSeries(project) {
+function takeSeries(project, weight) {
   for (const entry of (project && project.metricChart) || []) {
     for (const series of entry.metrics) {
       if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
-      state.series.get(series.metricName).set(entry.experimentKey, line(series));
+      const drawn = line(series, weight);
+      if (drawn.smoothed && drawn.steps.length < state.points) { // the whole series: exact
+        const finite = drawn.values.filter((v) => v != null && Number.isFinite(v));
+        const last = drawn.smoothed.findLast((v) => v != null);
+        if (last != null) drawn.ema = stateAfter(last, finite.length, weight);
+      }
+      state.series.get(series.metricName).set(entry.experimentKey, drawn);
     }
   }
 }
@@ -446,13 +458,47 @@ function drawCharts() {
         + `${[...new Set(failed.map((k) => state.failed.get(k)))].join("; ")}` : "");
     chart.node.dataset.requestedPoints = String(state.points);
   }
+  // Whether every line draws the gateway's average (not the page's preview), for a test.
+  const all = [...state.series.values()].flatMap((m) => [...m.values()]);
+  mark("smoothed", state.smoothing > 0 && all.length
+    && all.every((l) => l.weight === state.smoothing) ? "server" : "page");
 }
 
+// The page's preview at once, then the gateway's average over the whole series.
 function setSmoothing(value) {
   state.smoothing = value;
   ui.smoothingValue.textContent = value.toFixed(2);
   remember();
   drawCharts();
+  if (value > 0) smoothLater();
+}
+
+const smoothLater = debounce(() => loadSeries(), 400);
+
+// The charts' series again (not the table), at the smoothing now chosen.
+async function loadSeries() {
+  const chosen = state.chosen || [];
+  if (!state.project || !state.key || !chosen.length || !state.metrics.length) return;
+  if (state.request) state.request.abort();
+  const request = new AbortController();
+  state.request = request;
+  if (state.live) state.live.unfollow();
+  mark("view", "loading");
+  state.failed = new Map();
+  const variables = { workspace: state.workspace, project: state.project, first: PAGE,
+                      metrics: state.metrics, points: state.points, smoothing: smoothingAsked() };
+  try {
+    await loadGroups(request, plan(chosen), variables);
+  } catch (error) {
+    if (error.name === "AbortError" || request.signal.aborted) return;
+    if (!(error instanceof Unauthenticated)) say(String(error.message || error), "error");
+    mark("view", "error");
+    return;
+  }
+  if (request.signal.aborted) return;
+  drawCharts();
+  mark("view", "ready");
+  follow();
 }
 
 // --- live -----------------------------------------------------------------------------------
