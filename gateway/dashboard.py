@@ -44,13 +44,17 @@ class Bounds:
     answerBytes: int  # noqa: N815
     seriesPoints: int  # noqa: N815
     answerValues: int  # noqa: N815
+    # How old a running experiment's series may be when the gateway answers (its cache): the
+    # page anchors its live lines on an answer younger than the view's.
+    runningCacheSeconds: float  # noqa: N815
 
     @classmethod
     def of(cls, settings: Settings) -> Bounds:
         return cls(points=MAX_POINTS, fullSeriesBytes=settings.max_full_series_bytes,
                    answerBytes=settings.max_upstream_answer_bytes,
                    seriesPoints=settings.max_series_points,
-                   answerValues=VALUES_PER_FIELD * settings.max_answer_fields)
+                   answerValues=VALUES_PER_FIELD * settings.max_answer_fields,
+                   runningCacheSeconds=settings.cache_ttl_running if settings.cache else 0.0)
 
 
 def bundled() -> bool:

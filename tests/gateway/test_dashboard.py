@@ -23,7 +23,7 @@ def config_of(html: str) -> dict[str, object]:
     assert found, html
     config = dict(json.loads(found.group(1)))
     assert set(config.pop("bounds")) == {"points", "fullSeriesBytes", "answerBytes",
-                                         "seriesPoints", "answerValues"}
+                                         "seriesPoints", "answerValues", "runningCacheSeconds"}
     return config
 
 
@@ -37,7 +37,7 @@ def test_the_pages_bounds_are_the_gateways(demo: DemoServer) -> None:
     found = re.search(r'"bounds": (\{.*?\})', page.body.decode())
     assert found and json.loads(found.group(1)) == {
         "points": 10_000, "fullSeriesBytes": 1234, "answerBytes": 32 * 1024 * 1024,
-        "seriesPoints": 10_000_000, "answerValues": 5000}
+        "seriesPoints": 10_000_000, "answerValues": 5000, "runningCacheSeconds": 5.0}
 
 
 def test_the_page_and_its_bundle(demo: DemoServer) -> None:

@@ -5,6 +5,8 @@ what the page asks of the gateway for it, and what it draws.
 - The table holds every experiment of the project, so sorting and filtering cover them all.
 - The smoothing slider draws the gateway's average over the whole series, not over the
   points drawn (after an instant preview of the latter).
+- Live: what a running experiment logs between the view's answer and the subscription's
+  first poll is drawn, and so is a metric it logs for the first time once the page is open.
 - A view whose series are more than one operation may read is asked in several requests that
   fit (the page knows the gateway's bounds), and a series the gateway still refuses is not a
   blank chart: the chart says why.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -143,3 +146,41 @@ def test_smoothing_draws_the_average_over_the_whole_series() -> None:
     # The preview, at once, was the page's average over the points drawn: another curve.
     preview = seen["preview"][0]["drawn"][1]
     assert len(preview) == asked and preview != series["smoothed"]
+
+
+def steps_of(chart: dict[str, Any], key: str) -> list[int]:
+    """The steps a chart (drawn without smoothing) has of one experiment's line."""
+    xs, *ys = chart["drawn"]
+    column = ys[chart["keys"].index(key)]
+    return [x for x, y in zip(xs, column, strict=True) if y is not None]
+
+
+def test_live_lines_lose_no_point_and_a_first_point_draws_a_line() -> None:
+    demo = start_demo()  # its own: values are logged to its experiments
+    running, ended = LISTED[0].key, LISTED[1].key  # the newest runs
+    demo.log_metric(ended, "fresh", [0.9, 0.8])  # a metric the running one has not logged
+    server = bounded(demo)
+    logged: dict[str, list[int]] = {}
+
+    def between() -> None:  # the view has answered, the subscription has not polled yet
+        logged["gap"] = demo.log_metric(running, "loss", [0.375])
+
+    def live() -> None:
+        time.sleep(1.5)  # the subscription's first poll (every second here) is past
+        logged["fresh"] = demo.log_metric(running, "fresh", [0.5])
+        logged["loss"] = demo.log_metric(running, "loss", [0.25])
+
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss,fresh", interval="1",
+                                               experiments=f"{running},{ended}"),
+                                  "hold": True, "live": True, "liveMetric": "fresh",
+                                  "liveLines": 2}, {"held?": between, "live?": live})
+    finally:
+        server.stop()
+        demo.stop()
+    loss, fresh = seen["afterLive"]
+    before = WORLD.experiment(running)
+    assert before is not None
+    seeded = [p.step for p in before.metrics["loss"].points]
+    assert steps_of(loss, running) == seeded + logged["gap"] + logged["loss"]
+    assert fresh["lines"] == 2 and steps_of(fresh, running) == logged["fresh"]

@@ -5,7 +5,7 @@ import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/src/plan.js";
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
-import { line, smoothedOf } from "../../web/dashboard/src/charts.js";
+import { anchor, anchorStep, extend, line, smoothedOf } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
 
 const failed = [];
@@ -83,6 +83,22 @@ drawn.values.push(5);
 drawn.ema = { biased: 2.2 * (1 - 0.125), power: 0.125 };
 check("a live point goes on from the gateway's average",
       Math.abs(smoothedOf(drawn, 0.5)[3] - (2.2 * 0.875 * 0.5 + 2.5) / (1 - 0.0625)) < 1e-12);
+
+// A live line anchored again: the gateway's points from its second-to-last on replace what
+// the line had there (a gap filled), the live points after them kept, the smoothing exact.
+const full = Array.from({ length: 12 }, (_, i) => 1 / (i + 1));
+const whole = smooth(full, 0.9);
+const drawnLine = line({ steps: [0, 4, 8], values: [full[0], full[4], full[8]],
+                         smoothed: [whole[0], whole[4], whole[8]] }, 0.9); // downsampled
+extend(drawnLine, { steps: [11], values: [full[11]] }); // live, after a gap (9, 10)
+check("anchored from the second-to-last point sent", anchorStep(drawnLine) === 4);
+const tail = line({ steps: [4, 5, 6, 7, 8, 9, 10], values: full.slice(4, 11),
+                    smoothed: whole.slice(4, 11) }, 0.9);
+anchor(drawnLine, tail, 4);
+check("the gap is filled, the live point kept",
+      same(drawnLine.steps, [0, 4, 5, 6, 7, 8, 9, 10, 11]));
+check("the live point's average is the whole series'",
+      Math.abs(smoothedOf(drawnLine, 0.9)[8] - whole[11]) < 1e-12);
 
 // The table.
 const rows = [

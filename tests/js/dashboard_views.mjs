@@ -6,9 +6,9 @@
 //                  sortBy: a column to sort by (ascending) once the view is ready,
 //                  smoothing: a weight to move the slider to once the view is ready,
 //                  hold: true to hold the page's first subscription until this script reads
-//                        a line on stdin (it prints "held?" then), live: true to wait for a
-//                        live value (it prints "live?" then, and waits for `liveLines`
-//                        lines in the chart of `liveMetric`)}
+//                        a line on stdin (it prints "held?" then), live: true to wait for
+//                        live values (it prints "live?", reads a line once they are logged,
+//                        and waits for `liveLines` lines in the chart of `liveMetric`)}
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
 
@@ -22,7 +22,19 @@ const browser = await chromium.launch({
          "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const stdin = createInterface({ input: process.stdin });
-const nextLine = () => new Promise((resolve) => stdin.once("line", resolve));
+const lines = [];
+let waiter = null;
+stdin.on("line", (line) => {
+  if (waiter) {
+    const resolve = waiter;
+    waiter = null;
+    resolve(line);
+  } else {
+    lines.push(line);
+  }
+});
+const nextLine = () => (lines.length ? Promise.resolve(lines.shift())
+  : new Promise((resolve) => { waiter = resolve; }));
 const seen = { requests: [], console: [], external: [] };
 
 const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -101,13 +113,13 @@ try {
   }
   if (options.live) {
     console.log("live?");
+    await nextLine(); // the caller has logged its values
     await page.waitForFunction(([metric, count]) => {
       const chart = document.querySelector(`#charts .chart[data-metric="${metric}"]`);
-      return chart && Number(chart.dataset.lines) >= count
-        && Number(document.querySelector("#charts").dataset.liveUpdates) > 0;
+      const at = document.querySelector("#charts").dataset;
+      return chart && Number(chart.dataset.lines) >= count && Number(at.liveUpdates) > 0
+        && Number(at.anchors) > 0;
     }, [options.liveMetric, options.liveLines], TIMEOUT);
-    await nextLine(); // the caller's values are all in: read the charts once more
-    await page.waitForTimeout(0);
     seen.afterLive = await charts();
   }
   console.log(JSON.stringify(seen));

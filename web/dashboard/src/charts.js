@@ -4,7 +4,7 @@
 // test reads them): `data-lines` counts uPlot's experiment series.
 import uPlot from "uplot";
 import { formatNumber, h } from "./dom.js";
-import { goOn, smooth } from "./smooth.js";
+import { goOn, smooth, stateAfter, stateFrom } from "./smooth.js";
 
 const HEIGHT = 240;
 
@@ -87,7 +87,55 @@ export function line(series, weight = null) {
     values.push(series.values[i] ?? null);
     if (smoothed) smoothed.push(series.smoothed[i] ?? null);
   });
-  return { steps, values, smoothed, weight: smoothed ? weight : null, ema: null };
+  // `served`: how many of its points the gateway sent (the live ones come after them).
+  return { steps, values, smoothed, weight: smoothed ? weight : null, ema: null,
+           served: steps.length };
+}
+
+// Where a live line is anchored again: its last two points the gateway sent (the first
+// is the one before the last, so that the answer from there has two consecutive points of
+// the full series to go on smoothing from); null: the whole series.
+export function anchorStep(target) {
+  return target && target.served >= 2 ? target.steps[target.served - 2] : null;
+}
+
+// `target` with `fresh` merged in: the gateway's points from step `from` on (every point from
+// there: a step range not downsampled), in place of what the line had from there, the live
+// points logged after them kept. The line is then the gateway's up to fresh's last point, its
+// smoothing state known exactly (see smooth.js; `whole`: fresh is the whole series, its count
+// known). Points logged between the view's answer and
+// the subscription's first poll come this way.
+export function anchor(target, fresh, from, whole = false) {
+  const kept = from == null ? 0 : target.steps.findIndex((s) => s >= from);
+  const cut = kept < 0 ? target.steps.length : kept;
+  const end = fresh.steps.length ? fresh.steps[fresh.steps.length - 1] : -Infinity;
+  const after = [];
+  for (let i = cut; i < target.steps.length; i++) if (target.steps[i] > end) after.push(i);
+  const smoothed = fresh.smoothed && (cut === 0 || (target.smoothed
+    && target.weight === fresh.weight && target.smoothed.length >= cut))
+    ? [...(cut ? target.smoothed.slice(0, cut) : []), ...fresh.smoothed] : null;
+  target.steps = [...target.steps.slice(0, cut), ...fresh.steps, ...after.map((i) => target.steps[i])];
+  target.values = [...target.values.slice(0, cut), ...fresh.values,
+                   ...after.map((i) => target.values[i])];
+  target.served = cut + fresh.steps.length;
+  target.smoothed = smoothed;
+  target.weight = smoothed ? fresh.weight : null;
+  target.ema = smoothed ? emaOf(fresh, whole, from != null) : null;
+  return target;
+}
+
+function emaOf(fresh, whole, ranged) {
+  const finite = [];
+  fresh.values.forEach((v, i) => {
+    if (v != null && Number.isFinite(v) && fresh.smoothed[i] != null) finite.push(i);
+  });
+  if (!finite.length) return null;
+  const last = finite[finite.length - 1];
+  if (whole) return stateAfter(fresh.smoothed[last], finite.length, fresh.weight);
+  if (!ranged || finite.length < 2) return null; // downsampled: not consecutive points
+  const before = finite[finite.length - 2];
+  return stateFrom(fresh.smoothed[before], fresh.smoothed[last], fresh.values[last],
+                   fresh.weight);
 }
 
 // What a line draws at smoothing `weight`: the gateway's average over the whole series when

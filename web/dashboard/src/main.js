@@ -8,7 +8,7 @@ import LIVE from "../queries/live.graphql";
 import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
-import { Chart, extend, line } from "./charts.js";
+import { Chart, anchor, anchorStep, extend, line } from "./charts.js";
 import { stateAfter } from "./smooth.js";
 import { Palette } from "./colours.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
@@ -21,7 +21,7 @@ import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./tab
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
 // What one GraphQL operation may read and answer (the gateway's settings, see plan.js).
 const BOUNDS = { points: 10000, fullSeriesBytes: 16 * 2 ** 20, answerBytes: 32 * 2 ** 20,
-                 seriesPoints: 1e7, answerValues: 1e6, ...config.bounds };
+                 seriesPoints: 1e7, answerValues: 1e6, runningCacheSeconds: 5, ...config.bounds };
 const FIRST_CHOSEN = 5; // experiments charted when a project opens
 const PAGE = 500; // experiments per request for the table (the gateway's largest page)
 const MAX_PAGES = 20; // the table's rows, at most: sort and filter cover every row loaded
@@ -238,6 +238,7 @@ async function loadView() {
   const request = new AbortController();
   state.request = request;
   if (state.live) state.live.unfollow();
+  if (state.stopAnchoring) state.stopAnchoring();
   const chosen = state.chosen || [];
   const charts = state.metrics.length > 0 && chosen.length > 0;
   state.width = chartWidth();
@@ -483,6 +484,7 @@ async function loadSeries() {
   const request = new AbortController();
   state.request = request;
   if (state.live) state.live.unfollow();
+  if (state.stopAnchoring) state.stopAnchoring();
   mark("view", "loading");
   state.failed = new Map();
   const variables = { workspace: state.workspace, project: state.project, first: PAGE,
@@ -512,12 +514,29 @@ function follow() {
   }
   ui.live.textContent = `live: ${keys.length} running`;
   ui.live.className = "on";
+  state.seriesAt = performance.now(); // when the series drawn were answered (at the latest)
+  // The subscription's first poll sets where its values start, some time after the view's
+  // answer: what is logged in between comes from the gateway once that poll is surely past
+  // (the first value pushed says so; else a while after subscribing).
+  const anchoring = { done: false, timer: 0 };
+  const anchorOnce = () => {
+    if (anchoring.done) return;
+    anchoring.done = true;
+    clearTimeout(anchoring.timer);
+    anchorLines(keys);
+  };
+  anchoring.timer = setTimeout(anchorOnce, (2 * state.interval + 1) * 1000);
+  state.stopAnchoring = () => { anchoring.done = true; clearTimeout(anchoring.timer); };
   state.live.follow(LIVE, { experimentKeys: keys, metrics: state.metrics,
                             intervalSeconds: state.interval }, {
     onUpdate: (update) => {
+      anchorOnce();
+      if (!state.series.has(update.metricName)) state.series.set(update.metricName, new Map());
       const series = state.series.get(update.metricName);
-      const target = series && series.get(update.experimentKey);
-      if (!target || !extend(target, update)) return;
+      if (!series.has(update.experimentKey)) { // its first value of this metric: a new line
+        series.set(update.experimentKey, line({ steps: [], values: [] }));
+      }
+      if (!extend(series.get(update.experimentKey), update)) return;
       state.liveUpdates += 1;
       ui.charts.dataset.liveUpdates = String(state.liveUpdates);
       drawCharts();
@@ -527,6 +546,52 @@ function follow() {
       ui.live.className = "error";
     },
   });
+}
+
+// The running experiments' lines from their last points the gateway sent on, in one request
+// (a step range, not downsampled, smoothed as the view is).
+async function anchorLines(keys) {
+  const request = state.request;
+  // An answer from after the view's cached one (a running experiment's series live that long
+  // in the gateway's cache): else it could be the view's answer again, without the gap.
+  const wait = state.seriesAt + BOUNDS.runningCacheSeconds * 1000 + 250 - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  if (request !== state.request) return;
+  const lines = state.metrics.flatMap((m) => keys.map((k) => (state.series.get(m) || new Map())
+    .get(k)));
+  // The earliest of them (a line without two points the gateway sent comes from there too:
+  // its first values are new, and the subscription sends them all).
+  const froms = lines.map(anchorStep).filter((s) => s != null);
+  const from = froms.length ? Math.min(...froms) : null;
+  let result;
+  try {
+    result = await run(PROJECT, {
+      workspace: state.workspace, project: state.project, first: PAGE, table: false,
+      charts: true, metrics: state.metrics, experimentKeys: keys, points: BOUNDS.points,
+      smoothing: smoothingAsked(), stepMin: from }, { signal: request && request.signal });
+  } catch (error) {
+    if (error.name !== "AbortError") ui.live.textContent = `live: ${error.message || error}`;
+    return;
+  }
+  if (request !== state.request || (request && request.signal.aborted)) return;
+  const chart = result.data && result.data.project && result.data.project.metricChart;
+  if (!chart) {
+    ui.live.textContent = `live: ${errorsOf(result) || "the lines could not be anchored"}`;
+    return;
+  }
+  for (const entry of chart) {
+    for (const series of entry.metrics) {
+      if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
+      const lines = state.series.get(series.metricName);
+      const fresh = line(series, smoothingAsked());
+      const target = lines.get(entry.experimentKey);
+      const whole = from == null && fresh.steps.length < BOUNDS.points; // not downsampled
+      lines.set(entry.experimentKey, target ? anchor(target, fresh, from, whole) : fresh);
+    }
+  }
+  state.anchors = (state.anchors || 0) + 1;
+  ui.charts.dataset.anchors = String(state.anchors);
+  drawCharts();
 }
 
 // --- the URL's hash: the view (never the key) ------------------------------------------------
