@@ -10,12 +10,17 @@ page says how to build it (503) and the log says so at start-up.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+
+from .schema.answer_size import VALUES_PER_FIELD
+from .schema.resolution import MAX_POINTS
+from .settings import Settings
 
 BUNDLE = Path(__file__).resolve().parent / "static" / "dashboard"
 PATH = "/dashboard"
@@ -28,13 +33,40 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "no-referrer"}
 
 
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What one GraphQL operation may read of metric series and answer, told to the page so
+    that it cuts a view's series into requests that fit (web/dashboard/src/plan.js), instead
+    of asking for a chart the gateway refuses."""
+
+    points: int  # the largest `points`
+    fullSeriesBytes: int  # noqa: N815 - the page's JSON names
+    answerBytes: int  # noqa: N815
+    seriesPoints: int  # noqa: N815
+    answerValues: int  # noqa: N815
+    # How old a running experiment's series may be when the gateway answers (its cache): the
+    # page anchors its live lines on an answer younger than the view's.
+    runningCacheSeconds: float  # noqa: N815
+
+    @classmethod
+    def of(cls, settings: Settings) -> Bounds:
+        return cls(points=MAX_POINTS, fullSeriesBytes=settings.max_full_series_bytes,
+                   answerBytes=settings.max_upstream_answer_bytes,
+                   seriesPoints=settings.max_series_points,
+                   answerValues=VALUES_PER_FIELD * settings.max_answer_fields,
+                   runningCacheSeconds=settings.cache_ttl_running if settings.cache else 0.0)
+
+
 def bundled() -> bool:
     return (BUNDLE / "dashboard.js").is_file() and (BUNDLE / "dashboard.css").is_file()
 
 
-def page_html(api_key: str | None = None) -> str:
-    """The page; with `api_key` (the demo's), the key it starts with."""
-    config: dict[str, str] = {"url": "/graphql"}
+def page_html(api_key: str | None = None, bounds: Bounds | None = None) -> str:
+    """The page; with `api_key` (the demo's), the key it starts with; `bounds`: the
+    gateway's (the page's defaults are the settings' defaults)."""
+    config: dict[str, object] = {"url": "/graphql"}
+    if bounds is not None:
+        config["bounds"] = asdict(bounds)
     if api_key:
         config["apiKey"] = api_key
     # `</` would end the script element early: escape it inside the JSON.
@@ -64,13 +96,15 @@ MISSING = """<!doctype html>
 """
 
 
-def routes(api_key: str | None = None) -> list[BaseRoute]:
-    """The page and its static bundle; `api_key` is the demo's key (None elsewhere)."""
+def routes(api_key: str | None = None, bounds: Bounds | None = None) -> list[BaseRoute]:
+    """The page and its static bundle; `api_key` is the demo's key (None elsewhere), `bounds`
+    what the gateway lets one operation read (`Bounds.of(settings)`)."""
+    html = page_html(api_key, bounds)
 
     async def page(request: Request) -> Response:
         if not bundled():
             return HTMLResponse(MISSING, status_code=503, headers=HEADERS)
-        return HTMLResponse(page_html(api_key), headers=HEADERS)
+        return HTMLResponse(html, headers=HEADERS)
 
     return [Route(PATH, page, methods=["GET"]),
             Mount(STATIC_PATH, StaticFiles(directory=BUNDLE, check_dir=False))]

@@ -2,7 +2,8 @@
 
 Every interval the poller makes one multi-metric-chart call (in batches of the chart batch
 size) for all its subscribers, and hands each of them only the points logged since the last
-poll. The first poll sets the baseline: a subscriber receives what is logged after it joined.
+poll. The first poll sets the baseline: a subscriber receives what is logged after it joined, a
+metric's first points too when it had none at the baseline.
 The poller stops when its last subscriber leaves. With Redis, one process of the fleet polls a
 feed and the others receive its points (see `live_fleet`).
 """
@@ -43,6 +44,9 @@ class Poller:
         self._interval, self._batch = interval, batch_size
         self.subscribers: set[asyncio.Queue[list[NewPoints] | BaseException]] = set()
         self._last: dict[tuple[str, str], int] = {}  # (key, metric) → last step seen
+        # After the baseline, a (key, metric) without a last step had no point then: all of
+        # its points are new (a running experiment's first value of a metric is pushed).
+        self._polled = False
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -56,6 +60,7 @@ class Poller:
 
     async def _poll(self) -> list[NewPoints]:
         fresh: list[NewPoints] = []
+        baseline = not self._polled
         for i in range(0, len(self._keys), self._batch):
             chart = await self._client.get_multi_metric_chart(
                 self._keys[i:i + self._batch], self._metrics, full=True)
@@ -68,8 +73,9 @@ class Poller:
                     if steps:
                         previous = [] if last is None else [last]
                         self._last[(key, m.metric_name)] = max(steps + previous)
-                    if last is not None and keep:
+                    if not baseline and keep:
                         fresh.append(NewPoints(key, _subset(m, keep)))
+        self._polled = True
         return fresh
 
     async def _run(self) -> None:

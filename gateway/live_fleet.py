@@ -167,6 +167,7 @@ class FleetPoller(Poller):
                 saved = await redis.get(self._name + ":last")
                 if saved:
                     self._last = {(k, m): s for k, m, s in json.loads(saved)}
+                    self._polled = True  # the baseline is the last holder's
         except Exception as exc:  # noqa: BLE001 - Redis down: poll as one process would
             log.info("live lock failed: %s", type(exc).__name__)
             held = True

@@ -16,11 +16,28 @@ from tests.demo_server import DemoServer
 from tests.gateway_server import start
 
 
-def config_of(html: str) -> dict[str, str]:
+def config_of(html: str) -> dict[str, object]:
+    """The page's config, but for the gateway's bounds (checked by `test_the_pages_bounds`)."""
     found = re.search(r'<script id="dashboard-config" type="application/json">(.*?)</script>',
                       html, re.S)
     assert found, html
-    return dict(json.loads(found.group(1)))
+    config = dict(json.loads(found.group(1)))
+    assert set(config.pop("bounds")) == {"points", "fullSeriesBytes", "answerBytes",
+                                         "seriesPoints", "answerValues", "runningCacheSeconds"}
+    return config
+
+
+def test_the_pages_bounds_are_the_gateways(demo: DemoServer) -> None:
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            max_full_series_bytes=1234, max_answer_fields=500))
+    try:
+        page = server.http("GET", "/dashboard")
+    finally:
+        server.stop()
+    found = re.search(r'"bounds": (\{.*?\})', page.body.decode())
+    assert found and json.loads(found.group(1)) == {
+        "points": 10_000, "fullSeriesBytes": 1234, "answerBytes": 32 * 1024 * 1024,
+        "seriesPoints": 10_000_000, "answerValues": 5000, "runningCacheSeconds": 5.0}
 
 
 def test_the_page_and_its_bundle(demo: DemoServer) -> None:

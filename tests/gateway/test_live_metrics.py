@@ -195,3 +195,29 @@ def test_each_update_has_its_own_budget_of_series_points(demo: DemoServer) -> No
         assert data["steps"] == steps
         shown = data["experiment"]["metricSeries"][0]["steps"]
         assert len(shown) == 5 and shown[-1] == steps[-1]
+
+
+def test_a_metric_first_logged_after_the_baseline_is_pushed() -> None:
+    """A running experiment that logs a metric it had no point of when the subscriber joined:
+    its first points are new too (the poller took "no last step" for "not new")."""
+    from tests.demo_server import start as start_demo
+    from tests.gateway_server import start
+
+    demo = start_demo()  # its own: the new metric stays out of the shared demo
+    gateway = start(Settings(upstream_url=demo.url, rate_limit_per_second=0),
+                    default_key=demo.keys["alice"])
+    key = KEYS[0]
+    try:
+        with acked(gateway.url, gateway.default_key) as ws:
+            subscribe_to(ws, "subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, "
+                         "metrics: [\"loss\", \"first_seen\"], intervalSeconds: 1) { "
+                         "experimentKey metricName steps values } }", {"k": [key]})
+            time.sleep(1.5)  # the first poll sets the baseline: no first_seen yet
+            steps = demo.log_metric(key, "first_seen", [0.5, 0.25])
+            message = json.loads(ws.recv(timeout=10))
+    finally:
+        gateway.stop()
+        demo.stop()
+    assert message["type"] == "next", message
+    assert message["payload"]["data"]["metricUpdates"] == {
+        "experimentKey": key, "metricName": "first_seen", "steps": steps, "values": [0.5, 0.25]}

@@ -1,8 +1,11 @@
 // The dashboard's pure parts, run by node (tests/gateway/test_dashboard_units.py): the
 // multipart/mixed reader cut at every byte, the merge of incremental results, TensorBoard's
 // smoothing, the table's filter and sort. Prints one JSON line: the names of failed checks.
+import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
-import { smooth } from "../../web/dashboard/src/smooth.js";
+import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/src/plan.js";
+import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
+import { anchor, anchorStep, extend, line, smoothedOf } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
 
 const failed = [];
@@ -57,6 +60,46 @@ check("after a gap the average goes on",
       Math.abs(smoothed[3] - ((0.25 + 1) * 0.5 + 2) / 0.875) < 1e-12);
 check("weight 0 is the values", same(smooth([3, 1], 0), [3, 1]));
 
+// Live points go on from the gateway's average: from the count when the whole series came,
+// or from two consecutive points of it; either way the average over the whole.
+const series = Array.from({ length: 400 }, (_, i) => Math.cos(i / 9) + i / 200);
+for (const weight of [0.6, 0.95, 0.99]) {
+  const whole = smooth(series, weight);
+  const near = (a, b) => a.every((v, i) => Math.abs(v - b[i]) < 1e-9);
+  check(`the average goes on from the count (${weight})`, near(
+    goOn(stateAfter(whole[299], 300, weight), series.slice(300), weight), whole.slice(300)));
+  check(`the average goes on from two points (${weight})`, near(
+    goOn(stateFrom(whole[298], whole[299], series[299], weight), series.slice(300), weight),
+    whole.slice(300)));
+  check(`a short series keeps its debiasing (${weight})`, near(
+    goOn(stateFrom(whole[2], whole[3], series[3], weight), series.slice(4, 10), weight),
+    whole.slice(4, 10)));
+}
+const drawn = line({ steps: [1, 2, 3], values: [1, 2, 3], smoothed: [1, 1.5, 2.2] }, 0.5);
+check("the gateway's average is drawn as it came", same(smoothedOf(drawn, 0.5), [1, 1.5, 2.2]));
+check("another weight: the page's preview", same(smoothedOf(drawn, 0.3), smooth([1, 2, 3], 0.3)));
+drawn.steps.push(4);
+drawn.values.push(5);
+drawn.ema = { biased: 2.2 * (1 - 0.125), power: 0.125 };
+check("a live point goes on from the gateway's average",
+      Math.abs(smoothedOf(drawn, 0.5)[3] - (2.2 * 0.875 * 0.5 + 2.5) / (1 - 0.0625)) < 1e-12);
+
+// A live line anchored again: the gateway's points from its second-to-last on replace what
+// the line had there (a gap filled), the live points after them kept, the smoothing exact.
+const full = Array.from({ length: 12 }, (_, i) => 1 / (i + 1));
+const whole = smooth(full, 0.9);
+const drawnLine = line({ steps: [0, 4, 8], values: [full[0], full[4], full[8]],
+                         smoothed: [whole[0], whole[4], whole[8]] }, 0.9); // downsampled
+extend(drawnLine, { steps: [11], values: [full[11]] }); // live, after a gap (9, 10)
+check("anchored from the second-to-last point sent", anchorStep(drawnLine) === 4);
+const tail = line({ steps: [4, 5, 6, 7, 8, 9, 10], values: full.slice(4, 11),
+                    smoothed: whole.slice(4, 11) }, 0.9);
+anchor(drawnLine, tail, 4);
+check("the gap is filled, the live point kept",
+      same(drawnLine.steps, [0, 4, 5, 6, 7, 8, 9, 10, 11]));
+check("the live point's average is the whole series'",
+      Math.abs(smoothedOf(drawnLine, 0.9)[8] - whole[11]) < 1e-12);
+
 // The table.
 const rows = [
   { key: "a", name: "resnet-1", running: true, startTime: "2025-01-02T00:00:00Z",
@@ -85,5 +128,46 @@ check("sort descending, blanks still last", same(sorted("metric:loss", true), ["
 check("sort by time", same(sorted("started", true), ["b", "a", "c"]));
 const minimum = columns(rows, "valueMin").find((c) => c.id === "metric:loss");
 check("the summary picked is the one shown", minimum.value(rows[0]) === 0.2);
+
+// Durations are shown in minutes: a filter's number is minutes (or has a unit), not ms.
+const timed = [["short", 10 * 60000], ["hour", 45 * 60000], ["long", 2 * 3600000], ["none", null]]
+  .map(([key, durationMillis]) => row({ key, durationMillis }));
+const timedCols = columns(timed, "valueCurrent");
+const lasting = (text) => timed.filter(parseFilter(text, timedCols)).map((r) => r.key);
+check("duration>30 is thirty minutes", same(lasting("duration>30"), ["hour", "long"]));
+check("duration<=10 keeps ten minutes", same(lasting("duration<=10"), ["short"]));
+check("a duration with a unit", same(lasting("duration>1h"), ["long"])
+      && same(lasting("duration<900s"), ["short"]) && same(lasting("duration>=45m"), ["hour", "long"]));
+
+// Colours: distinct for any count, each experiment keeping its own.
+const many = Array.from({ length: 300 }, (_, i) => colour(i));
+check("colours are #rrggbb", many.every((c) => /^#[0-9a-f]{6}$/.test(c)));
+check("300 experiments, 300 colours", new Set(many).size === 300);
+const palette = new Palette();
+const first = ["k0", "k1", "k2"].map((k) => palette.of(k));
+Array.from({ length: 20 }, (_, i) => palette.of(`other${i}`));
+check("an experiment keeps its colour", same(["k0", "k1", "k2"].map((k) => palette.of(k)), first));
+check("the first ten are the usual palette", colour(0) === "#1f77b4" && colour(9) === "#7f7f7f");
+
+// Series requests sized to the gateway's bounds.
+const bounds = { points: 10000, fullSeriesBytes: 1e6, answerBytes: 32e6, seriesPoints: 1e7,
+                 answerValues: 1e6 };
+const long = row({ key: "x", metricsSummary: [{ name: "loss", stepCurrent: 999 }] });
+check("a length from the last step", lengthOf(long, "loss") === 1000);
+check("an unknown length is the longest", lengthOf(undefined, "loss") === 15000);
+check("a metric not logged has none", lengthOf(long, "acc") === 0);
+const cut = groups(["a", "b", "c", "d", "e"], ["loss"], 500, 2, () => 5000, bounds);
+check("groups within half the full-series bytes", same(cut, [["a"], ["b"], ["c"], ["d"], ["e"]]));
+check("short series go together",
+      same(groups(["a", "b", "c"], ["loss"], 500, 2, () => 100, bounds), [["a", "b", "c"]]));
+check("fewer points for many series", pointsPerSeries(2800, 100, 10, 2, bounds) === 1000
+      && pointsPerSeries(2800, 4, 3, 2, bounds) === 2800);
+const refused = refusal({ data: { project: { metricChart: null } }, errors: [
+  { message: "too much", path: ["project", "metricChart"],
+    extensions: { code: "QUERY_TOO_COMPLEX" } }] });
+check("a refused chart may fit smaller", refused.smaller && refused.missing
+      && refused.message === "too much");
+check("a chart answered is no refusal",
+      refusal({ data: { project: { metricChart: [] } }, errors: [] }) === null);
 
 console.log(JSON.stringify({ failed, checks: "done" }));

@@ -4,10 +4,8 @@
 // test reads them): `data-lines` counts uPlot's experiment series.
 import uPlot from "uplot";
 import { formatNumber, h } from "./dom.js";
-import { smooth } from "./smooth.js";
+import { goOn, smooth, stateAfter, stateFrom } from "./smooth.js";
 
-export const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-                        "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"];
 const HEIGHT = 240;
 
 export class Chart {
@@ -15,23 +13,27 @@ export class Chart {
     this.metric = metric;
     this.plot = null;
     this.shape = "";
+    this.note = h("p", { className: "note", role: "status" });
     this.node = h("figure", { className: "chart", dataset: { metric, lines: "0" } },
-      h("figcaption", {}, metric));
+      h("figcaption", {}, metric), this.note);
   }
 
-  // `lines`: [{key, name, colour, steps, values}] (steps ascending); draws them at `width`.
-  draw(lines, smoothing, width) {
+  // `lines`: [{key, name, colour (#rrggbb), steps, values}] (steps ascending); draws them at `width`.
+  // `note`: what the chart lacks and why (the gateway refused some series), or "".
+  draw(lines, smoothing, width, note = "") {
+    this.note.textContent = note;
+    this.note.hidden = !note;
     const drawn = lines.filter((l) => l.steps.length > 0);
     const tables = [];
     const series = [{ label: "step" }];
     for (const line of drawn) {
-      const shown = smooth(line.values, smoothing);
+      const shown = smoothedOf(line, smoothing);
       tables.push([line.steps, shown]);
-      series.push({ label: line.name, stroke: COLOURS[line.colour], width: 1.5,
+      series.push({ label: line.name, stroke: line.colour, width: 1.5,
                     points: { show: false }, value: (u, v) => formatNumber(v) });
       if (smoothing > 0) {
         tables.push([line.steps, line.values]);
-        series.push({ label: `${line.name} (raw)`, stroke: `${COLOURS[line.colour]}40`,
+        series.push({ label: `${line.name} (raw)`, stroke: `${line.colour}40`,
                       width: 1, points: { show: false }, value: (u, v) => formatNumber(v) });
       }
     }
@@ -49,6 +51,7 @@ export class Chart {
         cursor: { drag: { x: true, y: false } },
       }, data, this.node);
       this.shape = shape;
+      this.node.plot = this.plot; // what it draws, for a test (or a person's devtools) to read
       this.plot.root.querySelectorAll(".u-legend .u-series").forEach((row, i) => {
         if (series[i] && series[i].label.endsWith(" (raw)")) row.classList.add("raw");
       });
@@ -58,6 +61,8 @@ export class Chart {
     Object.assign(this.node.dataset, {
       lines: String(experimentLines),
       points: drawn.map((l) => l.steps.length).join(","), // per line, in the lines' order
+      colours: drawn.map((l) => l.colour).join(","),
+      keys: drawn.map((l) => l.key).join(","),
       width: String(width),
     });
   }
@@ -69,16 +74,84 @@ export class Chart {
 }
 
 // A metric's series of one experiment, without the points that have no step (they cannot be
-// placed on a step axis), ready for uPlot.join.
-export function line(series) {
+// placed on a step axis), ready for uPlot.join; with the gateway's `smoothed` (at `weight`)
+// when it was asked. `ema`: where the average stands after its last point, when known (see
+// smooth.js), for the points logged after it.
+export function line(series, weight = null) {
   const steps = [];
   const values = [];
+  const smoothed = series.smoothed && weight > 0 ? [] : null;
   (series.steps || []).forEach((step, i) => {
     if (step == null) return;
     steps.push(step);
     values.push(series.values[i] ?? null);
+    if (smoothed) smoothed.push(series.smoothed[i] ?? null);
   });
-  return { steps, values };
+  // `served`: how many of its points the gateway sent (the live ones come after them).
+  return { steps, values, smoothed, weight: smoothed ? weight : null, ema: null,
+           served: steps.length };
+}
+
+// Where a live line is anchored again: its last two points the gateway sent (the first
+// is the one before the last, so that the answer from there has two consecutive points of
+// the full series to go on smoothing from); null: the whole series.
+export function anchorStep(target) {
+  return target && target.served >= 2 ? target.steps[target.served - 2] : null;
+}
+
+// `target` with `fresh` merged in: the gateway's points from step `from` on (every point from
+// there: a step range not downsampled), in place of what the line had from there, the live
+// points logged after them kept. The line is then the gateway's up to fresh's last point, its
+// smoothing state known exactly (see smooth.js; `whole`: fresh is the whole series, its count
+// known). Points logged between the view's answer and
+// the subscription's first poll come this way.
+export function anchor(target, fresh, from, whole = false) {
+  const kept = from == null ? 0 : target.steps.findIndex((s) => s >= from);
+  const cut = kept < 0 ? target.steps.length : kept;
+  const end = fresh.steps.length ? fresh.steps[fresh.steps.length - 1] : -Infinity;
+  const after = [];
+  for (let i = cut; i < target.steps.length; i++) if (target.steps[i] > end) after.push(i);
+  const smoothed = fresh.smoothed && (cut === 0 || (target.smoothed
+    && target.weight === fresh.weight && target.smoothed.length >= cut))
+    ? [...(cut ? target.smoothed.slice(0, cut) : []), ...fresh.smoothed] : null;
+  target.steps = [...target.steps.slice(0, cut), ...fresh.steps, ...after.map((i) => target.steps[i])];
+  target.values = [...target.values.slice(0, cut), ...fresh.values,
+                   ...after.map((i) => target.values[i])];
+  target.served = cut + fresh.steps.length;
+  target.smoothed = smoothed;
+  target.weight = smoothed ? fresh.weight : null;
+  target.ema = smoothed ? emaOf(fresh, whole, from != null) : null;
+  return target;
+}
+
+function emaOf(fresh, whole, ranged) {
+  const finite = [];
+  fresh.values.forEach((v, i) => {
+    if (v != null && Number.isFinite(v) && fresh.smoothed[i] != null) finite.push(i);
+  });
+  if (!finite.length) return null;
+  const last = finite[finite.length - 1];
+  if (whole) return stateAfter(fresh.smoothed[last], finite.length, fresh.weight);
+  if (!ranged || finite.length < 2) return null; // downsampled: not consecutive points
+  const before = finite[finite.length - 2];
+  return stateFrom(fresh.smoothed[before], fresh.smoothed[last], fresh.values[last],
+                   fresh.weight);
+}
+
+// What a line draws at smoothing `weight`: the gateway's average over the whole series when
+// it has it at this weight (going on in the page over the live points logged since), else the
+// page's own over the points it has (the slider's preview, until the gateway's comes).
+export function smoothedOf(target, weight) {
+  if (!(weight > 0)) return target.values.slice();
+  if (target.weight !== weight || !target.smoothed) return smooth(target.values, weight);
+  const known = target.smoothed.length;
+  if (known >= target.values.length) return target.smoothed.slice();
+  let state = target.ema;
+  if (!state) { // not known yet: the last average as if its debiasing were done (long series)
+    const last = target.smoothed.findLast((v) => v != null);
+    state = { biased: last ?? 0, power: last == null ? 1 : 0 };
+  }
+  return [...target.smoothed, ...goOn(state, target.values.slice(known), weight)];
 }
 
 // Appends live values after the last step already drawn.

@@ -8,7 +8,10 @@ import LIVE from "../queries/live.graphql";
 import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
-import { Chart, extend, line } from "./charts.js";
+import { Chart, anchor, anchorStep, extend, line } from "./charts.js";
+import { stateAfter } from "./smooth.js";
+import { Palette } from "./colours.js";
+import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
 import { debounce, h, replace } from "./dom.js";
 import { execute, Unauthenticated } from "./graphql.js";
 import * as apiKey from "./key.js";
@@ -16,29 +19,34 @@ import { Live } from "./live.js";
 import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./table.js";
 
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
-const MAX_POINTS = 10000; // the gateway's bound on `points`
+// What one GraphQL operation may read and answer (the gateway's settings, see plan.js).
+const BOUNDS = { points: 10000, fullSeriesBytes: 16 * 2 ** 20, answerBytes: 32 * 2 ** 20,
+                 seriesPoints: 1e7, answerValues: 1e6, runningCacheSeconds: 5, ...config.bounds };
 const FIRST_CHOSEN = 5; // experiments charted when a project opens
-const PAGE = 100; // experiments per "show more"
+const PAGE = 500; // experiments per request for the table (the gateway's largest page)
+const MAX_PAGES = 20; // the table's rows, at most: sort and filter cover every row loaded
 
 const hash = new URLSearchParams(location.hash.slice(1));
 const state = {
   key: null,
   workspace: hash.get("workspace"),
   project: hash.get("project"),
-  first: PAGE,
   rows: [],
   total: 0,
-  chosen: [],
+  // A link names the experiments charted (none: the newest few, once the table is known).
+  chosen: hash.has("experiments") ? hash.get("experiments").split(",").filter(Boolean) : null,
   metrics: (hash.get("metrics") || "").split(",").filter(Boolean),
   smoothing: Math.min(0.99, Math.max(0, Number(hash.get("smoothing")) || 0)),
   interval: Math.max(1, Number(hash.get("interval")) || 5),
   summary: "valueCurrent",
   sort: { column: "started", descending: true },
   series: new Map(), // metric name -> experiment key -> {steps, values}
+  failed: new Map(), // experiment key -> why the gateway sent none of its series
   charts: new Map(), // metric name -> Chart
   request: null, // the AbortController of the view's query
   live: null,
   liveUpdates: 0,
+  palette: new Palette(), // experiment key -> its colour, for as long as the page is open
 };
 
 // --- the page's frame ---------------------------------------------------------------------
@@ -52,12 +60,11 @@ const ui = {
   keyInput: h("input", { id: "api-key", type: "password", autocomplete: "off",
                          placeholder: "your Comet API key", required: true }),
   filter: h("input", { id: "filter", type: "search", placeholder:
-    "filter: text, or column<value (loss<0.5 optimizer=adam)", oninput: debounce(drawRows, 120) }),
+    "filter: text, or column<value (loss<0.5 optimizer=adam duration>30)", oninput: debounce(drawRows, 120) }),
   summary: h("select", { id: "summary", "aria-label": "metric summary",
                          onchange: (e) => { state.summary = e.target.value; drawRows(); } },
     Object.entries(SUMMARIES).map(([v, label]) => h("option", { value: v }, `metrics: ${label}`))),
   count: h("span", { id: "count" }),
-  more: h("button", { id: "more", type: "button", hidden: true, onclick: showMore }, "show more"),
   table: h("table", { id: "experiments" }),
   metrics: h("fieldset", { id: "metrics" }),
   smoothing: h("input", { id: "smoothing", type: "range", min: "0", max: "0.99", step: "0.01",
@@ -85,7 +92,7 @@ replace(document.getElementById("dashboard"),
   ui.keyForm,
   h("main", {},
     h("section", { id: "table-view" },
-      h("div", { className: "toolbar" }, ui.filter, ui.summary, ui.count, ui.more),
+      h("div", { className: "toolbar" }, ui.filter, ui.summary, ui.count),
       h("div", { className: "scroller" }, ui.table)),
     h("section", { id: "chart-view" },
       h("div", { className: "toolbar" }, ui.metrics,
@@ -190,18 +197,12 @@ async function pickProject(name) {
   const fresh = name !== state.project;
   state.project = name;
   if (fresh) {
-    state.first = PAGE;
-    state.chosen = [];
+    if (state.rows.length) state.chosen = null; // another project: its newest, as it opens
     state.rows = [];
     state.series.clear();
   }
   remember();
   await loadView();
-}
-
-function showMore() {
-  state.first = Math.min(500, state.first + PAGE);
-  loadView();
 }
 
 // --- the project view: one query, the series deferred -----------------------------------
@@ -213,7 +214,22 @@ function chartWidth() {
 }
 
 function pointsFor(width) {
-  return Math.min(MAX_POINTS, Math.round(width * Math.min(window.devicePixelRatio || 1, 2)));
+  return Math.round(width * Math.min(window.devicePixelRatio || 1, 2));
+}
+
+function listsAsked() {
+  return state.smoothing > 0 ? 3 : 2; // steps, values and the gateway's smoothed values
+}
+
+function smoothingAsked() {
+  return state.smoothing > 0 ? state.smoothing : null;
+}
+
+// The experiments `keys` in groups of one request each (see plan.js), by what the table says.
+function plan(keys) {
+  const rows = new Map(state.rows.map((r) => [r.key, r]));
+  return groups(keys, state.metrics, state.points, listsAsked(),
+                (key, metric) => lengthOf(rows.get(key), metric), BOUNDS);
 }
 
 async function loadView() {
@@ -222,12 +238,18 @@ async function loadView() {
   const request = new AbortController();
   state.request = request;
   if (state.live) state.live.unfollow();
-  const charts = state.metrics.length > 0 && state.chosen.length > 0;
+  if (state.stopAnchoring) state.stopAnchoring();
+  const chosen = state.chosen || [];
+  const charts = state.metrics.length > 0 && chosen.length > 0;
   state.width = chartWidth();
-  state.points = pointsFor(state.width);
+  state.points = pointsPerSeries(pointsFor(state.width), chosen.length, state.metrics.length,
+                                 listsAsked(), BOUNDS);
+  // The view's request carries the first group's series; the others follow, one by one.
+  const first = charts ? plan(chosen)[0] : [];
   const variables = {
-    workspace: state.workspace, project: state.project, first: state.first,
-    metrics: state.metrics, experimentKeys: state.chosen, points: state.points, charts,
+    workspace: state.workspace, project: state.project, first: PAGE,
+    metrics: state.metrics, experimentKeys: first, points: state.points, charts,
+    smoothing: smoothingAsked(),
   };
   mark("view", "loading");
   say("Loading the experiments…");
@@ -246,7 +268,6 @@ async function loadView() {
           mark("view", partial.hasNext ? "table" : "ready");
           if (partial.hasNext) say("Loading the series…");
         }
-        if (!partial.hasNext && charts) takeSeries(partial.data.project);
       },
     });
   } catch (error) {
@@ -264,11 +285,24 @@ async function loadView() {
     return;
   }
   say(result.errors.length ? errorsOf(result) : "", result.errors.length ? "error" : "info");
-  if (!charts && state.metrics.length && state.chosen.length) {
-    await loadView(); // metrics from the URL, experiments from the table: now the series
+  if (!charts && state.metrics.length && (state.chosen || []).length) {
+    // A link without experiments: the newest, known now that the table is.
+    await loadView();
     return;
   }
+  if (charts) {
+    state.series = new Map();
+    state.failed = new Map();
+    const queue = [];
+    takeGroup(first, result, queue);
+    queue.push(...plan(chosen.filter((k) => !first.includes(k)))); // the table known now
+    drawCharts();
+    await loadGroups(request, queue, variables);
+    if (request.signal.aborted) return;
+  }
   drawCharts();
+  await loadRows(request, result.data.project.experiments, variables);
+  if (request.signal.aborted) return;
   mark("view", "ready");
   follow();
 }
@@ -280,26 +314,86 @@ function takeTable(project) {
   const connection = project.experiments || { edges: [], totalCount: 0 };
   state.rows = connection.edges.map(({ node }) => row(node));
   state.total = connection.totalCount;
-  if (!state.chosen.length) state.chosen = state.rows.slice(0, FIRST_CHOSEN).map((r) => r.key);
+  if (state.chosen === null) state.chosen = state.rows.slice(0, FIRST_CHOSEN).map((r) => r.key);
+  takeMetricNames();
+  remember();
+}
+
+function takeMetricNames() {
   const names = new Set(state.rows.flatMap((r) => Object.keys(r.metrics)));
   state.metrics = state.metrics.filter((m) => names.has(m));
   drawMetricPicker([...names].sort());
   drawRows();
 }
 
-function takeSeries(project) {
-  state.series.clear();
+// The rest of the table, a page at a time after the view's first answer: sorting and
+// filtering cover the whole project, not its first page.
+async function loadRows(request, connection, variables) {
+  let page = connection;
+  for (let pages = 1; page && page.pageInfo.hasNextPage && pages < MAX_PAGES; pages += 1) {
+    say(`Loading the experiments… ${state.rows.length} of ${state.total}`);
+    const result = await run(PROJECT, { ...variables, after: page.pageInfo.endCursor,
+                                        charts: false }, { signal: request.signal });
+    if (request.signal.aborted) return;
+    page = result.data && result.data.project && result.data.project.experiments;
+    if (!page) {
+      say(errorsOf(result) || "The rest of the experiments could not be read.", "error");
+      return;
+    }
+    state.rows.push(...page.edges.map(({ node }) => row(node)));
+    takeMetricNames();
+  }
+  say("");
+}
+
+// One group's answer: its series, or the group cut in two at the front of `queue` when the
+// gateway found it too large, or (one experiment, or another error) why it is not drawn.
+function takeGroup(keys, result, queue) {
+  const refused = refusal(result);
+  if (refused && refused.missing) {
+    if (refused.smaller && keys.length > 1) {
+      const half = Math.ceil(keys.length / 2);
+      queue.unshift(keys.slice(0, half), keys.slice(half));
+    } else {
+      for (const key of keys) state.failed.set(key, refused.message);
+    }
+    return;
+  }
+  takeSeries(result.data.project, smoothingAsked());
+}
+
+async function loadGroups(request, queue, variables) {
+  for (let asked = 1; queue.length; asked += 1) {
+    const keys = queue.shift();
+    say(`Loading the series… (request ${asked + 1})`);
+    const result = await run(PROJECT, { ...variables, table: false, charts: true,
+                                        experimentKeys: keys }, { signal: request.signal });
+    if (request.signal.aborted) return;
+    takeGroup(keys, result, queue);
+    drawCharts();
+  }
+  say(state.failed.size ? `${state.failed.size} experiment(s) not charted: see the charts.`
+    : "", state.failed.size ? "error" : "info");
+}
+
+function takeSeries(project, weight) {
   for (const entry of (project && project.metricChart) || []) {
     for (const series of entry.metrics) {
       if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
-      state.series.get(series.metricName).set(entry.experimentKey, line(series));
+      const drawn = line(series, weight);
+      if (drawn.smoothed && drawn.steps.length < state.points) { // the whole series: exact
+        const finite = drawn.values.filter((v) => v != null && Number.isFinite(v));
+        const last = drawn.smoothed.findLast((v) => v != null);
+        if (last != null) drawn.ema = stateAfter(last, finite.length, weight);
+      }
+      state.series.get(series.metricName).set(entry.experimentKey, drawn);
     }
   }
 }
 
 // --- the table ------------------------------------------------------------------------------
 function colourOf(key) {
-  return state.chosen.indexOf(key) % 10;
+  return state.palette.of(key);
 }
 
 function drawRows() {
@@ -314,13 +408,14 @@ function drawRows() {
     },
     onChoose: (key, on) => {
       state.chosen = on ? [...state.chosen, key] : state.chosen.filter((k) => k !== key);
+      remember();
       drawRows();
       reloadView();
     },
   });
-  ui.count.textContent = `${shown.length} shown · ${state.rows.length} loaded of ${state.total}`
+  ui.count.textContent = `${shown.length} shown of ${state.rows.length}`
+    + (state.rows.length < state.total ? ` (${state.total} in the project)` : "")
     + ` · ${state.chosen.length} charted`;
-  ui.more.hidden = state.rows.length >= state.total || state.first >= 500;
   ui.charts.dataset.experiments = String(state.chosen.length);
 }
 
@@ -358,16 +453,54 @@ function drawCharts() {
     const series = state.series.get(metric) || new Map();
     const lines = state.chosen.filter((k) => series.has(k)).map((key) => ({
       key, name: names.get(key) || key, colour: colourOf(key), ...series.get(key) }));
-    chart.draw(lines, state.smoothing, state.width);
+    const failed = state.chosen.filter((k) => state.failed.has(k) && !series.has(k));
+    chart.draw(lines, state.smoothing, state.width, failed.length
+      ? `${failed.length} of ${state.chosen.length} experiments not drawn: `
+        + `${[...new Set(failed.map((k) => state.failed.get(k)))].join("; ")}` : "");
     chart.node.dataset.requestedPoints = String(state.points);
   }
+  // Whether every line draws the gateway's average (not the page's preview), for a test.
+  const all = [...state.series.values()].flatMap((m) => [...m.values()]);
+  mark("smoothed", state.smoothing > 0 && all.length
+    && all.every((l) => l.weight === state.smoothing) ? "server" : "page");
 }
 
+// The page's preview at once, then the gateway's average over the whole series.
 function setSmoothing(value) {
   state.smoothing = value;
   ui.smoothingValue.textContent = value.toFixed(2);
   remember();
   drawCharts();
+  if (value > 0) smoothLater();
+}
+
+const smoothLater = debounce(() => loadSeries(), 400);
+
+// The charts' series again (not the table), at the smoothing now chosen.
+async function loadSeries() {
+  const chosen = state.chosen || [];
+  if (!state.project || !state.key || !chosen.length || !state.metrics.length) return;
+  if (state.request) state.request.abort();
+  const request = new AbortController();
+  state.request = request;
+  if (state.live) state.live.unfollow();
+  if (state.stopAnchoring) state.stopAnchoring();
+  mark("view", "loading");
+  state.failed = new Map();
+  const variables = { workspace: state.workspace, project: state.project, first: PAGE,
+                      metrics: state.metrics, points: state.points, smoothing: smoothingAsked() };
+  try {
+    await loadGroups(request, plan(chosen), variables);
+  } catch (error) {
+    if (error.name === "AbortError" || request.signal.aborted) return;
+    if (!(error instanceof Unauthenticated)) say(String(error.message || error), "error");
+    mark("view", "error");
+    return;
+  }
+  if (request.signal.aborted) return;
+  drawCharts();
+  mark("view", "ready");
+  follow();
 }
 
 // --- live -----------------------------------------------------------------------------------
@@ -381,12 +514,29 @@ function follow() {
   }
   ui.live.textContent = `live: ${keys.length} running`;
   ui.live.className = "on";
+  state.seriesAt = performance.now(); // when the series drawn were answered (at the latest)
+  // The subscription's first poll sets where its values start, some time after the view's
+  // answer: what is logged in between comes from the gateway once that poll is surely past
+  // (the first value pushed says so; else a while after subscribing).
+  const anchoring = { done: false, timer: 0 };
+  const anchorOnce = () => {
+    if (anchoring.done) return;
+    anchoring.done = true;
+    clearTimeout(anchoring.timer);
+    anchorLines(keys);
+  };
+  anchoring.timer = setTimeout(anchorOnce, (2 * state.interval + 1) * 1000);
+  state.stopAnchoring = () => { anchoring.done = true; clearTimeout(anchoring.timer); };
   state.live.follow(LIVE, { experimentKeys: keys, metrics: state.metrics,
                             intervalSeconds: state.interval }, {
     onUpdate: (update) => {
+      anchorOnce();
+      if (!state.series.has(update.metricName)) state.series.set(update.metricName, new Map());
       const series = state.series.get(update.metricName);
-      const target = series && series.get(update.experimentKey);
-      if (!target || !extend(target, update)) return;
+      if (!series.has(update.experimentKey)) { // its first value of this metric: a new line
+        series.set(update.experimentKey, line({ steps: [], values: [] }));
+      }
+      if (!extend(series.get(update.experimentKey), update)) return;
       state.liveUpdates += 1;
       ui.charts.dataset.liveUpdates = String(state.liveUpdates);
       drawCharts();
@@ -398,12 +548,59 @@ function follow() {
   });
 }
 
+// The running experiments' lines from their last points the gateway sent on, in one request
+// (a step range, not downsampled, smoothed as the view is).
+async function anchorLines(keys) {
+  const request = state.request;
+  // An answer from after the view's cached one (a running experiment's series live that long
+  // in the gateway's cache): else it could be the view's answer again, without the gap.
+  const wait = state.seriesAt + BOUNDS.runningCacheSeconds * 1000 + 250 - performance.now();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  if (request !== state.request) return;
+  const lines = state.metrics.flatMap((m) => keys.map((k) => (state.series.get(m) || new Map())
+    .get(k)));
+  // The earliest of them (a line without two points the gateway sent comes from there too:
+  // its first values are new, and the subscription sends them all).
+  const froms = lines.map(anchorStep).filter((s) => s != null);
+  const from = froms.length ? Math.min(...froms) : null;
+  let result;
+  try {
+    result = await run(PROJECT, {
+      workspace: state.workspace, project: state.project, first: PAGE, table: false,
+      charts: true, metrics: state.metrics, experimentKeys: keys, points: BOUNDS.points,
+      smoothing: smoothingAsked(), stepMin: from }, { signal: request && request.signal });
+  } catch (error) {
+    if (error.name !== "AbortError") ui.live.textContent = `live: ${error.message || error}`;
+    return;
+  }
+  if (request !== state.request || (request && request.signal.aborted)) return;
+  const chart = result.data && result.data.project && result.data.project.metricChart;
+  if (!chart) {
+    ui.live.textContent = `live: ${errorsOf(result) || "the lines could not be anchored"}`;
+    return;
+  }
+  for (const entry of chart) {
+    for (const series of entry.metrics) {
+      if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
+      const lines = state.series.get(series.metricName);
+      const fresh = line(series, smoothingAsked());
+      const target = lines.get(entry.experimentKey);
+      const whole = from == null && fresh.steps.length < BOUNDS.points; // not downsampled
+      lines.set(entry.experimentKey, target ? anchor(target, fresh, from, whole) : fresh);
+    }
+  }
+  state.anchors = (state.anchors || 0) + 1;
+  ui.charts.dataset.anchors = String(state.anchors);
+  drawCharts();
+}
+
 // --- the URL's hash: the view (never the key) ------------------------------------------------
 function remember() {
   const view = new URLSearchParams();
   if (state.workspace) view.set("workspace", state.workspace);
   if (state.project) view.set("project", state.project);
   if (state.metrics.length) view.set("metrics", state.metrics.join(","));
+  if (state.chosen !== null) view.set("experiments", state.chosen.join(","));
   if (state.smoothing) view.set("smoothing", String(state.smoothing));
   if (state.interval !== 5) view.set("interval", String(state.interval));
   history.replaceState(null, "", `#${view}`);

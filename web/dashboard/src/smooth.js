@@ -19,3 +19,36 @@ export function smooth(values, weight) {
   }
   return out;
 }
+
+// Where the average stands after the last point the gateway smoothed, so that the page goes
+// on with the points logged since: `{biased, power}`, the running average before debiasing
+// and weight^count (the debiasing divides by 1 - weight^count, so the count matters).
+// With the whole series (`count` its finite values), that is exact.
+export function stateAfter(smoothed, count, weight) {
+  const power = weight ** count;
+  return { biased: smoothed * (1 - power), power };
+}
+
+// The same from the last two finite points of a stretch of the full series (consecutive in
+// it, as a step range without downsampling gives them): `previous` the average before `value`,
+// `smoothed` the one after it. From S(1 - w·u) = w·P(1 - u) + (1 - w)·x, u = w^(count-1).
+export function stateFrom(previous, smoothed, value, weight) {
+  const denominator = weight * (previous - smoothed);
+  let power = 0;
+  if (Math.abs(denominator) > 1e-12 * Math.max(1, Math.abs(smoothed))) {
+    const u = (weight * previous + (1 - weight) * value - smoothed) / denominator;
+    power = Math.min(weight * weight, Math.max(0, weight * u));
+  }
+  return { biased: smoothed * (1 - power), power };
+}
+
+// The averages of `values` logged after `state`, as `smooth` would give them over the whole.
+export function goOn(state, values, weight) {
+  let { biased, power } = state;
+  return values.map((value) => {
+    if (value == null || !Number.isFinite(value)) return null;
+    biased = biased * weight + (1 - weight) * value;
+    power *= weight;
+    return biased / (1 - power);
+  });
+}

@@ -26,7 +26,9 @@ export function columns(rows, summary) {
     { id: "state", label: "state", value: (r) => (r.running ? "running" : "ended") },
     { id: "started", label: "started", value: (r) => r.startTime || "",
       show: (v) => (v ? v.slice(0, 16).replace("T", " ") : "") },
-    { id: "duration", label: "duration", value: (r) => r.durationMillis, show: formatDuration },
+    // Shown in minutes (and hours), so a filter's number is minutes too: `duration>30`.
+    { id: "duration", label: "duration", value: (r) => r.durationMillis, show: formatDuration,
+      parse: durationMillis },
     ...[...params].sort().map((n) => ({
       id: `param:${n}`, label: n, group: "param", value: (r) => asNumber(r.params[n]) })),
     ...[...metrics].sort().map((n) => ({
@@ -83,8 +85,18 @@ export function parseFilter(text, cols) {
   return (r) => tests.every((t) => t(r));
 }
 
+// A filter's duration in milliseconds: minutes as the column shows them, or with a unit
+// (`90s`, `30m`, `2h`, `1.5h`). NaN when it is none of these.
+export function durationMillis(text) {
+  const found = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|min|h)?\s*$/i.exec(text);
+  if (!found) return NaN;
+  const unit = { ms: 1, s: 1000, m: 60000, min: 60000, h: 3600000 }[
+    (found[2] || "min").toLowerCase()];
+  return Number(found[1]) * unit;
+}
+
 function comparison(col, op, wanted) {
-  const number = Number(wanted);
+  const number = col.parse ? col.parse(wanted) : Number(wanted);
   return (r) => {
     const value = col.value(r);
     if (value == null || value === "") return op === "!=";
@@ -111,7 +123,7 @@ export function drawTable(host, rows, cols, ui) {
       h("td", { className: "pick" },
         h("input", { type: "checkbox", checked: chosen, "aria-label": `chart ${r.name}`,
                      onchange: (e) => ui.onChoose(r.key, e.target.checked) }),
-        chosen ? h("span", { className: `swatch c${ui.colour(r.key)}` }) : null),
+        chosen ? swatch(ui.colour(r.key)) : null),
       cols.map((c) => {
         const value = c.value(r);
         return h("td", { className: c.group || "", title: c.group === "metric" ? title(r, c) : null },
@@ -122,6 +134,13 @@ export function drawTable(host, rows, cols, ui) {
   // What the rows show, for a test (or a person's devtools) to read.
   Object.assign(host.dataset, { filter: ui.filter, sort: `${ui.sort.column} `
     + `${ui.sort.descending ? "desc" : "asc"}`, rows: String(rows.length) });
+}
+
+// Set through the CSSOM: the page's CSP refuses style attributes, not this.
+function swatch(colour) {
+  const node = h("span", { className: "swatch" });
+  node.style.backgroundColor = colour;
+  return node;
 }
 
 function title(r, c) {
