@@ -9,10 +9,12 @@ Both caches are bounded in bytes, whatever clients ask for: the in-process one h
 not when they are next looked up; neither keeps a value over `max_value_bytes`.
 
 A cache must never make the gateway slower than no cache. A Redis that fails or freezes is a
-miss, never an error: each command has a short timeout, no retries and a small pool that refuses
-rather than queues; after a failure a circuit breaker skips Redis and probes it in the background
-until it answers; writes happen after the answer, from a bounded queue, in pipelines (a
-dashboard's hundreds of answers in a few round trips, rather than most of them dropped).
+miss, never an error: each command has a short timeout and no retries; after a failure a circuit
+breaker skips Redis and probes it in the background until it answers. Lookups asked at once go
+together, in a few MGETs over at most half the pool's connections, and wait (bounded, twice a
+command's timeout) for a free one rather than miss (`lookup_batches`: a warm dashboard's
+hundreds of lookups in a few round trips); writes happen after the answer, from a bounded queue,
+in pipelines (likewise, rather than most of them dropped).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import orjson
 from .breaker import CircuitBreaker
 from .config import ApiKey
 from .endpoints import Endpoint
+from .lookup_batches import LookupBatches
 
 log = logging.getLogger("gateway.cache")
 T = TypeVar("T")
@@ -46,6 +49,11 @@ ENTRY_OVERHEAD = 320
 REDIS_TIMEOUT = 0.25  # seconds for one command, connecting included
 REDIS_COOLDOWN = 5.0  # seconds Redis is skipped after a failure, between probes
 REDIS_POOL_SIZE = 32  # connections; past them a command is a miss, not a wait
+# Lookup commands in flight at once: the rest of the pool is for probes and for the writes of
+# a cache that writes before it answers (the persisted-query store).
+LOOKUPS_IN_FLIGHT = REDIS_POOL_SIZE // 2
+# How long a lookup waits, in times a command's timeout: for a connection, then its answer.
+LOOKUP_WAIT_FACTOR = 2
 # Writes behind the answers wait in one queue, written by one task in pipelines: at most this
 # many entries, and as many bytes as this many of the largest values; past them a write is
 # dropped.
@@ -65,8 +73,10 @@ class ResponseCache(Protocol):
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        """Each key's value (None for a miss), in one round trip."""
+    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0
+                       ) -> list[bytes | None]:
+        """Each key's value (None for a miss), in few round trips; `expected_bytes`: a guess
+        of each value's size, so that no command carries too many bytes."""
         ...
 
     async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
@@ -136,7 +146,8 @@ class MemoryCache:
             self._expiries = [(at, k) for k, (at, _) in self._entries.items()]
             heapq.heapify(self._expiries)
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0
+                       ) -> list[bytes | None]:
         return [await self.get(key) for key in keys]
 
     async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
@@ -212,18 +223,26 @@ class RedisCache:
         self._queued_bytes = 0
         self._queue_budget = REDIS_PENDING_WRITES * max_value_bytes
         self._flusher: asyncio.Task[None] | None = None
+        self._lookups = LookupBatches(self._mget, in_flight=LOOKUPS_IN_FLIGHT,
+                                      wait=timeout * LOOKUP_WAIT_FACTOR)
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._guarded(lambda: self._redis.get(key))
-        return value if isinstance(value, bytes) else None
+        return (await self.get_many((key,)))[0]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self.set_many([(key, value, ttl)])
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        values = await self._guarded(lambda: self._redis.mget(keys)) if keys else None
-        if not isinstance(values, list) or len(values) != len(keys):
+    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0
+                       ) -> list[bytes | None]:
+        if self._skipped():  # no wait for a Redis the breaker skips
             return [None] * len(keys)
+        return await self._lookups.get_many(keys, expected_bytes)
+
+    async def _mget(self, keys: list[str]) -> list[bytes | None] | None:
+        """One command of the lookups gathered (see `lookup_batches`)."""
+        values = await self._guarded(lambda: self._redis.mget(keys))
+        if not isinstance(values, list) or len(values) != len(keys):
+            return None
         return [v if isinstance(v, bytes) else None for v in values]
 
     async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
@@ -275,8 +294,11 @@ class RedisCache:
                             else self._timeout)
 
     async def close(self) -> None:
+        # Cancelled before anything here yields: a writer that has not started yet does not
+        # start (redis-py may swallow a cancel that lands while it connects).
         for task in list(self._tasks):
             task.cancel()
+        await self._lookups.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._queue.clear()
         self._queued_bytes = 0
@@ -290,13 +312,19 @@ class RedisCache:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _skipped(self) -> bool:
+        """Whether the breaker skips Redis now (then it probes it, in the background)."""
+        if self._breaker.closed:
+            return False
+        if self._breaker.take_probe():
+            self._spawn(self._breaker.probe(self._redis.ping, self._timeout))
+        return True
+
     async def _guarded(self, command: Callable[[], Awaitable[T]],
                        timeout: float | None = None) -> T | None:
         """The command's answer; None when Redis is skipped, refuses, fails or is slower than
         `timeout` (by default, a lookup's)."""
-        if not self._breaker.closed:
-            if self._breaker.take_probe():
-                self._spawn(self._breaker.probe(self._redis.ping, self._timeout))
+        if self._skipped():
             return None
         try:
             async with asyncio.timeout(timeout or self._timeout):

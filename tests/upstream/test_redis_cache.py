@@ -66,17 +66,36 @@ async def test_a_burst_of_writes_goes_in_a_few_pipelines(redis: RedisServer) -> 
         await cache.close()
 
 
-async def test_a_full_pool_is_a_miss_not_a_queue(redis: RedisServer) -> None:
-    cache = RedisCache(redis.url, timeout=PATIENT)
+async def test_lookups_past_the_pool_wait_together_rather_than_miss(
+        redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=PATIENT, write_behind=False)
     try:
+        await cache.set_many([(f"k{i}", b"v%d" % i, 60) for i in range(1000)])
+        before = redis.connections_received()
+        # A dashboard's lookups, all at once: far more than the pool's connections.
+        found = await asyncio.gather(*(cache.get(f"k{i}") for i in range(1000)),
+                                     cache.get_many([f"k{i}" for i in range(1000)]))
+        assert list(found[:1000]) == [b"v%d" % i for i in range(1000)]
+        assert found[1000] == [b"v%d" % i for i in range(1000)]
+        # In MGETs of at most 128 keys, over at most half the pool's connections.
+        assert redis.connections_received() - before <= REDIS_POOL_SIZE // 2
+        assert int(redis.command(b"INFO commandstats\r\n").decode().split(
+            "cmdstat_mget:calls=")[1].split(",")[0]) == -(-2000 // 128)
+    finally:
+        await cache.close()
+
+
+async def test_lookups_in_a_frozen_redis_are_misses_after_a_timeout(
+        redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=0.2)
+    try:
+        await cache.set_many([("k", b"v", 60)])
+        await asyncio.gather(*cache._tasks)
         redis.freeze()
-        lookups = [asyncio.ensure_future(cache.get(f"k{i}")) for i in range(REDIS_POOL_SIZE + 8)]
-        await settled(lookups, 8)
-        assert [t.result() for t in lookups if t.done()] == [None] * 8
-        assert sum(not t.done() for t in lookups) == REDIS_POOL_SIZE
-        for task in lookups:
-            task.cancel()
-        await asyncio.gather(*lookups, return_exceptions=True)
+        async with asyncio.timeout(30):  # a guard, not a measurement
+            found = await asyncio.gather(*(cache.get("k") for _ in range(1000)))
+        assert found == [None] * 1000
+        assert not cache._breaker.closed  # and the lookups after them skip Redis
     finally:
         await cache.close()
 
