@@ -7,8 +7,9 @@ Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+import orjson
 import pytest
 
 from gateway.upstream.cache import (
@@ -17,6 +18,11 @@ from gateway.upstream.cache import (
     REDIS_QUEUED_WRITES,
     RedisCache,
 )
+from gateway.upstream.chart_cache import ChartAsk, ChartCache
+from gateway.upstream.config import ApiKey
+from gateway.upstream.lifetimes import Lifetimes, TimesToLive
+from gateway.upstream.lookup_batches import MGET_BYTES
+from gateway.upstream.observer import NullObserver
 from tests.redis_server import RedisServer, redis_server
 
 PATIENT = 60.0  # seconds per command: far more than any test here runs
@@ -79,8 +85,7 @@ async def test_lookups_past_the_pool_wait_together_rather_than_miss(
         assert found[1000] == [b"v%d" % i for i in range(1000)]
         # In MGETs of at most 128 keys, over at most half the pool's connections.
         assert redis.connections_received() - before <= REDIS_POOL_SIZE // 2
-        assert int(redis.command(b"INFO commandstats\r\n").decode().split(
-            "cmdstat_mget:calls=")[1].split(",")[0]) == -(-2000 // 128)
+        assert mget_calls(redis) == -(-2000 // 128)
     finally:
         await cache.close()
 
@@ -158,3 +163,37 @@ async def test_many_lookups_in_a_redis_that_is_down_are_misses() -> None:
         assert cache._tasks == set()
     finally:
         await cache.close()
+
+
+async def test_a_charts_parts_are_looked_up_in_commands_of_about_a_megabyte(
+        redis: RedisServer) -> None:
+    """100 experiments' parts of a sampled chart of two metrics (~50 KB each, as guessed): in
+    a few MGETs of ~1 MiB, not one of 5 MB whose timeout would open the breaker for all."""
+    cache = RedisCache(redis.url, timeout=PATIENT)
+    charts = ChartCache(cache, Lifetimes(TimesToLive(), 1000), NullObserver(), lambda _: True)
+    ask = ChartAsk(("loss", "accuracy"), (), independent=True, full=False)
+    key, experiments = ApiKey("a" * 32), [f"e{i:03d}" for i in range(100)]
+    points = {"steps": list(range(500)), "values": [0.5] * 500}
+    answer = orjson.dumps({"empty": False, "experiments": {e: {
+        "experimentKey": e, "metrics": [{"metricName": m, **points} for m in ask.metrics]}
+        for e in experiments}})
+
+    async def fetch(asked: Sequence[str]) -> bytes:
+        return answer
+
+    try:
+        first = await charts.chart(key, experiments, ask, fetch)
+        await asyncio.gather(*cache._tasks)
+        mgets = mget_calls(redis)
+        assert await charts.held(key, experiments, ask) == first.experiments
+        per_command = MGET_BYTES // ask.part_bytes()
+        assert per_command < 25  # (that is what this test is about)
+        assert mget_calls(redis) - mgets == -(-100 // per_command)
+    finally:
+        await cache.close()
+
+
+def mget_calls(redis: RedisServer) -> int:
+    stats = redis.command(b"INFO commandstats\r\n").decode()
+    return int(stats.split("cmdstat_mget:calls=")[1].split(",")[0]) \
+        if "cmdstat_mget:" in stats else 0
