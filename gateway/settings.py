@@ -226,6 +226,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_max_bytes", "COMET_GATEWAY_CACHE_MAX_BYTES", int,
             "Bytes the in-process cache holds, bookkeeping included (least recently used go "
             "first). An answer over 1/16 of it is not cached, in Redis either."),
+    Setting("cache_key_share", "COMET_GATEWAY_CACHE_KEY_SHARE", float,
+            "The share (0 to 1) of the in-process cache's bytes and entries, and of the "
+            "experiment states remembered, that one API key's may take: past it a key's new "
+            "entries evict its own oldest, never another key's. At 0.5, one key still holds a "
+            "100-experiment dashboard (about 3.3 MiB) many times over."),
     Setting("cache_key_recheck", "COMET_GATEWAY_CACHE_KEY_RECHECK", float,
             "Seconds cached answers are served to a key after Comet last accepted it; its next "
             "call then goes upstream, so a revoked key stops getting cached answers within "
@@ -323,6 +328,7 @@ class Settings:
     cache_ttls: str = "workspace=60,project=30,registry=30,panel=300,experiment=30"
     cache_max_entries: int = 10_000
     cache_max_bytes: int = 32 * 1024 * 1024
+    cache_key_share: float = 0.5
     cache_key_recheck: float = 60.0
     persisted_max_bytes: int = 8 * 1024 * 1024
     redis_timeout: float = 0.25
@@ -349,6 +355,8 @@ class Settings:
             raise ValueError("max_deferred cannot be negative (0 answers every operation whole)")
         if self.gc_threshold < 0:
             raise ValueError("gc_threshold cannot be negative (0 leaves Python's defaults)")
+        if not 0 < self.cache_key_share <= 1:
+            raise ValueError("cache_key_share must be above 0 and at most 1")
         if self.redis_timeout <= 0 or self.cache_key_recheck < 0:
             raise ValueError("redis_timeout must be positive, cache_key_recheck not negative")
         for name in ("cache_ttl_ended", "cache_ttl_running", "cache_ttl_state"):

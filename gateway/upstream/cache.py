@@ -6,7 +6,10 @@ downloads never pass through here.
 
 Both caches are bounded in bytes, whatever clients ask for: the in-process one holds at most
 `max_bytes` (keys, values and an allowance for bookkeeping) and frees entries when they expire,
-not when they are next looked up; neither keeps a value over `max_value_bytes`.
+not when they are next looked up; neither keeps a value over `max_value_bytes`. In process, one
+API key's entries take at most `key_share` of the bytes and of the entries: past it, a key's
+new entries evict its own oldest, never another key's, so that one key's large request cannot
+empty the cache of everyone else's dashboards.
 
 A cache must never make the gateway slower than no cache. A Redis that fails or freezes is a
 miss, never an error: each command has a short timeout and no retries; after a failure a circuit
@@ -101,6 +104,23 @@ def _cost(key: str, value: bytes) -> int:
     return len(key) + len(value) + ENTRY_OVERHEAD
 
 
+def _owner(key: str) -> str:
+    """The fingerprint of the API key an entry belongs to (`cache_key`'s third part); "" for
+    an entry of nobody's."""
+    parts = key.split(":", 3)
+    return parts[2] if len(parts) == 4 and parts[0] == "cgw" else ""
+
+
+class _Owned:
+    """One API key's entries in the cache: their bytes, and their keys oldest first."""
+
+    __slots__ = ("bytes", "keys")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.keys: OrderedDict[str, None] = OrderedDict()
+
+
 class MemoryCache:
     """An in-process LRU bounded in bytes and in entries, with a lifetime per entry.
 
@@ -109,10 +129,16 @@ class MemoryCache:
     """
 
     def __init__(self, max_entries: int, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 max_value_bytes: int | None = None,
+                 max_value_bytes: int | None = None, key_share: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """`key_share`: of the bytes and entries, what one API key's entries may take."""
         self._max_entries = max_entries
         self._max_bytes = max_bytes
+        # Shares are kept only when they bound anything (the hot path of a cache without
+        # them stays as it was).
+        self._owners: dict[str, _Owned] | None = {} if key_share < 1 else None
+        self._share_bytes = int(max_bytes * key_share)
+        self._share_entries = max(1, int(max_entries * key_share))
         self._max_value = max_bytes // VALUE_SHARE if max_value_bytes is None \
             else max_value_bytes
         self._clock = clock
@@ -139,9 +165,12 @@ class MemoryCache:
         self._entries[key] = (expires, value)
         self._bytes += _cost(key, value)
         heapq.heappush(self._expiries, (expires, key))
+        if self._owners is not None:
+            self._owned(key, value)
         while self._bytes > self._max_bytes or len(self._entries) > self._max_entries:
             oldest, (_, old) = self._entries.popitem(last=False)
             self._bytes -= _cost(oldest, old)
+            self._disowned(oldest, old)
         if len(self._expiries) > 2 * len(self._entries) + 64:
             self._expiries = [(at, k) for k, (at, _) in self._entries.items()]
             heapq.heapify(self._expiries)
@@ -163,14 +192,39 @@ class MemoryCache:
         self._entries.clear()
         self._expiries.clear()
         self._bytes = 0
+        if self._owners is not None:
+            self._owners.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _owned(self, key: str, value: bytes) -> None:
+        """Count a new entry to its API key's share; past the share, its oldest go."""
+        assert self._owners is not None
+        owned = self._owners.get(owner := _owner(key))
+        if owned is None:
+            owned = self._owners[owner] = _Owned()
+        owned.bytes += _cost(key, value)
+        owned.keys[key] = None
+        while owned.bytes > self._share_bytes or len(owned.keys) > self._share_entries:
+            self._drop(next(iter(owned.keys)))
+
+    def _disowned(self, key: str, value: bytes) -> None:
+        if self._owners is None:
+            return
+        owner = _owner(key)
+        owned = self._owners.get(owner)
+        if owned is not None and key in owned.keys:
+            del owned.keys[key]
+            owned.bytes -= _cost(key, value)
+            if not owned.keys:
+                del self._owners[owner]
 
     def _drop(self, key: str) -> None:
         found = self._entries.pop(key, None)
         if found is not None:
             self._bytes -= _cost(key, found[1])
+            self._disowned(key, found[1])
 
     def _sweep(self) -> None:
         now = self._clock()
@@ -181,6 +235,7 @@ class MemoryCache:
             if found is not None and found[0] == expires:  # not a replaced entry's
                 del self._entries[key]
                 self._bytes -= _cost(key, found[1])
+                self._disowned(key, found[1])
 
 
 class RedisCache:

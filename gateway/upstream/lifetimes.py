@@ -65,29 +65,48 @@ class ExperimentStates:
     A bounded LRU: at most `max_entries` (key, experiment) pairs, the least recently seen
     forgotten first (forgotten is unknown: running, the safe side); each is trusted `trust`
     seconds after it was last seen. Seeing refreshes, so the order is also the order of age.
+    One API key's pairs are at most `key_share` of them: past it, its own least recently seen
+    go, so that one key listing many experiments cannot make another's dashboard unknown.
     """
 
     def __init__(self, max_entries: int, trust: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, key_share: float = 1.0) -> None:
         self._max = max_entries
+        self._per_key = max(1, int(max_entries * key_share))
         self._trust = trust
         self._clock = clock
         # (key's fingerprint, experiment key) -> (end time or RUNNING, when seen)
         self._seen: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
+        # Each key's experiments, least recently seen first (kept only under a share).
+        self._keys: dict[str, OrderedDict[str, None]] | None = \
+            {} if self._per_key < max_entries else None
 
     def saw(self, key: ApiKey, experiments: Iterable[ExperimentMetadata]) -> None:
         """Remember what an answer of `key`'s said of these experiments' states."""
         if self._trust <= 0:
             return
         now, seen, fingerprint = self._clock(), self._seen, key.fingerprint
+        mine = None if self._keys is None else self._keys.setdefault(fingerprint, OrderedDict())
         for e in experiments:
             end = e.end_time_millis
             state = RUNNING if e.running or end is None or end < 0 else end
             pair = (fingerprint, e.experiment_key)
             seen[pair] = (state, now)
             seen.move_to_end(pair)
+            if mine is not None:
+                mine[e.experiment_key] = None
+                mine.move_to_end(e.experiment_key)
+                if len(mine) > self._per_key:
+                    del seen[(fingerprint, mine.popitem(last=False)[0])]
         while len(seen) > self._max:
-            seen.popitem(last=False)
+            (owner, experiment), _ = seen.popitem(last=False)
+            if self._keys is not None:
+                theirs = self._keys[owner]
+                del theirs[experiment]
+                if not theirs:
+                    del self._keys[owner]
+        if self._keys is not None and not mine:  # nothing seen: no empty entry left
+            self._keys.pop(fingerprint, None)
 
     def ended_at(self, key: ApiKey, experiment: str) -> int | None:
         """When the experiment ended, as last seen and still trusted; None while it runs, or
@@ -107,9 +126,9 @@ class Lifetimes:
     """The lifetime of each cached answer (see the module's docstring)."""
 
     def __init__(self, ttls: TimesToLive, max_states: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, key_share: float = 1.0) -> None:
         self.ttls = ttls
-        self.states = ExperimentStates(max_states, ttls.state, clock)
+        self.states = ExperimentStates(max_states, ttls.state, clock, key_share)
         # Made once: the lookups below run for every upstream call.
         self._families = {f: Kept(t) for f, t in ttls.families.items() if t > 0}
         self._state = Kept(ttls.state) if ttls.state > 0 else None

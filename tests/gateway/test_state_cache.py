@@ -365,3 +365,29 @@ def test_a_warm_dashboard_costs_no_call_with_redis_either(demo: DemoServer,
         assert loads(demo) == {}
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("share", [DEFAULTS.cache_key_share, 1.0])
+def test_one_keys_requests_cannot_evict_another_keys_dashboard(
+        demo: DemoServer, clock: Clock, share: float) -> None:
+    """Bob's dashboards take more than the budget left beside alice's: past his share, his
+    own oldest entries go, and hers stay."""
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            upstream_rate_per_key=0, cache_max_bytes=2 * 2**20,
+                            cache_key_share=share),
+                   default_key=demo.keys["alice"], clock=clock)
+    try:
+        first = dashboard(server, 20)
+        loads(demo)
+        for project in ("sentiment-bert", "translation"):
+            bobs = DASHBOARD.replace('"vision-lab"', '"nlp-research"').replace(
+                '"image-classifier"', f'"{project}"')
+            server.data(bobs, {"n": 100}, key=demo.keys["bob"])
+        loads(demo)
+        assert dashboard(server, 20) == first
+        if share < 1:
+            assert loads(demo) == {}
+        else:  # (what the share is for: without it, bob's entries pushed hers out)
+            assert sum(loads(demo).values()) > 20
+    finally:
+        server.stop()

@@ -74,3 +74,16 @@ def test_each_endpoint_lives_by_what_it_is_about() -> None:
     assert lifetimes.of(ep.METRICS_SUMMARY, ALICE, "other") == Kept(5, "running")
     assert lifetimes.of(ep.METRICS_SUMMARY, BOB, "done") == Kept(5, "running")
     assert lifetimes.of(ep.MULTI_METRIC_CHART, ALICE, None) is None  # kept per experiment
+
+
+def test_one_key_cannot_push_another_keys_states_out() -> None:
+    states = ExperimentStates(10, trust=10, key_share=0.5)
+    states.saw(ALICE, [meta("a"), meta("b")])
+    states.saw(BOB, [meta(f"e{i}") for i in range(100)])  # far more than his share
+    assert states.ended_at(ALICE, "a") == states.ended_at(ALICE, "b") == 100
+    assert len(states) == 2 + 5  # bob's five most recent
+    assert [states.ended_at(BOB, f"e{i}") for i in (94, 95, 99)] == [None, 100, 100]
+    states.saw(ALICE, [meta(f"f{i}") for i in range(4)])  # alice's share: her oldest go
+    assert states.ended_at(ALICE, "a") is None
+    assert states.ended_at(ALICE, "b") == states.ended_at(ALICE, "f3") == 100
+    assert states.ended_at(BOB, "e99") == 100 and len(states) == 10
