@@ -17,7 +17,8 @@ breaker skips Redis and probes it in the background until it answers. Lookups as
 together, in a few MGETs over at most half the pool's connections, and wait (bounded, twice a
 command's timeout) for a free one rather than miss (`lookup_batches`: a warm dashboard's
 hundreds of lookups in a few round trips); writes happen after the answer, from a bounded queue,
-in pipelines (likewise, rather than most of them dropped).
+in pipelines (likewise, rather than most of them dropped), each living what is left of its
+lifetime when it is written (its time in the queue counts).
 """
 
 from __future__ import annotations
@@ -249,7 +250,8 @@ class RedisCache:
     def __init__(self, url: str, *, timeout: float = REDIS_TIMEOUT,
                  max_value_bytes: int = DEFAULT_MAX_BYTES // VALUE_SHARE,
                  write_behind: bool = True, cooldown: float = REDIS_COOLDOWN,
-                 name: str = "redis cache") -> None:
+                 name: str = "redis cache",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         import redis.asyncio as redis  # only needed when Redis is configured
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -274,7 +276,10 @@ class RedisCache:
         self._refused = ResponseError
         self._warned_refusal = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # (key, value, when it expires by `clock`): a write that waited has that much less to
+        # live, and one that waited its whole lifetime is not written.
         self._queue: collections.deque[tuple[str, bytes, float]] = collections.deque()
+        self._clock = clock
         self._queued_bytes = 0
         self._queue_budget = REDIS_PENDING_WRITES * max_value_bytes
         self._flusher: asyncio.Task[None] | None = None
@@ -309,11 +314,12 @@ class RedisCache:
             return
         if not self._breaker.closed:
             return
+        now = self._clock()
         for key, value, ttl in kept:  # queued while there is room; the rest dropped
             if len(self._queue) >= REDIS_QUEUED_WRITES or \
                     self._queued_bytes + len(value) > self._queue_budget:
                 break
-            self._queue.append((key, value, ttl))
+            self._queue.append((key, value, now + ttl))
             self._queued_bytes += len(value)
         if self._queue and self._flusher is None:
             self._flusher = self._spawn(self._flush())
@@ -330,7 +336,10 @@ class RedisCache:
                     batch.append(self._queue.popleft())
                     size += len(batch[-1][1])
                 self._queued_bytes -= size
-                await self._write(batch)
+                now = self._clock()
+                left = [(k, v, at - now) for k, v, at in batch if at - now >= 0.001]
+                if left:
+                    await self._write(left)
         finally:
             self._flusher = None
             if not self._breaker.closed:

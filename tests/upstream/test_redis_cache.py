@@ -197,3 +197,19 @@ def mget_calls(redis: RedisServer) -> int:
     stats = redis.command(b"INFO commandstats\r\n").decode()
     return int(stats.split("cmdstat_mget:calls=")[1].split(",")[0]) \
         if "cmdstat_mget:" in stats else 0
+
+
+async def test_a_write_that_waited_lives_what_is_left_of_its_lifetime(
+        redis: RedisServer) -> None:
+    now = [1000.0]
+    cache = RedisCache(redis.url, timeout=PATIENT, clock=lambda: now[0])
+    try:
+        await cache.set_many([("waited", b"v", 60), ("expired", b"v", 10)])
+        now[0] += 15  # what they waited in the queue (a burst of writes ahead of them)
+        await asyncio.gather(*cache._tasks)
+        assert await cache.get("waited") == b"v"
+        assert 40_000 < int(redis.command(b"PTTL waited\r\n")[1:]) <= 45_000
+        assert await cache.get("expired") is None  # its lifetime passed: never written
+        assert redis.command(b"EXISTS expired\r\n") == b":0\r\n"
+    finally:
+        await cache.close()
