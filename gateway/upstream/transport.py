@@ -351,6 +351,8 @@ class Transport:
                                    if resp.status in SLOW_DOWN else None)
                             content = await self._read_bounded(endpoint, resp)
                             if resp.status == 200:
+                                # Comet's now, for how long an experiment has been ended
+                                self._lifetimes.states.upstream.heard(resp.headers.get("Date"))
                                 return content
                             raise error_for(endpoint, resp.status, content,
                                             resp.headers.get("Retry-After"), key)

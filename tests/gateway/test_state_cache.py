@@ -391,3 +391,31 @@ def test_one_keys_requests_cannot_evict_another_keys_dashboard(
             assert sum(loads(demo).values()) > 20
     finally:
         server.stop()
+
+
+def test_an_experiment_that_just_ended_counts_as_running_until_it_settles(
+        cached: GatewayServer, demo: DemoServer, clock: Clock) -> None:
+    """Ended half a minute ago (by the demo's clock, which its Date headers show): Comet may
+    still be landing its last points, so its data lives seconds, not a day, until it has been
+    ended for COMET_GATEWAY_CACHE_SETTLE."""
+    assert DEFAULTS.cache_settle == 60
+    demo.set_state(ENDED, running=False, end=int(time.time() * 1000) - 30_000)
+    first = cached.data(SUMMARY, {"key": ENDED})
+    assert first["experiment"]["running"] is False
+    assert loads(demo) == {"GET experiment/metadata": 1, "GET experiment/metrics/summary": 1}
+    demo.log_metric(ENDED, "loss", [0.0321])  # its last point lands after the end
+    demo.set_state(ENDED, running=False, end=int(time.time() * 1000) - 30_000)
+    clock.advance(DEFAULTS.cache_ttl_running + 1)
+    landed = cached.data(SUMMARY, {"key": ENDED})
+    assert {m["name"]: m["valueCurrent"] for m in landed["experiment"]["metricsSummary"]}[
+        "loss"] == 0.0321
+    assert loads(demo) == {"GET experiment/metrics/summary": 1}
+
+    # Settled (ended two minutes ago): fetched once more under its end time, then kept long.
+    demo.set_state(ENDED, running=False, end=int(time.time() * 1000) - 120_000)
+    clock.advance(DEFAULTS.cache_ttl_state + 1)
+    assert cached.data(SUMMARY, {"key": ENDED}) == landed
+    assert loads(demo) == {"GET experiment/metadata": 1, "GET experiment/metrics/summary": 1}
+    clock.advance(DEFAULTS.cache_ttl_running + 1)
+    assert cached.data(SUMMARY, {"key": ENDED}) == landed
+    assert loads(demo) == {}
