@@ -16,9 +16,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
+from collections.abc import Iterator
 
-from . import answers, dashboard, deferred, handwritten, mesh, second_load, servers, soak
+from . import (
+    answers,
+    cache_faults,
+    dashboard,
+    deferred,
+    handwritten,
+    mesh,
+    second_load,
+    servers,
+    soak,
+)
 from .queries import LARGE_PATHS, PROJECT, WS
 from .stats import Targets
 
@@ -83,8 +95,9 @@ async def main_async(args: argparse.Namespace) -> None:
             if "points" in only:
                 await answers.metric_points(up, gw, rounds, targets)
             if "cached" in only:
-                for n in sizes:
-                    await second_load.cell(up, gw, n, rounds, targets)
+                with redis_for(args.redis) as redis_url:
+                    for n in sizes:
+                        await second_load.cell(up, gw, n, rounds, targets, redis_url)
         if only & {"small", "soak"}:
             with servers.gateway(up.url, defaults=True, log_level=None,
                                  **servers.RATE_LIMITS_OFF) as cached:
@@ -104,6 +117,16 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"\n(the whole run took {time.perf_counter() - started:.0f} s)")
 
 
+@contextlib.contextmanager
+def redis_for(asked: str | None) -> Iterator[str | None]:
+    """The Redis the `cached` cell uses: none, the URL given, or one of its own ("own")."""
+    if asked != "own":
+        yield asked
+        return
+    with cache_faults.redis() as (_, port):
+        yield f"redis://127.0.0.1:{port}/0"
+
+
 class _nothing:
     def __enter__(self) -> None:
         return None
@@ -119,6 +142,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="rounds per cell (default 5)")
     parser.add_argument("--skip-mesh", action="store_true", help="leave GraphQL Mesh out")
     parser.add_argument("--only", help=f"comma-separated cells to run: {', '.join(CELLS)}")
+    parser.add_argument("--redis", nargs="?", const="own", metavar="URL",
+                        help="the `cached` cell with the cache in Redis: at URL (emptied at "
+                             "each round), or alone a redis-server of its own")
     parser.add_argument("--sizes", default="12,100,1000",
                         help="experiments per dashboard (default 12,100,1000)")
     asyncio.run(main_async(parser.parse_args()))

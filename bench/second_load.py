@@ -7,6 +7,9 @@ refresh once the running experiments' data has expired (`COMET_GATEWAY_CACHE_TTL
 5 s), within the listing's and tags' lifetimes. One experiment in twenty of the dashboard is
 set running through the demo's state knob. The same first load through the cache-off gateway
 (the dashboard cells') is timed in each round too: what the cache costs a cold load.
+
+With `--redis`, the cache is in Redis (`COMET_GATEWAY_REDIS_URL`): emptied at each round's
+start, and the second loads wait until the first load's writes (behind the answers) landed.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import socket
 import statistics
 import time
 import urllib.request
@@ -75,8 +79,26 @@ async def load(session: aiohttp.ClientSession, url: str, key: str, n: int,
     return took
 
 
+def redis_command(url: str, command: bytes) -> bytes:
+    """One inline command's answer (a short one) from the Redis at `url`."""
+    host, port = url.removeprefix("redis://").split("/")[0].split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(command + b"\r\n")
+        return sock.recv(256)
+
+
+async def written(url: str) -> int:
+    """Once Redis's keys stopped growing (the writes behind the answers landed): how many."""
+    size, before = -1, -2
+    while size != before:
+        before = size
+        await asyncio.sleep(0.2)
+        size = int(redis_command(url, b"DBSIZE")[1:])
+    return size
+
+
 async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds: int,
-               targets: Targets) -> None:
+               targets: Targets, redis_url: str | None = None) -> None:
     key = upstream.keys["alice"]
     running = first_keys(upstream, n)[RUNNING_EVERY // 2::RUNNING_EVERY]
     for experiment in running:
@@ -86,20 +108,27 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
     times: dict[str, list[float]] = {k: [] for k in ("first", "again", "refresh", "off")}
     cpu: dict[str, list[float]] = {"first": [], "off": []}  # the server's, of the first load
     kept, warmed = [], []  # bytes the cache holds after the first load, after the warm-up
+    keys: list[int] = []  # with Redis: its keys after the first load
     calls: dict[str, list[int]] = {k: [] for k in ("first", "again", "refresh")}
     upstream.latency(LATENCY_MS)
     try:
         async with aiohttp.ClientSession() as session:
             await load(session, cold.url, key, n)  # the cache-off gateway, warm
             for _ in range(rounds):
+                if redis_url:
+                    redis_command(redis_url, b"FLUSHDB")
                 with servers.gateway(upstream.url, defaults=True, log_level=None,
-                                     **servers.RATE_LIMITS_OFF) as gw:
+                                     **servers.RATE_LIMITS_OFF,
+                                     **({"COMET_GATEWAY_REDIS_URL": redis_url}
+                                        if redis_url else {})) as gw:
                     # At most 100: what it leaves in the cache takes the budget's room.
                     await load(session, gw.url, key, min(n, 100), WARM_PROJECT)
                     warm = await held(session, gw.url)
                     for name in ("first", "again", "refresh"):
                         if name == "refresh":
                             await asyncio.sleep(wait)
+                        elif name == "again" and redis_url:
+                            keys.append(await written(redis_url))
                         upstream.clear()
                         used = servers.cpu_seconds(gw.pid)
                         times[name].append(await load(session, gw.url, key, n))
@@ -115,17 +144,23 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
         upstream.latency(0)
         upstream.admin("DELETE", "experiments/states")
 
-    print(f"\nDashboard query, {n} experiments, loaded again with the cache at its defaults "
-          f"({len(running)} of them running, upstream latency {LATENCY_MS:.0f} ms); median "
-          f"(min–max) of {rounds} rounds, each on a gateway started cold")
+    print(f"\nDashboard query, {n} experiments, loaded again with the cache at its defaults"
+          f"{' in Redis' if redis_url else ''} ({len(running)} of them running, upstream "
+          f"latency {LATENCY_MS:.0f} ms); median (min–max) of {rounds} rounds, each on a "
+          "gateway started cold")
     shown = {"first": "first load (cache cold)", "again": "second load at once",
              "refresh": f"second load {wait:.1f} s later (running data expired)"}
     for name, label in shown.items():
         line(f"{label}: wall time", Sample(tuple(times[name])).show())
         line(f"{label}: upstream calls", f"{statistics.median(calls[name]):.0f}")
-    line("the cache after the first load (after the warm-up)",
-         f"{statistics.median(kept) / 2**20:.1f} MiB ({statistics.median(warmed) / 2**20:.1f}) "
-         f"of its {cache_budget() / 2**20:.0f} MiB")
+    if redis_url:
+        line("Redis's keys after the first load (the warm-up's included)",
+             f"{statistics.median(keys):.0f}")
+    else:
+        line("the cache after the first load (after the warm-up)",
+             f"{statistics.median(kept) / 2**20:.1f} MiB "
+             f"({statistics.median(warmed) / 2**20:.1f}) of its "
+             f"{cache_budget() / 2**20:.0f} MiB")
     line("first load, cache off (the dashboard cells' gateway)",
          Sample(tuple(times["off"])).show())
     line("first load: cache on ÷ cache off, wall time",
@@ -137,7 +172,7 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
     # and the running experiments' own calls: summary and parameters each, one chart per page.
     bound = 2 * pages + 2 * len(running) + min(pages, len(running))
     refresh = statistics.median(calls["refresh"])
-    if statistics.median(kept) > 0.95 * cache_budget():
+    if not redis_url and statistics.median(kept) > 0.95 * cache_budget():
         print("  (the cache is full: this dashboard's answers take more than its budget, "
               "COMET_GATEWAY_CACHE_MAX_BYTES, and the least recently used go)")
     targets.fact(f"dashboard {n} exp.: refresh's upstream calls ≤ listing + running's",

@@ -77,7 +77,8 @@ def response_cache(settings: Settings, metrics: Metrics,
         return RedisCache(settings.redis_url, timeout=settings.redis_timeout,
                           max_value_bytes=max_value)
     cache = MemoryCache(settings.cache_max_entries, max_bytes=settings.cache_max_bytes,
-                        max_value_bytes=max_value, clock=clock)
+                        max_value_bytes=max_value, key_share=settings.cache_key_share,
+                        clock=clock)
     metrics.watch_store("responses", cache.usage)
     return cache
 
@@ -113,7 +114,8 @@ def create_app(settings: Settings | None = None, *,
                           trace_configs=tracing.client_trace_configs(
                               tracer_provider, f"{upstream.root}/")
                           if tracer_provider else (),
-                          max_states=settings.cache_max_entries)
+                          max_states=settings.cache_max_entries,
+                          key_share=settings.cache_key_share)
     introspection = IntrospectionAnswers(rate_limits)
     traced = [tracing.operation_extension(tracer_provider)] if tracer_provider else []
     schema = build_schema(settings.document_limits(),

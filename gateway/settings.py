@@ -215,6 +215,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds experiment lists and metadata stay cached, and the state they show "
             "(running, or ended at a time) is trusted: an ended experiment's cached data is "
             "fetched afresh at most twice this long after it resumed."),
+    Setting("cache_settle", "COMET_GATEWAY_CACHE_SETTLE", float,
+            "Seconds an experiment that ended still counts as running for the cache (its data "
+            "lives COMET_GATEWAY_CACHE_TTL_RUNNING), while Comet may still be landing its last "
+            "points; measured on Comet's clock (its answers' Date header), not the gateway's."),
     Setting("cache_ttls", "COMET_GATEWAY_CACHE_TTLS", str,
             "Seconds other answers stay cached, per endpoint family: workspace (workspaces, "
             "account), project (projects, notes, columns, queries, dashboards), registry, "
@@ -226,6 +230,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("cache_max_bytes", "COMET_GATEWAY_CACHE_MAX_BYTES", int,
             "Bytes the in-process cache holds, bookkeeping included (least recently used go "
             "first). An answer over 1/16 of it is not cached, in Redis either."),
+    Setting("cache_key_share", "COMET_GATEWAY_CACHE_KEY_SHARE", float,
+            "The share (0 to 1) of the in-process cache's bytes and entries, and of the "
+            "experiment states remembered, that one API key's may take: past it a key's new "
+            "entries evict its own oldest, never another key's. At 0.5, one key still holds a "
+            "100-experiment dashboard (about 3.3 MiB) many times over."),
     Setting("cache_key_recheck", "COMET_GATEWAY_CACHE_KEY_RECHECK", float,
             "Seconds cached answers are served to a key after Comet last accepted it; its next "
             "call then goes upstream, so a revoked key stops getting cached answers within "
@@ -320,9 +329,11 @@ class Settings:
     cache_ttl_ended: float = TimesToLive.ended
     cache_ttl_running: float = TimesToLive.running
     cache_ttl_state: float = TimesToLive.state
+    cache_settle: float = TimesToLive.settle
     cache_ttls: str = "workspace=60,project=30,registry=30,panel=300,experiment=30"
     cache_max_entries: int = 10_000
     cache_max_bytes: int = 32 * 1024 * 1024
+    cache_key_share: float = 0.5
     cache_key_recheck: float = 60.0
     persisted_max_bytes: int = 8 * 1024 * 1024
     redis_timeout: float = 0.25
@@ -349,9 +360,11 @@ class Settings:
             raise ValueError("max_deferred cannot be negative (0 answers every operation whole)")
         if self.gc_threshold < 0:
             raise ValueError("gc_threshold cannot be negative (0 leaves Python's defaults)")
+        if not 0 < self.cache_key_share <= 1:
+            raise ValueError("cache_key_share must be above 0 and at most 1")
         if self.redis_timeout <= 0 or self.cache_key_recheck < 0:
             raise ValueError("redis_timeout must be positive, cache_key_recheck not negative")
-        for name in ("cache_ttl_ended", "cache_ttl_running", "cache_ttl_state"):
+        for name in ("cache_ttl_ended", "cache_ttl_running", "cache_ttl_state", "cache_settle"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} cannot be negative")
         if self.log_format not in ("json", "text"):
@@ -402,7 +415,8 @@ class Settings:
     def times_to_live(self) -> TimesToLive:
         """How long answers are cached, by what they are about (see `upstream.lifetimes`)."""
         return TimesToLive(ended=self.cache_ttl_ended, running=self.cache_ttl_running,
-                           state=self.cache_ttl_state, families=self.ttls())
+                           state=self.cache_ttl_state, settle=self.cache_settle,
+                           families=self.ttls())
 
     def document_limits(self) -> DocumentLimits:
         """What one GraphQL document may hold (see `gateway.documents`)."""

@@ -6,13 +6,19 @@ downloads never pass through here.
 
 Both caches are bounded in bytes, whatever clients ask for: the in-process one holds at most
 `max_bytes` (keys, values and an allowance for bookkeeping) and frees entries when they expire,
-not when they are next looked up; neither keeps a value over `max_value_bytes`.
+not when they are next looked up; neither keeps a value over `max_value_bytes`. In process, one
+API key's entries take at most `key_share` of the bytes and of the entries: past it, a key's
+new entries evict its own oldest, never another key's, so that one key's large request cannot
+empty the cache of everyone else's dashboards.
 
 A cache must never make the gateway slower than no cache. A Redis that fails or freezes is a
-miss, never an error: each command has a short timeout, no retries and a small pool that refuses
-rather than queues; after a failure a circuit breaker skips Redis and probes it in the background
-until it answers; writes happen after the answer, from a bounded queue, in pipelines (a
-dashboard's hundreds of answers in a few round trips, rather than most of them dropped).
+miss, never an error: each command has a short timeout and no retries; after a failure a circuit
+breaker skips Redis and probes it in the background until it answers. Lookups asked at once go
+together, in a few MGETs over at most half the pool's connections, and wait (bounded, twice a
+command's timeout) for a free one rather than miss (`lookup_batches`: a warm dashboard's
+hundreds of lookups in a few round trips); writes happen after the answer, from a bounded queue,
+in pipelines (likewise, rather than most of them dropped), each living what is left of its
+lifetime when it is written (its time in the queue counts).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import orjson
 from .breaker import CircuitBreaker
 from .config import ApiKey
 from .endpoints import Endpoint
+from .lookup_batches import LookupBatches
 
 log = logging.getLogger("gateway.cache")
 T = TypeVar("T")
@@ -46,6 +53,11 @@ ENTRY_OVERHEAD = 320
 REDIS_TIMEOUT = 0.25  # seconds for one command, connecting included
 REDIS_COOLDOWN = 5.0  # seconds Redis is skipped after a failure, between probes
 REDIS_POOL_SIZE = 32  # connections; past them a command is a miss, not a wait
+# Lookup commands in flight at once: the rest of the pool is for probes and for the writes of
+# a cache that writes before it answers (the persisted-query store).
+LOOKUPS_IN_FLIGHT = REDIS_POOL_SIZE // 2
+# How long a lookup waits, in times a command's timeout: for a connection, then its answer.
+LOOKUP_WAIT_FACTOR = 2
 # Writes behind the answers wait in one queue, written by one task in pipelines: at most this
 # many entries, and as many bytes as this many of the largest values; past them a write is
 # dropped.
@@ -65,8 +77,10 @@ class ResponseCache(Protocol):
 
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        """Each key's value (None for a miss), in one round trip."""
+    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0
+                       ) -> list[bytes | None]:
+        """Each key's value (None for a miss), in few round trips; `expected_bytes`: a guess
+        of each value's size, so that no command carries too many bytes."""
         ...
 
     async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
@@ -91,6 +105,23 @@ def _cost(key: str, value: bytes) -> int:
     return len(key) + len(value) + ENTRY_OVERHEAD
 
 
+def _owner(key: str) -> str:
+    """The fingerprint of the API key an entry belongs to (`cache_key`'s third part); "" for
+    an entry of nobody's."""
+    parts = key.split(":", 3)
+    return parts[2] if len(parts) == 4 and parts[0] == "cgw" else ""
+
+
+class _Owned:
+    """One API key's entries in the cache: their bytes, and their keys oldest first."""
+
+    __slots__ = ("bytes", "keys")
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.keys: OrderedDict[str, None] = OrderedDict()
+
+
 class MemoryCache:
     """An in-process LRU bounded in bytes and in entries, with a lifetime per entry.
 
@@ -99,10 +130,16 @@ class MemoryCache:
     """
 
     def __init__(self, max_entries: int, *, max_bytes: int = DEFAULT_MAX_BYTES,
-                 max_value_bytes: int | None = None,
+                 max_value_bytes: int | None = None, key_share: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """`key_share`: of the bytes and entries, what one API key's entries may take."""
         self._max_entries = max_entries
         self._max_bytes = max_bytes
+        # Shares are kept only when they bound anything (the hot path of a cache without
+        # them stays as it was).
+        self._owners: dict[str, _Owned] | None = {} if key_share < 1 else None
+        self._share_bytes = int(max_bytes * key_share)
+        self._share_entries = max(1, int(max_entries * key_share))
         self._max_value = max_bytes // VALUE_SHARE if max_value_bytes is None \
             else max_value_bytes
         self._clock = clock
@@ -129,14 +166,18 @@ class MemoryCache:
         self._entries[key] = (expires, value)
         self._bytes += _cost(key, value)
         heapq.heappush(self._expiries, (expires, key))
+        if self._owners is not None:
+            self._owned(key, value)
         while self._bytes > self._max_bytes or len(self._entries) > self._max_entries:
             oldest, (_, old) = self._entries.popitem(last=False)
             self._bytes -= _cost(oldest, old)
+            self._disowned(oldest, old)
         if len(self._expiries) > 2 * len(self._entries) + 64:
             self._expiries = [(at, k) for k, (at, _) in self._entries.items()]
             heapq.heapify(self._expiries)
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0
+                       ) -> list[bytes | None]:
         return [await self.get(key) for key in keys]
 
     async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
@@ -152,14 +193,39 @@ class MemoryCache:
         self._entries.clear()
         self._expiries.clear()
         self._bytes = 0
+        if self._owners is not None:
+            self._owners.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def _owned(self, key: str, value: bytes) -> None:
+        """Count a new entry to its API key's share; past the share, its oldest go."""
+        assert self._owners is not None
+        owned = self._owners.get(owner := _owner(key))
+        if owned is None:
+            owned = self._owners[owner] = _Owned()
+        owned.bytes += _cost(key, value)
+        owned.keys[key] = None
+        while owned.bytes > self._share_bytes or len(owned.keys) > self._share_entries:
+            self._drop(next(iter(owned.keys)))
+
+    def _disowned(self, key: str, value: bytes) -> None:
+        if self._owners is None:
+            return
+        owner = _owner(key)
+        owned = self._owners.get(owner)
+        if owned is not None and key in owned.keys:
+            del owned.keys[key]
+            owned.bytes -= _cost(key, value)
+            if not owned.keys:
+                del self._owners[owner]
 
     def _drop(self, key: str) -> None:
         found = self._entries.pop(key, None)
         if found is not None:
             self._bytes -= _cost(key, found[1])
+            self._disowned(key, found[1])
 
     def _sweep(self) -> None:
         now = self._clock()
@@ -170,6 +236,7 @@ class MemoryCache:
             if found is not None and found[0] == expires:  # not a replaced entry's
                 del self._entries[key]
                 self._bytes -= _cost(key, found[1])
+                self._disowned(key, found[1])
 
 
 class RedisCache:
@@ -183,7 +250,8 @@ class RedisCache:
     def __init__(self, url: str, *, timeout: float = REDIS_TIMEOUT,
                  max_value_bytes: int = DEFAULT_MAX_BYTES // VALUE_SHARE,
                  write_behind: bool = True, cooldown: float = REDIS_COOLDOWN,
-                 name: str = "redis cache") -> None:
+                 name: str = "redis cache",
+                 clock: Callable[[], float] = time.monotonic) -> None:
         import redis.asyncio as redis  # only needed when Redis is configured
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
@@ -208,22 +276,33 @@ class RedisCache:
         self._refused = ResponseError
         self._warned_refusal = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # (key, value, when it expires by `clock`): a write that waited has that much less to
+        # live, and one that waited its whole lifetime is not written.
         self._queue: collections.deque[tuple[str, bytes, float]] = collections.deque()
+        self._clock = clock
         self._queued_bytes = 0
         self._queue_budget = REDIS_PENDING_WRITES * max_value_bytes
         self._flusher: asyncio.Task[None] | None = None
+        self._lookups = LookupBatches(self._mget, in_flight=LOOKUPS_IN_FLIGHT,
+                                      wait=timeout * LOOKUP_WAIT_FACTOR)
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._guarded(lambda: self._redis.get(key))
-        return value if isinstance(value, bytes) else None
+        return (await self.get_many((key,)))[0]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         await self.set_many([(key, value, ttl)])
 
-    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
-        values = await self._guarded(lambda: self._redis.mget(keys)) if keys else None
-        if not isinstance(values, list) or len(values) != len(keys):
+    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0
+                       ) -> list[bytes | None]:
+        if self._skipped():  # no wait for a Redis the breaker skips
             return [None] * len(keys)
+        return await self._lookups.get_many(keys, expected_bytes)
+
+    async def _mget(self, keys: list[str]) -> list[bytes | None] | None:
+        """One command of the lookups gathered (see `lookup_batches`)."""
+        values = await self._guarded(lambda: self._redis.mget(keys))
+        if not isinstance(values, list) or len(values) != len(keys):
+            return None
         return [v if isinstance(v, bytes) else None for v in values]
 
     async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
@@ -235,11 +314,12 @@ class RedisCache:
             return
         if not self._breaker.closed:
             return
+        now = self._clock()
         for key, value, ttl in kept:  # queued while there is room; the rest dropped
             if len(self._queue) >= REDIS_QUEUED_WRITES or \
                     self._queued_bytes + len(value) > self._queue_budget:
                 break
-            self._queue.append((key, value, ttl))
+            self._queue.append((key, value, now + ttl))
             self._queued_bytes += len(value)
         if self._queue and self._flusher is None:
             self._flusher = self._spawn(self._flush())
@@ -256,7 +336,10 @@ class RedisCache:
                     batch.append(self._queue.popleft())
                     size += len(batch[-1][1])
                 self._queued_bytes -= size
-                await self._write(batch)
+                now = self._clock()
+                left = [(k, v, at - now) for k, v, at in batch if at - now >= 0.001]
+                if left:
+                    await self._write(left)
         finally:
             self._flusher = None
             if not self._breaker.closed:
@@ -275,8 +358,11 @@ class RedisCache:
                             else self._timeout)
 
     async def close(self) -> None:
+        # Cancelled before anything here yields: a writer that has not started yet does not
+        # start (redis-py may swallow a cancel that lands while it connects).
         for task in list(self._tasks):
             task.cancel()
+        await self._lookups.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._queue.clear()
         self._queued_bytes = 0
@@ -290,13 +376,19 @@ class RedisCache:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    def _skipped(self) -> bool:
+        """Whether the breaker skips Redis now (then it probes it, in the background)."""
+        if self._breaker.closed:
+            return False
+        if self._breaker.take_probe():
+            self._spawn(self._breaker.probe(self._redis.ping, self._timeout))
+        return True
+
     async def _guarded(self, command: Callable[[], Awaitable[T]],
                        timeout: float | None = None) -> T | None:
         """The command's answer; None when Redis is skipped, refuses, fails or is slower than
         `timeout` (by default, a lookup's)."""
-        if not self._breaker.closed:
-            if self._breaker.take_probe():
-                self._spawn(self._breaker.probe(self._redis.ping, self._timeout))
+        if self._skipped():
             return None
         try:
             async with asyncio.timeout(timeout or self._timeout):

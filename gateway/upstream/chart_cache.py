@@ -9,6 +9,12 @@ params, sampled or full, independent or not), and a chart is put together from t
 cache holds and one call for the experiments it lacks. A refresh thus costs one chart call
 per batch of running experiments, carrying only their series.
 
+A chart's parts are looked up together, but never in one command of megabytes: each part's
+size is guessed from what was asked (metrics, sampled or full), so that the cache sends them in
+commands of about a megabyte each (see `lookup_batches`). One command of a whole dashboard's
+parts would take longer than a lookup's timeout where the same in smaller ones would not, and
+its timeout would open the breaker for every key.
+
 A part is kept as the upstream sent it: the answer is decoded whole, as without a cache, and
 split into its experiments' JSON unread (msgspec's `Raw`, a scan with no objects made), so
 that keeping the parts costs a cold load no encoding. A part read back is decoded by the same
@@ -34,6 +40,12 @@ from .models import ChartExperiment, MultiMetricChart
 from .observer import Observer
 
 FAMILY = "metrics"  # what the lookups count as, on /metrics
+# A part's size, guessed: Comet samples a metric to about 500 points, or sends it whole (up to
+# 15,000); a point is about 45 bytes of JSON (value, step, timestamp, epoch, duration).
+SAMPLED_POINTS = 500
+FULL_POINTS = 15_000
+POINT_BYTES = 48
+PARAM_BYTES = 64
 NONE = b"null"  # the part of an experiment the chart had no entry for
 _ENCODE = msgspec.json.Encoder()
 
@@ -55,6 +67,12 @@ class ChartAsk:
     params: tuple[str, ...]
     independent: bool
     full: bool
+
+    def part_bytes(self) -> int:
+        """What one experiment's part of the answer is expected to weigh (a guess, for how
+        many parts one lookup command carries)."""
+        points = FULL_POINTS if self.full else SAMPLED_POINTS
+        return 256 + len(self.metrics) * points * POINT_BYTES + len(self.params) * PARAM_BYTES
 
     def digest(self) -> str:
         text = json.dumps([self.metrics, self.params, self.independent, self.full],
@@ -91,7 +109,8 @@ class ChartCache:
         prefix = self._prefix(key, ask)
         names = [_part(prefix, e, self._lifetimes.logged(key, e).tag) for e in wanted]
         parts: dict[str, ChartExperiment | None] = {}
-        for e, found in zip(wanted, await self._cache.get_many(names), strict=True):
+        found_all = await self._cache.get_many(names, ask.part_bytes())
+        for e, found in zip(wanted, found_all, strict=True):
             part = _decoded(found)
             self._observer.cache_lookup(FAMILY, part is not None)
             if part is not None:

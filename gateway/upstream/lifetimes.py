@@ -16,6 +16,14 @@ running: the long lifetime is used only while a recent answer, fetched with the 
 the experiment ended, so a key that can no longer see the experiment stops being served its
 long-lived entries too.
 
+An experiment that ended moments ago counts as running until it has been ended for `settle`
+seconds (60 by default): Comet may still be landing its last points, and what is read then
+would otherwise be kept a day as it was. The time since it ended is the upstream's: its end
+time (Comet's clock) against Comet's own now, as the Date header of its latest answers shows
+it (`UpstreamTime`; the gateway's clock only until an answer came), so that a gateway whose
+clock runs ahead of Comet's does not cut the settling short. The Date header has whole seconds
+and comes after the answer was made: the settling is exact to a second or two.
+
 How stale an ended experiment's entry can be once it resumed: the list that says "ended" may
 have been cached for up to `state` seconds, and what it said is trusted for `state` seconds
 after it was last read; so at most twice `state` (20 s by default). Within one request a
@@ -25,6 +33,7 @@ it came with.
 
 from __future__ import annotations
 
+import email.utils
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +53,7 @@ class TimesToLive:
     ended: float = 86_400.0  # what an ended experiment logged
     running: float = 5.0  # what a running experiment (or one of unknown state) logged
     state: float = 10.0  # experiment lists and metadata; how long a state seen is trusted
+    settle: float = 60.0  # how long an experiment that ended still counts as running
     families: Mapping[str, float] = field(default_factory=dict)  # everything else
 
     def any(self) -> bool:
@@ -59,35 +69,84 @@ class Kept:
     tag: str = ""
 
 
+class UpstreamTime:
+    """The upstream's clock, as the Date headers of its answers show it: the wall clock plus
+    the offset the latest header read showed (a header is read at most once a second)."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self._offset = 0.0
+        self._next_read = 0.0
+
+    def heard(self, date: str | None) -> None:
+        """An answer's Date header (None: it had none)."""
+        now = self._wall()
+        if date is None or now < self._next_read:
+            return
+        self._next_read = now + 1.0
+        said = email.utils.parsedate_tz(date)
+        if said is not None:
+            # The header has whole seconds, truncated: the middle of its second is nearest.
+            self._offset = email.utils.mktime_tz(said) + 0.5 - now
+
+    def millis(self) -> int:
+        """The upstream's now, in milliseconds since the epoch."""
+        return int((self._wall() + self._offset) * 1000)
+
+
 class ExperimentStates:
     """The state each experiment had in the last list or metadata decoded, per API key.
 
     A bounded LRU: at most `max_entries` (key, experiment) pairs, the least recently seen
     forgotten first (forgotten is unknown: running, the safe side); each is trusted `trust`
     seconds after it was last seen. Seeing refreshes, so the order is also the order of age.
+    One API key's pairs are at most `key_share` of them: past it, its own least recently seen
+    go, so that one key listing many experiments cannot make another's dashboard unknown.
+    An experiment that ended less than `settle` seconds ago (by `upstream`) is seen running.
     """
 
     def __init__(self, max_entries: int, trust: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, key_share: float = 1.0,
+                 settle: float = 0.0, upstream: UpstreamTime | None = None) -> None:
         self._max = max_entries
+        self._settle_ms = int(settle * 1000)
+        self.upstream = upstream or UpstreamTime()
+        self._per_key = max(1, int(max_entries * key_share))
         self._trust = trust
         self._clock = clock
         # (key's fingerprint, experiment key) -> (end time or RUNNING, when seen)
         self._seen: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
+        # Each key's experiments, least recently seen first (kept only under a share).
+        self._keys: dict[str, OrderedDict[str, None]] | None = \
+            {} if self._per_key < max_entries else None
 
     def saw(self, key: ApiKey, experiments: Iterable[ExperimentMetadata]) -> None:
         """Remember what an answer of `key`'s said of these experiments' states."""
         if self._trust <= 0:
             return
         now, seen, fingerprint = self._clock(), self._seen, key.fingerprint
+        settled = self.upstream.millis() - self._settle_ms  # ended by then: ended for good
+        mine = None if self._keys is None else self._keys.setdefault(fingerprint, OrderedDict())
         for e in experiments:
             end = e.end_time_millis
-            state = RUNNING if e.running or end is None or end < 0 else end
+            state = RUNNING if e.running or end is None or end < 0 or end > settled else end
             pair = (fingerprint, e.experiment_key)
             seen[pair] = (state, now)
             seen.move_to_end(pair)
+            if mine is not None:
+                mine[e.experiment_key] = None
+                mine.move_to_end(e.experiment_key)
+                if len(mine) > self._per_key:
+                    del seen[(fingerprint, mine.popitem(last=False)[0])]
         while len(seen) > self._max:
-            seen.popitem(last=False)
+            (owner, experiment), _ = seen.popitem(last=False)
+            if self._keys is not None:
+                theirs = self._keys[owner]
+                del theirs[experiment]
+                if not theirs:
+                    del self._keys[owner]
+        if self._keys is not None and not mine:  # nothing seen: no empty entry left
+            self._keys.pop(fingerprint, None)
 
     def ended_at(self, key: ApiKey, experiment: str) -> int | None:
         """When the experiment ended, as last seen and still trusted; None while it runs, or
@@ -107,9 +166,9 @@ class Lifetimes:
     """The lifetime of each cached answer (see the module's docstring)."""
 
     def __init__(self, ttls: TimesToLive, max_states: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, key_share: float = 1.0) -> None:
         self.ttls = ttls
-        self.states = ExperimentStates(max_states, ttls.state, clock)
+        self.states = ExperimentStates(max_states, ttls.state, clock, key_share, ttls.settle)
         # Made once: the lookups below run for every upstream call.
         self._families = {f: Kept(t) for f, t in ttls.families.items() if t > 0}
         self._state = Kept(ttls.state) if ttls.state > 0 else None

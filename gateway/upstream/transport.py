@@ -71,9 +71,10 @@ class Transport:
                  clock: Callable[[], float] = time.monotonic,
                  retries: RetryPolicy | None = None,
                  trace_configs: Sequence[aiohttp.TraceConfig] = (),
-                 max_states: int = 10_000) -> None:
+                 max_states: int = 10_000, key_share: float = 1.0) -> None:
         """`ttls`: how long answers are cached (a mapping: seconds per family, nothing else
-        cached); `max_states`: experiment states remembered (see `lifetimes`)."""
+        cached); `max_states`: experiment states remembered, of which one API key's take at
+        most `key_share` (see `lifetimes`)."""
         self.config = config
         # The sessions' tracing hooks (see gateway.tracing): none unless traces are exported.
         self._trace_configs = list(trace_configs)
@@ -83,7 +84,7 @@ class Transport:
         self.cache = cache
         if not isinstance(ttls, TimesToLive):
             ttls = TimesToLive(ended=0, running=0, state=0, families=dict(ttls or {}))
-        self._lifetimes = Lifetimes(ttls, max_states, clock=clock)
+        self._lifetimes = Lifetimes(ttls, max_states, clock=clock, key_share=key_share)
         self._flights: SingleFlight[bytes] = SingleFlight()
         self._caching = cache is not None and ttls.any()
         self._recent_keys = RecentKeys(key_recheck, clock=clock)
@@ -350,6 +351,8 @@ class Transport:
                                    if resp.status in SLOW_DOWN else None)
                             content = await self._read_bounded(endpoint, resp)
                             if resp.status == 200:
+                                # Comet's now, for how long an experiment has been ended
+                                self._lifetimes.states.upstream.heard(resp.headers.get("Date"))
                                 return content
                             raise error_for(endpoint, resp.status, content,
                                             resp.headers.get("Retry-After"), key)

@@ -310,8 +310,6 @@ def test_the_cache_in_redis_is_shared_by_processes(demo: DemoServer, redis_url: 
         # Then a dashboard of the first three comes from Redis: the project, what the
         # experiments logged, under the end times the listing says (that process reads the
         # listing of three itself: another call than the listing of 100), the chart's parts.
-        # (Three, so that its lookups stay within Redis's pool: past 32 at once a lookup is
-        # a miss, never a wait.)
         mine = dashboard(two, 3)["project"]["experiments"]["edges"]
         assert mine == first["project"]["experiments"]["edges"][:3]
         assert loads(demo) == {"GET experiments": 1}
@@ -344,3 +342,80 @@ def test_a_chart_part_is_kept_under_a_short_key_whatever_the_id_asked(
         server.stop()
     assert parts == b":3\r\n"  # the real experiment's part and the two invented ones
     assert int(longest[1:]) < 200, longest
+
+
+def test_a_warm_dashboard_costs_no_call_with_redis_either(demo: DemoServer,
+                                                          redis_url: str) -> None:
+    """The second load's ~300 lookups and the chart's 100 parts come at once: they wait for
+    Redis's connections (the lookups of a moment go together, in a few MGETs), rather than
+    miss past its pool, so Redis costs a warm dashboard what the in-process cache does."""
+    assert redis(redis_url, b"FLUSHDB").startswith(b"+OK")
+    # The listing's lifetime long enough that a slow machine's first load cannot outlast it.
+    settings = Settings(upstream_url=demo.url, redis_url=redis_url, rate_limit_per_second=0,
+                        upstream_rate_per_key=0, cache_ttl_state=600)
+    server = start(settings, demo.keys["alice"])
+    try:
+        first = dashboard(server)
+        assert sum(loads(demo).values()) == 2 + 3 * 100 + 1
+        deadline = time.monotonic() + 10
+        while redis(redis_url, b"DBSIZE") != b":402\r\n":
+            assert time.monotonic() < deadline, redis(redis_url, b"DBSIZE")
+            time.sleep(0.02)
+        assert dashboard(server) == first
+        assert loads(demo) == {}
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("share", [DEFAULTS.cache_key_share, 1.0])
+def test_one_keys_requests_cannot_evict_another_keys_dashboard(
+        demo: DemoServer, clock: Clock, share: float) -> None:
+    """Bob's dashboards take more than the budget left beside alice's: past his share, his
+    own oldest entries go, and hers stay."""
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            upstream_rate_per_key=0, cache_max_bytes=2 * 2**20,
+                            cache_key_share=share),
+                   default_key=demo.keys["alice"], clock=clock)
+    try:
+        first = dashboard(server, 20)
+        loads(demo)
+        for project in ("sentiment-bert", "translation"):
+            bobs = DASHBOARD.replace('"vision-lab"', '"nlp-research"').replace(
+                '"image-classifier"', f'"{project}"')
+            server.data(bobs, {"n": 100}, key=demo.keys["bob"])
+        loads(demo)
+        assert dashboard(server, 20) == first
+        if share < 1:
+            assert loads(demo) == {}
+        else:  # (what the share is for: without it, bob's entries pushed hers out)
+            assert sum(loads(demo).values()) > 20
+    finally:
+        server.stop()
+
+
+def test_an_experiment_that_just_ended_counts_as_running_until_it_settles(
+        cached: GatewayServer, demo: DemoServer, clock: Clock) -> None:
+    """Ended half a minute ago (by the demo's clock, which its Date headers show): Comet may
+    still be landing its last points, so its data lives seconds, not a day, until it has been
+    ended for COMET_GATEWAY_CACHE_SETTLE."""
+    assert DEFAULTS.cache_settle == 60
+    demo.set_state(ENDED, running=False, end=int(time.time() * 1000) - 30_000)
+    first = cached.data(SUMMARY, {"key": ENDED})
+    assert first["experiment"]["running"] is False
+    assert loads(demo) == {"GET experiment/metadata": 1, "GET experiment/metrics/summary": 1}
+    demo.log_metric(ENDED, "loss", [0.0321])  # its last point lands after the end
+    demo.set_state(ENDED, running=False, end=int(time.time() * 1000) - 30_000)
+    clock.advance(DEFAULTS.cache_ttl_running + 1)
+    landed = cached.data(SUMMARY, {"key": ENDED})
+    assert {m["name"]: m["valueCurrent"] for m in landed["experiment"]["metricsSummary"]}[
+        "loss"] == 0.0321
+    assert loads(demo) == {"GET experiment/metrics/summary": 1}
+
+    # Settled (ended two minutes ago): fetched once more under its end time, then kept long.
+    demo.set_state(ENDED, running=False, end=int(time.time() * 1000) - 120_000)
+    clock.advance(DEFAULTS.cache_ttl_state + 1)
+    assert cached.data(SUMMARY, {"key": ENDED}) == landed
+    assert loads(demo) == {"GET experiment/metadata": 1, "GET experiment/metrics/summary": 1}
+    clock.advance(DEFAULTS.cache_ttl_running + 1)
+    assert cached.data(SUMMARY, {"key": ENDED}) == landed
+    assert loads(demo) == {}

@@ -158,3 +158,19 @@ def test_the_breaker_probes_once_per_cooldown_and_logs_changes_only(
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == ["thing failed (TimeoutError): skipped, and probed every 5 s until it "
                         "answers", "thing answers again"]
+
+
+async def test_a_keys_share_frees_its_own_oldest_entries_and_counts_every_byte() -> None:
+    clock = Clock()
+    cache = MemoryCache(100, max_bytes=100_000, key_share=0.25, clock=clock)
+    await cache.set("cgw:v1:alice:a", b"x" * 1000, 10)
+    for i in range(100):  # bob's, over his share of 25,000 bytes and 25 entries
+        await cache.set(f"cgw:v1:bob:{i}", b"y" * 2000, 5 + i % 10)
+    assert await cache.get("cgw:v1:alice:a") == b"x" * 1000
+    assert await cache.get("cgw:v1:bob:90") is not None
+    assert await cache.get("cgw:v1:bob:89") is None  # his oldest went
+    assert cache._owners is not None
+    held = sum(o.bytes for o in cache._owners.values())
+    assert held == cache.usage()[0] <= 100_000 and len(cache) == 1 + 10  # 10 of his fit in 25,000
+    clock.now += 100  # all expired: every share's bytes freed with them
+    assert cache.usage() == (0, 0) and cache._owners == {}

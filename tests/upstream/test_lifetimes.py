@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import email.utils
+
 from gateway.upstream import ApiKey
 from gateway.upstream import endpoints as ep
-from gateway.upstream.lifetimes import ExperimentStates, Kept, Lifetimes, TimesToLive
+from gateway.upstream.lifetimes import (
+    ExperimentStates,
+    Kept,
+    Lifetimes,
+    TimesToLive,
+    UpstreamTime,
+)
 from gateway.upstream.models import ExperimentMetadata
 
 ALICE, BOB = ApiKey("alice-key"), ApiKey("bob-key")
@@ -74,3 +82,32 @@ def test_each_endpoint_lives_by_what_it_is_about() -> None:
     assert lifetimes.of(ep.METRICS_SUMMARY, ALICE, "other") == Kept(5, "running")
     assert lifetimes.of(ep.METRICS_SUMMARY, BOB, "done") == Kept(5, "running")
     assert lifetimes.of(ep.MULTI_METRIC_CHART, ALICE, None) is None  # kept per experiment
+
+
+def test_one_key_cannot_push_another_keys_states_out() -> None:
+    states = ExperimentStates(10, trust=10, key_share=0.5)
+    states.saw(ALICE, [meta("a"), meta("b")])
+    states.saw(BOB, [meta(f"e{i}") for i in range(100)])  # far more than his share
+    assert states.ended_at(ALICE, "a") == states.ended_at(ALICE, "b") == 100
+    assert len(states) == 2 + 5  # bob's five most recent
+    assert [states.ended_at(BOB, f"e{i}") for i in (94, 95, 99)] == [None, 100, 100]
+    states.saw(ALICE, [meta(f"f{i}") for i in range(4)])  # alice's share: her oldest go
+    assert states.ended_at(ALICE, "a") is None
+    assert states.ended_at(ALICE, "b") == states.ended_at(ALICE, "f3") == 100
+    assert states.ended_at(BOB, "e99") == 100 and len(states) == 10
+
+
+def test_the_settling_is_timed_by_the_upstreams_clock_not_the_gateways() -> None:
+    wall = Clock()
+    wall.now = 1_700_000_000.0  # the gateway's clock: five minutes ahead of Comet's
+    comet = UpstreamTime(wall)
+    comet.heard(email.utils.formatdate(wall.now - 300, usegmt=True))
+    assert abs(comet.millis() - (wall.now - 300) * 1000) <= 1000
+    states = ExperimentStates(100, trust=10, settle=60, upstream=comet)
+    just = int((wall.now - 300 - 30) * 1000)  # ended 30 s ago, by Comet's clock
+    states.saw(ALICE, [meta("just", end=just), meta("long", end=just - 60_000)])
+    assert states.ended_at(ALICE, "just") is None  # still settling: running
+    assert states.ended_at(ALICE, "long") == just - 60_000
+    comet.heard("not a date")  # a header it cannot read leaves the offset as it was
+    wall.now += 1.5
+    assert abs(comet.millis() - (wall.now - 300) * 1000) <= 1000

@@ -7,8 +7,9 @@ Redis."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+import orjson
 import pytest
 
 from gateway.upstream.cache import (
@@ -17,6 +18,11 @@ from gateway.upstream.cache import (
     REDIS_QUEUED_WRITES,
     RedisCache,
 )
+from gateway.upstream.chart_cache import ChartAsk, ChartCache
+from gateway.upstream.config import ApiKey
+from gateway.upstream.lifetimes import Lifetimes, TimesToLive
+from gateway.upstream.lookup_batches import MGET_BYTES
+from gateway.upstream.observer import NullObserver
 from tests.redis_server import RedisServer, redis_server
 
 PATIENT = 60.0  # seconds per command: far more than any test here runs
@@ -66,17 +72,35 @@ async def test_a_burst_of_writes_goes_in_a_few_pipelines(redis: RedisServer) -> 
         await cache.close()
 
 
-async def test_a_full_pool_is_a_miss_not_a_queue(redis: RedisServer) -> None:
-    cache = RedisCache(redis.url, timeout=PATIENT)
+async def test_lookups_past_the_pool_wait_together_rather_than_miss(
+        redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=PATIENT, write_behind=False)
     try:
+        await cache.set_many([(f"k{i}", b"v%d" % i, 60) for i in range(1000)])
+        before = redis.connections_received()
+        # A dashboard's lookups, all at once: far more than the pool's connections.
+        found = await asyncio.gather(*(cache.get(f"k{i}") for i in range(1000)),
+                                     cache.get_many([f"k{i}" for i in range(1000)]))
+        assert list(found[:1000]) == [b"v%d" % i for i in range(1000)]
+        assert found[1000] == [b"v%d" % i for i in range(1000)]
+        # In MGETs of at most 128 keys, over at most half the pool's connections.
+        assert redis.connections_received() - before <= REDIS_POOL_SIZE // 2
+        assert mget_calls(redis) == -(-2000 // 128)
+    finally:
+        await cache.close()
+
+
+async def test_lookups_in_a_frozen_redis_are_misses_after_a_timeout(
+        redis: RedisServer) -> None:
+    cache = RedisCache(redis.url, timeout=0.2)
+    try:
+        await cache.set_many([("k", b"v", 60)])
+        await asyncio.gather(*cache._tasks)
         redis.freeze()
-        lookups = [asyncio.ensure_future(cache.get(f"k{i}")) for i in range(REDIS_POOL_SIZE + 8)]
-        await settled(lookups, 8)
-        assert [t.result() for t in lookups if t.done()] == [None] * 8
-        assert sum(not t.done() for t in lookups) == REDIS_POOL_SIZE
-        for task in lookups:
-            task.cancel()
-        await asyncio.gather(*lookups, return_exceptions=True)
+        async with asyncio.timeout(30):  # a guard, not a measurement
+            found = await asyncio.gather(*(cache.get("k") for _ in range(1000)))
+        assert found == [None] * 1000
+        assert not cache._breaker.closed  # and the lookups after them skip Redis
     finally:
         await cache.close()
 
@@ -137,5 +161,55 @@ async def test_many_lookups_in_a_redis_that_is_down_are_misses() -> None:
         assert await cache.get_many(["a", "b"]) == [None, None]
         await cache.set_many([("a", b"1", 60)])  # dropped: the breaker is open
         assert cache._tasks == set()
+    finally:
+        await cache.close()
+
+
+async def test_a_charts_parts_are_looked_up_in_commands_of_about_a_megabyte(
+        redis: RedisServer) -> None:
+    """100 experiments' parts of a sampled chart of two metrics (~50 KB each, as guessed): in
+    a few MGETs of ~1 MiB, not one of 5 MB whose timeout would open the breaker for all."""
+    cache = RedisCache(redis.url, timeout=PATIENT)
+    charts = ChartCache(cache, Lifetimes(TimesToLive(), 1000), NullObserver(), lambda _: True)
+    ask = ChartAsk(("loss", "accuracy"), (), independent=True, full=False)
+    key, experiments = ApiKey("a" * 32), [f"e{i:03d}" for i in range(100)]
+    points = {"steps": list(range(500)), "values": [0.5] * 500}
+    answer = orjson.dumps({"empty": False, "experiments": {e: {
+        "experimentKey": e, "metrics": [{"metricName": m, **points} for m in ask.metrics]}
+        for e in experiments}})
+
+    async def fetch(asked: Sequence[str]) -> bytes:
+        return answer
+
+    try:
+        first = await charts.chart(key, experiments, ask, fetch)
+        await asyncio.gather(*cache._tasks)
+        mgets = mget_calls(redis)
+        assert await charts.held(key, experiments, ask) == first.experiments
+        per_command = MGET_BYTES // ask.part_bytes()
+        assert per_command < 25  # (that is what this test is about)
+        assert mget_calls(redis) - mgets == -(-100 // per_command)
+    finally:
+        await cache.close()
+
+
+def mget_calls(redis: RedisServer) -> int:
+    stats = redis.command(b"INFO commandstats\r\n").decode()
+    return int(stats.split("cmdstat_mget:calls=")[1].split(",")[0]) \
+        if "cmdstat_mget:" in stats else 0
+
+
+async def test_a_write_that_waited_lives_what_is_left_of_its_lifetime(
+        redis: RedisServer) -> None:
+    now = [1000.0]
+    cache = RedisCache(redis.url, timeout=PATIENT, clock=lambda: now[0])
+    try:
+        await cache.set_many([("waited", b"v", 60), ("expired", b"v", 10)])
+        now[0] += 15  # what they waited in the queue (a burst of writes ahead of them)
+        await asyncio.gather(*cache._tasks)
+        assert await cache.get("waited") == b"v"
+        assert 40_000 < int(redis.command(b"PTTL waited\r\n")[1:]) <= 45_000
+        assert await cache.get("expired") is None  # its lifetime passed: never written
+        assert redis.command(b"EXISTS expired\r\n") == b":0\r\n"
     finally:
         await cache.close()
