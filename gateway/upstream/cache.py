@@ -16,9 +16,13 @@ miss, never an error: each command has a short timeout and no retries; after a f
 breaker skips Redis and probes it in the background until it answers. Lookups asked at once go
 together, in a few MGETs over at most half the pool's connections, and wait (bounded, twice a
 command's timeout) for a free one rather than miss (`lookup_batches`: a warm dashboard's
-hundreds of lookups in a few round trips); writes happen after the answer, from a bounded queue,
-in pipelines (likewise, rather than most of them dropped), each living what is left of its
-lifetime when it is written (its time in the queue counts).
+hundreds of lookups in a few round trips). An MGET carries about a megabyte, by what values
+of its kind were seen to weigh (`value_sizes`); one of several keys that times out anyway (a
+guess too small: values larger than their kind's) is a miss and a PING in the background,
+which opens the breaker only when Redis does not answer it, for the breaker is for a Redis
+that is down, not for one slow to send a large answer. Writes happen after the answer, from
+a bounded queue, in pipelines (likewise, rather than most of them dropped), each living what
+is left of its lifetime when it is written (its time in the queue counts).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from .breaker import CircuitBreaker
 from .config import ApiKey
 from .endpoints import Endpoint
 from .lookup_batches import LookupBatches
+from .value_sizes import ValueSizes
 
 log = logging.getLogger("gateway.cache")
 T = TypeVar("T")
@@ -256,6 +261,7 @@ class RedisCache:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
         from redis.exceptions import MaxConnectionsError, ResponseError
+        from redis.exceptions import TimeoutError as SocketTimeout
 
         # No retries (redis-py retries connection errors and timeouts 3 times by default, with
         # backoff, pool exhaustion included): the breaker is the one policy.
@@ -274,6 +280,7 @@ class RedisCache:
         self._breaker = CircuitBreaker(name, cooldown, log)
         self._pool_full = MaxConnectionsError
         self._refused = ResponseError
+        self._slow = (TimeoutError, SocketTimeout)  # its socket's, or the command's
         self._warned_refusal = False
         self._tasks: set[asyncio.Task[None]] = set()
         # (key, value, when it expires by `clock`): a write that waited has that much less to
@@ -285,6 +292,8 @@ class RedisCache:
         self._flusher: asyncio.Task[None] | None = None
         self._lookups = LookupBatches(self._mget, in_flight=LOOKUPS_IN_FLIGHT,
                                       wait=timeout * LOOKUP_WAIT_FACTOR)
+        self._sizes = ValueSizes()
+        self._checking: asyncio.Task[None] | None = None  # a PING after a slow MGET
 
     async def get(self, key: str) -> bytes | None:
         return (await self.get_many((key,)))[0]
@@ -296,19 +305,45 @@ class RedisCache:
                        ) -> list[bytes | None]:
         if self._skipped():  # no wait for a Redis the breaker skips
             return [None] * len(keys)
-        return await self._lookups.get_many(keys, expected_bytes)
+        if not keys:
+            return []
+        # One call's keys are of one kind (an endpoint's answer, one chart's parts).
+        return await self._lookups.get_many(keys, self._sizes.guess(keys[0], expected_bytes))
 
     async def _mget(self, keys: list[str]) -> list[bytes | None] | None:
-        """One command of the lookups gathered (see `lookup_batches`)."""
-        values = await self._guarded(lambda: self._redis.mget(keys))
+        """One command of the lookups gathered (see `lookup_batches`). A timeout of several
+        keys is a miss, and Redis is asked a PING before the breaker hears of it (see the
+        module's docstring)."""
+        values = await self._guarded(lambda: self._redis.mget(keys),
+                                     slow_is_miss=len(keys) > 1)
         if not isinstance(values, list) or len(values) != len(keys):
             return None
-        return [v if isinstance(v, bytes) else None for v in values]
+        found: list[bytes | None] = []
+        for key, value in zip(keys, values, strict=True):
+            if isinstance(value, bytes):
+                self._sizes.saw(key, len(value))
+                found.append(value)
+            else:
+                found.append(None)
+        return found
+
+    def _check_alive(self) -> None:
+        """After a slow command: whether Redis answers a PING (if not, the breaker opens)."""
+        if self._checking is None:
+            self._checking = self._spawn(self._ping())
+
+    async def _ping(self) -> None:
+        try:
+            await self._guarded(self._redis.ping)
+        finally:
+            self._checking = None
 
     async def set_many(self, items: Sequence[tuple[str, bytes, float]]) -> None:
         kept = [(k, v, ttl) for k, v, ttl in items if 0 < ttl and len(v) <= self._max_value]
         if not kept:
             return
+        for key, value, _ in kept:
+            self._sizes.saw(key, len(value))
         if not self._write_behind:
             await self._write(kept)
             return
@@ -385,14 +420,22 @@ class RedisCache:
         return True
 
     async def _guarded(self, command: Callable[[], Awaitable[T]],
-                       timeout: float | None = None) -> T | None:
+                       timeout: float | None = None, *, slow_is_miss: bool = False
+                       ) -> T | None:
         """The command's answer; None when Redis is skipped, refuses, fails or is slower than
-        `timeout` (by default, a lookup's)."""
+        `timeout` (by default, a lookup's). `slow_is_miss`: a timeout is checked with a PING
+        rather than counted as a failure."""
         if self._skipped():
             return None
         try:
             async with asyncio.timeout(timeout or self._timeout):
                 answer = await command()
+        except self._slow as exc:
+            if slow_is_miss:
+                self._check_alive()
+            else:
+                self._breaker.failed(type(exc).__name__)
+            return None
         except self._pool_full:
             return None  # all connections busy: a miss now, not a queue
         except self._refused as exc:  # it answered (maxmemory, a read-only replica, ...)

@@ -8,9 +8,10 @@ every connection is busy wait for the next free one, in the next commands, rathe
 
 Bounded everywhere: a lookup waits at most `wait` seconds (a connection, then its command's
 answer), then is a miss; at most `max_waiting` lookups wait (past them a lookup is a miss at
-once); no command carries more than `MGET_KEYS` keys or, by the callers' guess of each value's
-size, `MGET_BYTES` bytes, so that a large request's lookups are no likelier to time out (and
-open the breaker for every key) than a small one's.
+once); no command carries more than `MGET_KEYS` distinct keys or, by the callers' guess of each
+value's size, `MGET_BYTES` bytes, so that a large request's lookups are no likelier to time out
+than a small one's. (A guess can be wrong: the cache decides what a command that timed out
+says of Redis, see `RedisCache`.)
 """
 
 from __future__ import annotations
@@ -85,34 +86,39 @@ class LookupBatches:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    def _take(self) -> list[tuple[str, asyncio.Future[bytes | None]]]:
-        """The next command's keys: in the order asked, bounded in keys and expected bytes."""
-        batch: list[tuple[str, asyncio.Future[bytes | None]]] = []
+    def _take(self) -> dict[str, list[asyncio.Future[bytes | None]]]:
+        """The next command's keys, each once with its waiters: in the order asked, bounded
+        in keys and expected bytes."""
+        batch: dict[str, list[asyncio.Future[bytes | None]]] = {}
         size = 0
         waiting = self._waiting
-        while waiting and len(batch) < MGET_KEYS:
+        while waiting:
             key, expected, waiter = waiting[0]
             if waiter.done():  # its caller gave up
                 waiting.popleft()
                 continue
-            if batch and size + expected > MGET_BYTES:
-                break
+            same = batch.get(key)
+            if same is None:
+                if len(batch) >= MGET_KEYS or (batch and size + expected > MGET_BYTES):
+                    break
+                same = batch[key] = []
+                size += expected
             waiting.popleft()
-            batch.append((key, waiter))
-            size += expected
+            same.append(waiter)
         return batch
 
-    async def _answer(self, batch: list[tuple[str, asyncio.Future[bytes | None]]]) -> None:
+    async def _answer(self, batch: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
         values: Sequence[bytes | None] | None = None
         try:
-            values = await self._fetch([key for key, _ in batch])
+            values = await self._fetch(list(batch))
         finally:  # cancelled (the cache closing) too: its waiters are misses, not errors
             self._in_flight -= 1
             if values is None or len(values) != len(batch):
                 values = [None] * len(batch)
-            for (_, waiter), value in zip(batch, values, strict=True):
-                if not waiter.done():
-                    waiter.set_result(value)
+            for waiters, value in zip(batch.values(), values, strict=True):
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(value)
             if self._waiting and not self._scheduled and not self._closed:
                 self._scheduled = True
                 asyncio.get_running_loop().call_soon(self._send)

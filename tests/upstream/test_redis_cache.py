@@ -13,9 +13,11 @@ import orjson
 import pytest
 
 from gateway.upstream.cache import (
+    DEFAULT_MAX_BYTES,
     REDIS_PENDING_WRITES,
     REDIS_POOL_SIZE,
     REDIS_QUEUED_WRITES,
+    VALUE_SHARE,
     RedisCache,
 )
 from gateway.upstream.chart_cache import ChartAsk, ChartCache
@@ -167,9 +169,11 @@ async def test_many_lookups_in_a_redis_that_is_down_are_misses() -> None:
 
 async def test_a_charts_parts_are_looked_up_in_commands_of_about_a_megabyte(
         redis: RedisServer) -> None:
-    """100 experiments' parts of a sampled chart of two metrics (~50 KB each, as guessed): in
-    a few MGETs of ~1 MiB, not one of 5 MB whose timeout would open the breaker for all."""
+    """100 experiments' parts of a sampled chart of two metrics (~50 KB each, as guessed by a
+    cache that never saw them): in a few MGETs of ~1 MiB, not one of 5 MB. The cache that wrote
+    them knows they weigh ~8 KB: one MGET (the guess is the worst case, L3)."""
     cache = RedisCache(redis.url, timeout=PATIENT)
+    fresh = RedisCache(redis.url, timeout=PATIENT)
     charts = ChartCache(cache, Lifetimes(TimesToLive(), 1000), NullObserver(), lambda _: True)
     ask = ChartAsk(("loss", "accuracy"), (), independent=True, full=False)
     key, experiments = ApiKey("a" * 32), [f"e{i:03d}" for i in range(100)]
@@ -185,11 +189,18 @@ async def test_a_charts_parts_are_looked_up_in_commands_of_about_a_megabyte(
         first = await charts.chart(key, experiments, ask, fetch)
         await asyncio.gather(*cache._tasks)
         mgets = mget_calls(redis)
-        assert await charts.held(key, experiments, ask) == first.experiments
+        unseen = ChartCache(fresh, Lifetimes(TimesToLive(), 1000), NullObserver(),
+                            lambda _: True)
+        assert await unseen.held(key, experiments, ask) == first.experiments
         per_command = MGET_BYTES // ask.part_bytes()
         assert per_command < 25  # (that is what this test is about)
         assert mget_calls(redis) - mgets == -(-100 // per_command)
+        mgets = mget_calls(redis)
+        assert len(answer) < MGET_BYTES
+        assert await charts.held(key, experiments, ask) == first.experiments
+        assert mget_calls(redis) - mgets == 1
     finally:
+        await fresh.close()
         await cache.close()
 
 
@@ -211,5 +222,49 @@ async def test_a_write_that_waited_lives_what_is_left_of_its_lifetime(
         assert 40_000 < int(redis.command(b"PTTL waited\r\n")[1:]) <= 45_000
         assert await cache.get("expired") is None  # its lifetime passed: never written
         assert redis.command(b"EXISTS expired\r\n") == b":0\r\n"
+    finally:
+        await cache.close()
+
+
+def answer_key(endpoint: str, i: int, owner: str = "f" * 16) -> str:
+    """A key shaped as the transport's (`cache_key`): what `value_sizes` tells kinds by."""
+    return f"cgw:v1:{owner}:{endpoint}:{i:064d}"
+
+
+async def test_lookups_of_large_values_at_once_do_not_open_the_breaker(
+        redis: RedisServer) -> None:
+    """100 values near the cap, looked up at once by a cache that never saw them (its guess
+    of their size is small: MGETs of hundreds of megabytes, which time out): misses, not a
+    Redis counted as down, so a small lookup right after still hits."""
+    near_cap = DEFAULT_MAX_BYTES // VALUE_SHARE - 100
+    setup = RedisCache(redis.url, timeout=PATIENT, write_behind=False)
+    try:
+        await setup.set_many([(answer_key("output", i), b"x" * near_cap, 600)
+                              for i in range(100)])
+        await setup.set(answer_key("tags", 0), b"small", 600)
+    finally:
+        await setup.close()
+    cache = RedisCache(redis.url)  # the default timeout
+    try:
+        await asyncio.gather(*(cache.get(answer_key("output", i)) for i in range(100)))
+        await asyncio.gather(*cache._tasks)  # the PING the slow MGET asked for
+        assert cache._breaker.closed
+        assert await cache.get(answer_key("tags", 0)) == b"small"
+    finally:
+        await cache.close()
+
+
+async def test_what_values_weigh_bounds_the_bytes_of_a_lookup_command(
+        redis: RedisServer) -> None:
+    """Values of ~400 KB written: looked up in commands of about a megabyte (2 values each),
+    as the sizes seen say, not 128 to a command as a guess of 4 KB would."""
+    cache = RedisCache(redis.url, timeout=PATIENT, write_behind=False)
+    try:
+        await cache.set_many([(answer_key("output", i), b"x" * 400_000, 600)
+                              for i in range(20)])
+        mgets = mget_calls(redis)
+        found = await asyncio.gather(*(cache.get(answer_key("output", i)) for i in range(20)))
+        assert found == [b"x" * 400_000] * 20
+        assert mget_calls(redis) - mgets == 10
     finally:
         await cache.close()
