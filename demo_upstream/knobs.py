@@ -38,12 +38,15 @@ a `fraction` of them drawn from a seeded generator, so that runs repeat.
     crowd     an upstream with a concurrency limit: `status` (as `status` does, with its
               `Retry-After`) to a request of a key that has more than `size` requests in
               flight at once, the real answer otherwise
+    date      the real answer with its Date header `body`, verbatim (garbage, a year 99999),
+              or else the demo's clock `skew` seconds off (an upstream whose clock is off)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import json
 import random
 import time
@@ -56,7 +59,8 @@ from aiohttp import web
 
 REST_PREFIX = "/api/rest/v2/"
 API_KEY_NOT_REGISTERED = 90212  # Comet's sdk_error_code for a key it does not know
-KINDS = {"status", "delay", "reset", "truncate", "garbage", "redirect", "bytes", "crowd"}
+KINDS = {"status", "delay", "reset", "truncate", "garbage", "redirect", "bytes", "crowd",
+         "date"}
 PROBE = "/clientlib/isAlive/ver"
 
 
@@ -75,6 +79,7 @@ class Fault:
     content_type: str | None = None
     size: int = 0
     chunked: bool = False  # `bytes`: sent without a Content-Length
+    skew: float = 0.0  # `date`: seconds the Date header is off the demo's clock
     id: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -172,6 +177,11 @@ async def _apply(fault: Fault, request: web.Request, handler: Handler,
         return web.Response(status=fault.status, headers=where)
     if fault.kind == "bytes":
         return await _stream_bytes(fault, request)
+    if fault.kind == "date":
+        response = await handler(request)
+        response.headers["Date"] = fault.body if fault.body is not None else \
+            email.utils.formatdate(time.time() + fault.skew, usegmt=True)
+        return response
     if fault.kind == "status":
         headers = {"Content-Type": fault.content_type or "application/json"}
         if fault.retry_after is not None:

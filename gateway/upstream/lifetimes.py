@@ -22,7 +22,11 @@ would otherwise be kept a day as it was. The time since it ended is the upstream
 time (Comet's clock) against Comet's own now, as the Date header of its latest answers shows
 it (`UpstreamTime`; the gateway's clock only until an answer came), so that a gateway whose
 clock runs ahead of Comet's does not cut the settling short. The Date header has whole seconds
-and comes after the answer was made: the settling is exact to a second or two.
+and comes after the answer was made: the settling is exact to a second or two. Only answers
+of Comet's own origin are read (not a redirect's elsewhere), a header that does not parse is
+ignored, and so is one further than `MAX_SKEW` from the gateway's clock (a caching proxy's old
+Date, a clock that is plainly wrong: trusted, it would make every ended experiment count as
+running, or settle none): then the gateway's own clock is used, with one warning logged.
 
 How stale an ended experiment's entry can be once it resumed: the list that says "ended" may
 have been cached for up to `state` seconds, and what it said is trusted for `state` seconds
@@ -34,6 +38,7 @@ it came with.
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +49,8 @@ from .endpoints import Endpoint, Lifetime
 from .models import ExperimentMetadata
 
 RUNNING = -1  # a remembered state: running (an end time is never negative)
+MAX_SKEW = 3600.0  # seconds Comet's clock may be off the gateway's and still be believed
+log = logging.getLogger("gateway.cache")
 
 
 @dataclass(frozen=True)
@@ -71,23 +78,42 @@ class Kept:
 
 class UpstreamTime:
     """The upstream's clock, as the Date headers of its answers show it: the wall clock plus
-    the offset the latest header read showed (a header is read at most once a second)."""
+    the offset the latest header read showed (a header is read at most once a second, by
+    `clock`; one unreadable, or off by more than `MAX_SKEW`, is ignored)."""
 
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, wall: Callable[[], float] = time.time,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._wall = wall
+        self._clock = clock
         self._offset = 0.0
-        self._next_read = 0.0
+        self._next_read: float | None = None
+        self._warned = False
 
     def heard(self, date: str | None) -> None:
-        """An answer's Date header (None: it had none)."""
-        now = self._wall()
-        if date is None or now < self._next_read:
+        """An answer's Date header (None: it had none). Never raises."""
+        if date is None:
             return
-        self._next_read = now + 1.0
-        said = email.utils.parsedate_tz(date)
-        if said is not None:
+        ticks = self._clock()
+        if self._next_read is not None and ticks < self._next_read:
+            return
+        self._next_read = ticks + 1.0
+        try:
+            said = email.utils.parsedate_tz(date)
             # The header has whole seconds, truncated: the middle of its second is nearest.
-            self._offset = email.utils.mktime_tz(said) + 0.5 - now
+            offset = email.utils.mktime_tz(said) + 0.5 - self._wall() if said else None
+        except (ValueError, OverflowError, TypeError, IndexError):
+            offset = None  # a year 99999, a day 0, ...: not a time
+        if offset is None:
+            return
+        if abs(offset) > MAX_SKEW:
+            if not self._warned:
+                self._warned = True
+                log.warning("Comet's Date header is %.0f s off this gateway's clock, more than "
+                            "%.0f s: the gateway's own clock times how long experiments have "
+                            "been ended", offset, MAX_SKEW)
+            self._offset = 0.0
+            return
+        self._offset = offset
 
     def millis(self) -> int:
         """The upstream's now, in milliseconds since the epoch."""

@@ -351,8 +351,11 @@ class Transport:
                                    if resp.status in SLOW_DOWN else None)
                             content = await self._read_bounded(endpoint, resp)
                             if resp.status == 200:
-                                # Comet's now, for how long an experiment has been ended
-                                self._lifetimes.states.upstream.heard(resp.headers.get("Date"))
+                                # Comet's now, for how long an experiment has been ended: by
+                                # Comet's answers only, not a redirect's elsewhere.
+                                if self._redirects.is_home(resp.url):
+                                    self._lifetimes.states.upstream.heard(
+                                        resp.headers.get("Date"))
                                 return content
                             raise error_for(endpoint, resp.status, content,
                                             resp.headers.get("Retry-After"), key)

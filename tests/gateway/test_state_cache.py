@@ -419,3 +419,17 @@ def test_an_experiment_that_just_ended_counts_as_running_until_it_settles(
     clock.advance(DEFAULTS.cache_ttl_running + 1)
     assert cached.data(SUMMARY, {"key": ENDED}) == landed
     assert loads(demo) == {}
+
+
+def test_the_settling_follows_comets_clock_as_its_date_header_shows_it(
+        cached: GatewayServer, demo: DemoServer, clock: Clock) -> None:
+    """Comet's clock five minutes behind the gateway's: an experiment that ended 30 s ago by
+    Comet's clock (5.5 min ago by the gateway's) still settles, so its data lives seconds."""
+    demo.fault("*", "date", skew=-300)
+    comet_now = time.time() - 300
+    demo.set_state(ENDED, running=False, end=int((comet_now - 30) * 1000))
+    cached.data(SUMMARY, {"key": ENDED})
+    assert loads(demo) == {"GET experiment/metadata": 1, "GET experiment/metrics/summary": 1}
+    clock.advance(DEFAULTS.cache_ttl_running + 1)
+    cached.data(SUMMARY, {"key": ENDED})
+    assert loads(demo) == {"GET experiment/metrics/summary": 1}  # kept as running: 5 s

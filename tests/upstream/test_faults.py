@@ -320,3 +320,17 @@ async def test_a_download_cut_midway_fails_as_unavailable(alice: CometClient,
     with pytest.raises(errors.Unavailable):
         async with alice.download_experiment_model(key, "classifier") as answer:
             await answer.read()
+
+
+@pytest.mark.parametrize("date", ["Mon, 01 Jan 99999 00:00:00 GMT",  # mktime_tz: ValueError
+                                  "Mon, 01 Jan 99999999999999 00:00:00 GMT",  # OverflowError
+                                  "Mon, 01 Jan 2100 00:00:00 GMT"])
+async def test_a_200_with_a_date_header_that_is_no_time_is_still_a_200(
+        transport: Transport, alice: CometClient, demo: DemoServer, date: str) -> None:
+    """Comet's clock is read from its answers' Date header (for how long an experiment has
+    been ended): a header that is no time, or a plainly wrong one, is ignored, never an error."""
+    demo.fault("*", "date", body=date)
+    before = transport._lifetimes.states.upstream.millis() - time.time() * 1000
+    assert await alice.get_workspaces() == ("alice", "vision-lab")
+    after = transport._lifetimes.states.upstream.millis() - time.time() * 1000
+    assert abs(after - before) < 2000  # the gateway's own clock still

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import email.utils
+import logging
+
+import pytest
 
 from gateway.upstream import ApiKey
 from gateway.upstream import endpoints as ep
 from gateway.upstream.lifetimes import (
+    MAX_SKEW,
     ExperimentStates,
     Kept,
     Lifetimes,
@@ -111,3 +115,34 @@ def test_the_settling_is_timed_by_the_upstreams_clock_not_the_gateways() -> None
     comet.heard("not a date")  # a header it cannot read leaves the offset as it was
     wall.now += 1.5
     assert abs(comet.millis() - (wall.now - 300) * 1000) <= 1000
+
+
+def test_a_date_far_off_the_gateways_clock_is_not_believed(caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
+    """A caching proxy's old Date (or a clock in 2100) would make every ended experiment count
+    as running (or none settle): past an hour off, the gateway's clock is used, said once."""
+    wall, ticks = Clock(), Clock()
+    wall.now = 1_700_000_000.0
+    comet = UpstreamTime(wall, ticks)
+    comet.heard(email.utils.formatdate(wall.now - 120, usegmt=True))
+    assert abs(comet.millis() - (wall.now - 120) * 1000) <= 1000
+    for off in (-MAX_SKEW - 60, MAX_SKEW + 60, -30 * 365 * 86_400):
+        ticks.now += 1.5
+        with caplog.at_level(logging.WARNING, "gateway.cache"):
+            comet.heard(email.utils.formatdate(wall.now + off, usegmt=True))
+        assert abs(comet.millis() - wall.now * 1000) <= 1000
+    assert len([r for r in caplog.records if "Date header" in r.message]) == 1
+
+
+def test_the_date_is_read_once_a_second_by_the_monotonic_clock() -> None:
+    """The wall clock may step back (NTP): the once-a-second limit is not held up by it."""
+    wall, ticks = Clock(), Clock()
+    wall.now = 1_700_000_000.0
+    comet = UpstreamTime(wall, ticks)
+    comet.heard(email.utils.formatdate(wall.now - 100, usegmt=True))
+    wall.now -= 3600  # stepped back an hour
+    ticks.now += 1.5
+    comet.heard(email.utils.formatdate(wall.now - 200, usegmt=True))
+    assert abs(comet.millis() - (wall.now - 200) * 1000) <= 1000
+    comet.heard(email.utils.formatdate(wall.now - 10, usegmt=True))  # within the second
+    assert abs(comet.millis() - (wall.now - 200) * 1000) <= 1000
