@@ -78,6 +78,8 @@ class LookupBatches:
     def _send(self) -> None:
         """Start commands for what waits, while connections are free."""
         self._scheduled = False
+        if self._closed:  # scheduled before close(): nothing may start after it
+            return
         while self._waiting and self._in_flight < self._max_in_flight:
             batch = self._take()
             if batch:

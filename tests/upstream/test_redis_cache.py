@@ -268,3 +268,20 @@ async def test_what_values_weigh_bounds_the_bytes_of_a_lookup_command(
         assert mget_calls(redis) - mgets == 10
     finally:
         await cache.close()
+
+
+async def test_no_lookup_command_starts_after_the_cache_closed(redis: RedisServer) -> None:
+    """A lookup asked just before close() (its command scheduled, not started): a miss, and
+    no command (nor connection) starts after the close."""
+    cache = RedisCache(redis.url, timeout=PATIENT, write_behind=False)
+    await cache.set("a", b"1", 60)
+    first = asyncio.ensure_future(cache.get_many(["a"]))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # its command started
+    second = asyncio.ensure_future(cache.get_many(["a"]))
+    await asyncio.sleep(0)  # asked: its command is scheduled
+    await cache.close()
+    assert await second == [None]
+    assert await first in ([None], [b"1"])
+    await asyncio.sleep(0)
+    assert cache._lookups._tasks == set()
