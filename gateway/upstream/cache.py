@@ -291,7 +291,7 @@ class RedisCache:
         self._queue_budget = REDIS_PENDING_WRITES * max_value_bytes
         self._flusher: asyncio.Task[None] | None = None
         self._lookups = LookupBatches(self._mget, in_flight=LOOKUPS_IN_FLIGHT,
-                                      wait=timeout * LOOKUP_WAIT_FACTOR)
+                                      wait=timeout * LOOKUP_WAIT_FACTOR, owner_of=_owner)
         self._sizes = ValueSizes()
         self._checking: asyncio.Task[None] | None = None  # a PING after a slow MGET
 

@@ -6,12 +6,18 @@ connections; past the pool's they would be misses, and a warm dashboard would co
 upstream calls as a cold one. Gathered, they cost a few round trips; and lookups asked while
 every connection is busy wait for the next free one, in the next commands, rather than miss.
 
+Fair between API keys: each key's lookups wait in a queue of its own, and the commands take
+from the queues in turn, so that one request of fifteen thousand lookups delays another key's
+by a command, not by a hundred (and each command carries one key's values: a key's large
+values delay only its own lookups).
+
 Bounded everywhere: a lookup waits at most `wait` seconds (a connection, then its command's
-answer), then is a miss; at most `max_waiting` lookups wait (past them a lookup is a miss at
-once); no command carries more than `MGET_KEYS` distinct keys or, by the callers' guess of each
-value's size, `MGET_BYTES` bytes, so that a large request's lookups are no likelier to time out
-than a small one's. (A guess can be wrong: the cache decides what a command that timed out
-says of Redis, see `RedisCache`.)
+answer), then is a miss; at most `max_waiting` lookups are under way, and at most a
+`KEY_SHARE`th of them one API key's (past them a lookup is a miss at once; a lookup given up
+stops counting at once, and is never sent); no command carries more than `MGET_KEYS`
+distinct keys or, by the callers' guess of each value's size, `MGET_BYTES` bytes, so that a
+large request's lookups are no likelier to time out than a small one's. (A guess can be
+wrong: the cache decides what a command that timed out says of Redis, see `RedisCache`.)
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ from collections.abc import Awaitable, Callable, Sequence
 MGET_KEYS = 128  # keys one command carries at most
 MGET_BYTES = 1024 * 1024  # ... and expected bytes, unless one value alone is expected larger
 EXPECTED_BYTES = 4096  # a value's size, for a lookup whose caller made no guess
-MAX_WAITING = 16_384  # lookups waiting for a connection; past them a lookup is a miss
+MAX_WAITING = 16_384  # lookups under way; past them a lookup is a miss
+KEY_SHARE = 4  # one API key's lookups under way: at most this fraction of them
 
 # The command of a batch of keys: their values in order, or None when Redis failed, refused,
 # was slower than its timeout or is skipped (each a miss; the breaker is the command's).
@@ -34,15 +41,22 @@ class LookupBatches:
     """Lookups of one cache, gathered (see the module's docstring)."""
 
     def __init__(self, fetch: Fetch, *, in_flight: int, wait: float,
-                 max_waiting: int = MAX_WAITING) -> None:
+                 max_waiting: int = MAX_WAITING,
+                 owner_of: Callable[[str], str] = lambda _: "") -> None:
+        """`owner_of`: the API key (its fingerprint) a cache key belongs to."""
         self._fetch = fetch
         self._max_in_flight = in_flight
         self._wait = wait
         self._max_waiting = max_waiting
-        # (key, expected bytes, its waiter): a waiter each, so that one giving up (its
-        # deadline, a disconnect) cancels nobody else's lookup of the same key.
-        self._waiting: collections.deque[tuple[str, int, asyncio.Future[bytes | None]]] = \
-            collections.deque()
+        self._per_owner = max(1, max_waiting // KEY_SHARE)
+        self._owner_of = owner_of
+        # Per owner, in turn (the next command's first): (key, expected bytes, its waiter),
+        # a waiter each, so that one giving up (its deadline, a disconnect) cancels nobody
+        # else's lookup of the same key. Given up ones are skipped when reached.
+        self._queues: collections.OrderedDict[str, collections.deque[
+            tuple[str, int, asyncio.Future[bytes | None]]]] = collections.OrderedDict()
+        self._asked: collections.Counter[str] = collections.Counter()  # under way, per owner
+        self._under_way = 0
         self._in_flight = 0
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -54,14 +68,21 @@ class LookupBatches:
         if not keys:
             return []
         loop = asyncio.get_running_loop()
-        if self._closed or len(self._waiting) + len(keys) > self._max_waiting:
-            return [None] * len(keys)
+        owner, count = self._owner_of(keys[0]), len(keys)  # one caller's: one owner's
+        if self._closed or self._under_way + count > self._max_waiting or \
+                self._asked[owner] + count > self._per_owner:
+            return [None] * count
         expected = expected_bytes or EXPECTED_BYTES
+        queue = self._queues.get(owner)
+        if queue is None:
+            queue = self._queues[owner] = collections.deque()
         waiters: list[asyncio.Future[bytes | None]] = []
         for key in keys:
             waiter: asyncio.Future[bytes | None] = loop.create_future()
-            self._waiting.append((key, expected, waiter))
+            queue.append((key, expected, waiter))
             waiters.append(waiter)
+        self._asked[owner] += count
+        self._under_way += count
         if not self._scheduled:
             # After every task of this turn has asked its lookups: they go together.
             self._scheduled = True
@@ -74,13 +95,31 @@ class LookupBatches:
         finally:
             for w in waiters:  # given up: left out of the commands still to be sent
                 w.cancel()
+            self._given_up(owner, count)
+
+    def _given_up(self, owner: str, count: int) -> None:
+        """A caller's lookups are over (answered or given up): they stop counting, and what
+        is left of them in the queue goes when it outnumbers what still waits."""
+        self._under_way -= count
+        left = self._asked[owner] - count
+        if left:
+            self._asked[owner] = left
+        else:
+            del self._asked[owner]
+        queue = self._queues.get(owner)
+        if queue is not None and len(queue) > 2 * left + 64:
+            kept = [entry for entry in queue if not entry[2].done()]
+            if kept:
+                self._queues[owner] = collections.deque(kept)
+            else:
+                del self._queues[owner]
 
     def _send(self) -> None:
         """Start commands for what waits, while connections are free."""
         self._scheduled = False
         if self._closed:  # scheduled before close(): nothing may start after it
             return
-        while self._waiting and self._in_flight < self._max_in_flight:
+        while self._queues and self._in_flight < self._max_in_flight:
             batch = self._take()
             if batch:
                 self._in_flight += 1
@@ -89,11 +128,23 @@ class LookupBatches:
                 task.add_done_callback(self._tasks.discard)
 
     def _take(self) -> dict[str, list[asyncio.Future[bytes | None]]]:
-        """The next command's keys, each once with its waiters: in the order asked, bounded
-        in keys and expected bytes."""
+        """The next command's keys, each once with its waiters: the next owner's in turn, in
+        the order asked, bounded in keys and expected bytes."""
+        while self._queues:
+            owner, waiting = next(iter(self._queues.items()))
+            self._queues.move_to_end(owner)  # the next command is the next owner's
+            batch = self._taken(waiting)
+            if not waiting:
+                del self._queues[owner]
+            if batch:
+                return batch
+        return {}
+
+    @staticmethod
+    def _taken(waiting: collections.deque[tuple[str, int, asyncio.Future[bytes | None]]]
+               ) -> dict[str, list[asyncio.Future[bytes | None]]]:
         batch: dict[str, list[asyncio.Future[bytes | None]]] = {}
         size = 0
-        waiting = self._waiting
         while waiting:
             key, expected, waiter = waiting[0]
             if waiter.done():  # its caller gave up
@@ -121,7 +172,7 @@ class LookupBatches:
                 for waiter in waiters:
                     if not waiter.done():
                         waiter.set_result(value)
-            if self._waiting and not self._scheduled and not self._closed:
+            if self._queues and not self._scheduled and not self._closed:
                 self._scheduled = True
                 asyncio.get_running_loop().call_soon(self._send)
 
@@ -130,7 +181,8 @@ class LookupBatches:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        while self._waiting:
-            waiter = self._waiting.popleft()[2]
-            if not waiter.done():
-                waiter.set_result(None)
+        for waiting in self._queues.values():
+            for _, _, waiter in waiting:
+                if not waiter.done():
+                    waiter.set_result(None)
+        self._queues.clear()

@@ -1,0 +1,96 @@
+"""LookupBatches' fairness between API keys: each key's lookups in a queue of its own, served in
+turn; a cap on what one key has under way; a lookup given up stops counting and is never sent.
+The commands go to a recording fetch (the batches' own seam), one connection at a time, so
+that positions, not times, are what is asserted."""
+
+from __future__ import annotations
+
+import asyncio
+
+from gateway.upstream.lookup_batches import KEY_SHARE, MGET_KEYS, LookupBatches
+
+PATIENT = 60.0
+
+
+def owner(key: str) -> str:
+    return key.split(":")[0]
+
+
+class Recorded:
+    """The commands sent, in order; each answered when `gate` is set (at once by default)."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def __call__(self, keys: list[str]) -> list[bytes | None]:
+        self.commands.append(keys)
+        await self.gate.wait()
+        return [k.encode() for k in keys]
+
+
+async def test_a_keys_lookups_are_served_in_turn_with_another_keys_thousands() -> None:
+    fetch = Recorded()
+    batches = LookupBatches(fetch, in_flight=1, wait=PATIENT, owner_of=owner)
+    try:
+        attacker = [asyncio.ensure_future(batches.get_many([f"mallory:{i}" for i in range(
+            j, j + 100)])) for j in range(0, 3_000, 100)]
+        await asyncio.sleep(0)
+        victim = await batches.get_many(["alice:dashboard"])
+        assert victim == [b"alice:dashboard"]
+        where = next(i for i, c in enumerate(fetch.commands) if "alice:dashboard" in c)
+        assert where <= 1  # the next command after the one under way, not the 24th
+        assert all({owner(k) for k in c} in ({"alice"}, {"mallory"}) for c in fetch.commands)
+        await asyncio.gather(*attacker)
+        assert sum(len(c) for c in fetch.commands) == 3_001
+        assert max(len(c) for c in fetch.commands) <= MGET_KEYS
+    finally:
+        await batches.close()
+
+
+async def test_one_key_has_at_most_its_share_of_the_lookups_under_way() -> None:
+    fetch = Recorded()
+    fetch.gate.clear()
+    batches = LookupBatches(fetch, in_flight=1, wait=PATIENT, max_waiting=400,
+                            owner_of=owner)
+    try:
+        share = 400 // KEY_SHARE
+        held = asyncio.ensure_future(batches.get_many([f"mallory:{i}" for i in range(share)]))
+        await asyncio.sleep(0)
+        assert await batches.get_many(["mallory:one-more"]) == [None]  # at once: past its share
+        victim = asyncio.ensure_future(batches.get_many(["alice:dashboard"]))
+        await asyncio.sleep(0)
+        fetch.gate.set()
+        assert await victim == [b"alice:dashboard"]
+        await held
+        assert not any("mallory:one-more" in c for c in fetch.commands)
+    finally:
+        await batches.close()
+
+
+async def test_a_lookup_given_up_stops_counting_and_is_never_sent() -> None:
+    fetch = Recorded()
+    fetch.gate.clear()
+    batches = LookupBatches(fetch, in_flight=1, wait=PATIENT, max_waiting=400,
+                            owner_of=owner)
+    try:
+        first = asyncio.ensure_future(batches.get_many(["alice:first"]))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # its command is under way, and holds the one connection
+        share = 400 // KEY_SHARE
+        given_up = [asyncio.ensure_future(batches.get_many([f"alice:gone{i}"]))
+                    for i in range(share - 1)]
+        await asyncio.sleep(0)
+        for task in given_up:  # their requests went away (a disconnect)
+            task.cancel()
+        await asyncio.gather(*given_up, return_exceptions=True)
+        later = asyncio.ensure_future(batches.get_many([f"alice:later{i}" for i in range(
+            share - 1)]))
+        await asyncio.sleep(0)
+        fetch.gate.set()
+        assert await first == [b"alice:first"]
+        assert await later == [f"alice:later{i}".encode() for i in range(share - 1)]
+        assert not any(k.startswith("alice:gone") for c in fetch.commands for k in c)
+    finally:
+        await batches.close()
