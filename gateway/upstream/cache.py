@@ -8,8 +8,10 @@ Both caches are bounded in bytes, whatever clients ask for: the in-process one h
 `max_bytes` (keys, values and an allowance for bookkeeping) and frees entries when they expire,
 not when they are next looked up; neither keeps a value over `max_value_bytes`. In process, one
 API key's entries take at most `key_share` of the bytes and of the entries: past it, a key's
-new entries evict its own oldest, never another key's, so that one key's large request cannot
-empty the cache of everyone else's dashboards.
+new entries evict its own least recently used, never another key's; and when the whole cache
+is full, the entries that go are those of the key holding the most (max-min fair), so that
+neither one key's large request nor a few keys together can empty the cache of everyone
+else's dashboards.
 
 A cache must never make the gateway slower than no cache. A Redis that fails or freezes is a
 miss, never an error: each command has a short timeout and no retries; after a failure a circuit
@@ -118,7 +120,8 @@ def _owner(key: str) -> str:
 
 
 class _Owned:
-    """One API key's entries in the cache: their bytes, and their keys oldest first."""
+    """One API key's entries in the cache: their bytes, and their keys least recently used
+    first."""
 
     __slots__ = ("bytes", "keys")
 
@@ -160,6 +163,10 @@ class MemoryCache:
         if found is None:
             return None
         self._entries.move_to_end(key)
+        if self._owners is not None:  # its owner's least recently used go first, too
+            owned = self._owners.get(_owner(key))
+            if owned is not None:
+                owned.keys.move_to_end(key)
         return found[1]
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
@@ -174,6 +181,12 @@ class MemoryCache:
         if self._owners is not None:
             self._owned(key, value)
         while self._bytes > self._max_bytes or len(self._entries) > self._max_entries:
+            if self._owners:  # the largest holder's least recently used: max-min fair
+                by_bytes = self._bytes > self._max_bytes
+                largest = max(self._owners.values(), key=lambda o: o.bytes if by_bytes
+                              else len(o.keys))
+                self._drop(next(iter(largest.keys)))
+                continue
             oldest, (_, old) = self._entries.popitem(last=False)
             self._bytes -= _cost(oldest, old)
             self._disowned(oldest, old)

@@ -174,3 +174,29 @@ async def test_a_keys_share_frees_its_own_oldest_entries_and_counts_every_byte()
     assert held == cache.usage()[0] <= 100_000 and len(cache) == 1 + 10  # 10 of his fit in 25,000
     clock.now += 100  # all expired: every share's bytes freed with them
     assert cache.usage() == (0, 0) and cache._owners == {}
+
+
+async def test_a_full_cache_evicts_from_the_key_holding_the_most() -> None:
+    """Two keys, each within its half, fill the cache together: the victim's 40 entries stay,
+    the largest holder's least recently used go (before, the globally oldest went: the
+    victim's, all 40)."""
+    cache = MemoryCache(1_000, max_bytes=200_000, key_share=0.5, clock=Clock())
+    victim = [f"cgw:v1:alice:{i}" for i in range(40)]
+    for key in victim:
+        await cache.set(key, b"v" * 1000, 60)
+    for i in range(200):
+        for who in ("mallory", "trudy"):
+            await cache.set(f"cgw:v1:{who}:{i}", b"m" * 1000, 60)
+    assert [await cache.get(k) for k in victim] == [b"v" * 1000] * 40
+    assert cache.usage()[0] <= 200_000
+
+
+async def test_an_entry_just_read_survives_its_owners_eviction() -> None:
+    cache = MemoryCache(1_000, max_bytes=100_000, key_share=0.5, clock=Clock())
+    for i in range(30):  # within his share of 50,000 bytes
+        await cache.set(f"cgw:v1:bob:{i}", b"b" * 1000, 60)
+    assert await cache.get("cgw:v1:bob:0") is not None  # his oldest, read: now his newest
+    for i in range(30, 50):  # past his share: his least recently used go
+        await cache.set(f"cgw:v1:bob:{i}", b"b" * 1000, 60)
+    assert await cache.get("cgw:v1:bob:0") == b"b" * 1000
+    assert await cache.get("cgw:v1:bob:1") is None
