@@ -18,6 +18,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -62,16 +63,57 @@ def link(**view: str) -> str:
     return "&".join(f"{k}={v}" for k, v in {"workspace": WS, "project": PROJECT, **view}.items())
 
 
-def test_a_link_to_a_view_is_one_request(with_key: GatewayServer) -> None:
-    chosen = [h.key for h in LISTED[1:4]]
-    seen = open_view(with_key, {"hash": link(metrics="loss,accuracy",
+def series_requests(seen: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in seen["requests"] if r["name"] == "DashboardProject" and r["charts"]]
+
+
+def table_requests(seen: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in seen["requests"]
+            if r["name"] == "DashboardProject" and r.get("table", True)]
+
+
+@pytest.mark.parametrize(("experiments", "metrics"), [(3, 2), (5, 2), (2, 5)])
+def test_a_link_to_a_view_is_one_request(with_key: GatewayServer, experiments: int,
+                                         metrics: int) -> None:
+    chosen = [h.key for h in LISTED[1:1 + experiments]]
+    names = ["loss", "accuracy", "learning_rate", "val_loss", "val_accuracy"][:metrics]
+    seen = open_view(with_key, {"hash": link(metrics=",".join(names),
                                              experiments=",".join(chosen))})
-    assert [r["name"] for r in seen["requests"]] == [
+    assert [r["name"] for r in seen["requests"][:3]] == [
         "DashboardWorkspaces", "DashboardProjects", "DashboardProject"]
-    view = seen["requests"][2]
-    assert view["experimentKeys"] == chosen and view["charts"] is True
-    assert [c["metric"] for c in seen["charts"]] == ["loss", "accuracy"]
-    assert all(c["lines"] == 3 and c["keys"] == chosen for c in seen["charts"])
+    # The view's one request: its table's first page and every series; the rest of the
+    # table (113 rows, 100 in a first page) is read after it, without series.
+    [view] = series_requests(seen)
+    assert view is seen["requests"][2] or view == seen["requests"][2]
+    assert view["experimentKeys"] == chosen and view["first"] == 100
+    assert [r["first"] for r in table_requests(seen)] == [100, 500]
+    assert [c["metric"] for c in seen["charts"]] == names
+    assert all(c["lines"] == experiments and c["keys"] == chosen for c in seen["charts"])
+
+
+def test_a_tick_asks_for_series_only(with_key: GatewayServer) -> None:
+    chosen = [h.key for h in LISTED[1:3]]
+    seen = open_view(with_key, {"hash": link(metrics="loss", experiments=",".join(chosen)),
+                                "tick": LISTED[5].key})
+    [ticked] = seen["afterTick"]  # the table is read once per project
+    assert ticked["table"] is False and ticked["charts"] is True
+    assert ticked["experimentKeys"] == [*chosen, LISTED[5].key]
+    assert seen["ticked"][0]["lines"] == 3
+
+
+def test_a_slider_moved_before_the_first_answer_leaves_the_table_whole(demo: DemoServer
+                                                                       ) -> None:
+    chosen = [h.key for h in LISTED[1:3]]
+    server = bounded(demo)
+    demo.latency(300)  # the view's answer comes after the slider has moved
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", experiments=",".join(chosen)),
+                                  "early": 0.5})
+    finally:
+        demo.latency(0)
+        server.stop()
+    assert sorted(seen["rows"]) == sorted(h.key for h in LISTED)
+    assert seen["charts"][0]["lines"] == 2 and seen["status"] == ""
 
 
 def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) -> None:
@@ -80,6 +122,34 @@ def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) 
     last_loss = {h.key: e.metrics["loss"].points[-1].value for h in LISTED
                  if (e := WORLD.experiment(h.key)) is not None and "loss" in e.metrics}
     assert seen["sorted"][:5] == sorted(last_loss, key=lambda k: last_loss[k])[:5]
+
+
+@pytest.fixture(scope="module")
+def big() -> Iterator[DemoServer]:
+    """A demo of 678 experiments in the project: a table of several pages."""
+    demo = start_demo(scale=6)
+    yield demo
+    demo.stop()
+
+
+@pytest.mark.parametrize(("bounds", "pages", "rows"), [
+    ({}, [100, 500, 400], 678),  # 1,000 rows at most,
+    # Answers of 5,000 objects at most (as 25,000 are for experiments of 50+ parameters and
+    # metrics): pages of fewer rows, each whole.
+    ({"max_answer_objects": 5000}, [100, 208, 208, 208], 678),
+    ({"dashboard_rows": 300}, [100, 200], 300),  # the newest 300 only, and the page says so
+])
+def test_the_table_reads_the_project_in_pages_that_fit(big: DemoServer, bounds: dict[str, int],
+                                                       pages: list[int], rows: int) -> None:
+    server = bounded(big, **bounds)
+    try:
+        seen = open_view(server, {"hash": link()})
+    finally:
+        server.stop()
+    assert [r["first"] for r in table_requests(seen)] == pages
+    assert len(seen["rows"]) == len(set(seen["rows"])) == rows and seen["status"] == ""
+    assert seen["count"].startswith(f"{rows} shown of {rows}")
+    assert ("sorted and filtered over the newest 300 of 678" in seen["count"]) == (rows < 678)
 
 
 def bounded(demo: DemoServer, **bounds: int) -> GatewayServer:

@@ -148,10 +148,17 @@ export function smoothedOf(target, weight) {
   if (known >= target.values.length) return target.smoothed.slice();
   let state = target.ema;
   if (!state) { // not known yet: the last average as if its debiasing were done (long series)
-    const last = target.smoothed.findLast((v) => v != null);
+    const last = lastOf(target.smoothed);
     state = { biased: last ?? 0, power: last == null ? 1 : 0 };
   }
   return [...target.smoothed, ...goOn(state, target.values.slice(known), weight)];
+}
+
+// The last value of `list` that is not null (Array.prototype.findLast is ES2023: the bundle
+// targets ES2020).
+export function lastOf(list) {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i] != null) return list[i];
+  return undefined;
 }
 
 // Appends live values after the last step already drawn.
