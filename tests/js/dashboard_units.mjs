@@ -7,6 +7,7 @@ import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
 import { anchor, anchorStep, extend, line, smoothedOf } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
+import { pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
 
 const failed = [];
 function check(name, ok) {
@@ -151,7 +152,7 @@ check("the first ten are the usual palette", colour(0) === "#1f77b4" && colour(9
 
 // Series requests sized to the gateway's bounds.
 const bounds = { points: 10000, fullSeriesBytes: 1e6, answerBytes: 32e6, seriesPoints: 1e7,
-                 answerValues: 1e6 };
+                 answerValues: 1e6, chartExperiments: 500, chartMetrics: 50 };
 const long = row({ key: "x", metricsSummary: [{ name: "loss", stepCurrent: 999 }] });
 check("a length from the last step", lengthOf(long, "loss") === 1000);
 check("an unknown length is the longest", lengthOf(undefined, "loss") === 15000);
@@ -169,5 +170,34 @@ check("a refused chart may fit smaller", refused.smaller && refused.missing
       && refused.message === "too much");
 check("a chart answered is no refusal",
       refusal({ data: { project: { metricChart: [] } }, errors: [] }) === null);
+
+const refusedFor = (code, message) => refusal({ data: { project: { metricChart: null } },
+  errors: [{ message, path: ["project", "metricChart"], extensions: { code } }] }).smaller;
+check("only a refusal for size is asked again smaller",
+      !refusedFor("UPSTREAM_BAD_RESPONSE", "bad answer")
+      && !refusedFor("QUERY_TOO_COMPLEX", "experiments/multi-metric-chart: the operation's deadline passed")
+      && !refusedFor("BAD_USER_INPUT", "a chart takes at most 500 experiments"));
+const six = Array.from({ length: 601 }, (_, i) => `k${i}`);
+check("no group past what one chart takes", same(
+  groups(six, ["loss"], 50, 2, () => 10, bounds).map((g) => g.length), [500, 101]));
+
+// The table's pages, sized to the answer's bounds by the rows' columns.
+const wide = row({ key: "w", parameters: Array.from({ length: 30 }, (_, i) => ({ name: `p${i}` })),
+                   metricsSummary: Array.from({ length: 20 }, (_, i) => ({ name: `m${i}` })) });
+const answers = { answerObjects: 25000, answerFields: 100000 };
+check("pages of wide rows are smaller", pageSize([wide], answers) === 239
+      && pageSize([rows[2]], answers) === 500 && pageSize([], { answerObjects: 2, answerFields: 2 }) === 1);
+check("RATE_LIMITED says how long to wait",
+      rateLimited({ errors: [{ message: "x", extensions: { code: "RATE_LIMITED", retryAfter: 3 } }] }) === 3
+      && rateLimited({ errors: [{ message: "x", extensions: { code: "RATE_LIMITED" } }] }) === 1
+      && rateLimited({ errors: [] }) === null);
+let asked = 0;
+const waited = [];
+const last = await retrying(async () => {
+  asked += 1;
+  return { errors: asked < 3 ? [{ message: "x", extensions: { code: "RATE_LIMITED", retryAfter: 2 } }] : [] };
+}, async (seconds) => { waited.push(seconds); });
+check("a rate-limited page is asked again after the wait",
+      asked === 3 && same(waited, [2, 2]) && last.errors.length === 0);
 
 console.log(JSON.stringify({ failed, checks: "done" }));

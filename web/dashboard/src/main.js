@@ -595,7 +595,9 @@ function stopLive() {
 
 function follow() {
   const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
-  const keys = state.chosen.filter((k) => running.has(k));
+  // Not those the gateway refused (no line to go on), and no more than one chart takes.
+  const keys = state.chosen.filter((k) => running.has(k) && !state.failed.has(k))
+    .slice(0, BOUNDS.chartExperiments);
   if (!keys.length || !state.metrics.length || !state.live) {
     ui.live.textContent = keys.length ? "" : "no running experiment charted";
     ui.live.className = "";
