@@ -5,7 +5,7 @@ import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/src/plan.js";
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
-import { anchor, anchorStep, extend, line, smoothedOf } from "../../web/dashboard/src/charts.js";
+import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
 import { pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
 
@@ -100,6 +100,21 @@ check("the gap is filled, the live point kept",
       same(drawnLine.steps, [0, 4, 5, 6, 7, 8, 9, 10, 11]));
 check("the live point's average is the whole series'",
       Math.abs(smoothedOf(drawnLine, 0.9)[8] - whole[11]) < 1e-12);
+
+// A flat stretch says nothing of the debiasing: the count-based state is kept through an
+// anchor (flat 10, then a jump), and two equal averages give no state rather than a guess.
+const flat = [...Array(10).fill(0.5), 1, 1, 1];
+const flatWhole = smooth(flat, 0.99);
+check("two equal averages give no state", stateFrom(flatWhole[8], flatWhole[9], 0.5, 0.99) === null);
+const flatLine = line({ steps: [...Array(10).keys()], values: flat.slice(0, 10),
+                        smoothed: flatWhole.slice(0, 10) }, 0.99);
+flatLine.ema = wholeState(flatLine);
+// Anchored when nothing new was logged yet (the gateway's last two points, flat), then live.
+anchor(flatLine, line({ steps: [8, 9], values: flat.slice(8, 10),
+                        smoothed: flatWhole.slice(8, 10) }, 0.99), 8);
+extend(flatLine, { steps: [10, 11, 12], values: [1, 1, 1] });
+check("the exact state survives an anchor over a flat stretch",
+      smoothedOf(flatLine, 0.99).every((v, i) => Math.abs(v - flatWhole[i]) < 1e-12));
 
 // The table.
 const rows = [

@@ -8,8 +8,7 @@ import LIVE from "../queries/live.graphql";
 import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
-import { Chart, anchor, anchorStep, extend, lastOf, line } from "./charts.js";
-import { stateAfter } from "./smooth.js";
+import { Chart, anchor, anchorStep, extend, line, wholeState } from "./charts.js";
 import { Palette } from "./colours.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
 import { FIRST_PAGE, coverage, pageSize, rateLimited, retrying, tooLarge } from "./rows.js";
@@ -486,11 +485,7 @@ function takeSeries(project, weight) {
     for (const series of entry.metrics) {
       if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
       const drawn = line(series, weight);
-      if (drawn.smoothed && drawn.steps.length < state.points) { // the whole series: exact
-        const finite = drawn.values.filter((v) => v != null && Number.isFinite(v));
-        const last = lastOf(drawn.smoothed);
-        if (last != null) drawn.ema = stateAfter(last, finite.length, weight);
-      }
+      if (drawn.steps.length < state.points) drawn.ema = wholeState(drawn); // not downsampled
       state.series.get(series.metricName).set(entry.experimentKey, drawn);
     }
   }
