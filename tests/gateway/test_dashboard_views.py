@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +28,7 @@ from tests.demo_server import DemoServer
 from tests.demo_server import start as start_demo
 from tests.gateway.test_dashboard_queries import LISTED, PROJECT, WORLD, WS, run
 from tests.gateway.test_graphql_over_http import JS
+from tests.gateway.test_live_metrics import chart_answers, wait_for_chart_answers
 from tests.gateway_server import GatewayServer, start
 
 
@@ -234,9 +234,12 @@ def test_live_lines_lose_no_point_and_a_first_point_draws_a_line() -> None:
 
     def between() -> None:  # the view has answered, the subscription has not polled yet
         logged["gap"] = demo.log_metric(running, "loss", [0.375])
+        # A metric's first points, in the gap: its lines have no anchor step (loss has one).
+        logged["gapFresh"] = demo.log_metric(running, "fresh", [0.7])
+        logged["charts"] = [chart_answers(demo)]
 
     def live() -> None:
-        time.sleep(1.5)  # the subscription's first poll (every second here) is past
+        wait_for_chart_answers(demo, logged["charts"][0] + 1)  # the first poll's baseline
         logged["fresh"] = demo.log_metric(running, "fresh", [0.5])
         logged["loss"] = demo.log_metric(running, "loss", [0.25])
 
@@ -253,4 +256,5 @@ def test_live_lines_lose_no_point_and_a_first_point_draws_a_line() -> None:
     assert before is not None
     seeded = [p.step for p in before.metrics["loss"].points]
     assert steps_of(loss, running) == seeded + logged["gap"] + logged["loss"]
-    assert fresh["lines"] == 2 and steps_of(fresh, running) == logged["fresh"]
+    assert fresh["lines"] == 2
+    assert steps_of(fresh, running) == logged["gapFresh"] + logged["fresh"]

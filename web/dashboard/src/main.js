@@ -11,6 +11,7 @@ import WORKSPACES from "../queries/workspaces.graphql";
 import { Chart, anchor, anchorStep, extend, line, wholeState } from "./charts.js";
 import { Palette } from "./colours.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
+import { ranges, requestsOf } from "./anchoring.js";
 import { FIRST_PAGE, coverage, pageSize, rateLimited, retrying, tooLarge } from "./rows.js";
 import { debounce, h, replace } from "./dom.js";
 import { execute, Unauthenticated } from "./graphql.js";
@@ -609,7 +610,7 @@ function follow() {
     if (anchoring.done) return;
     anchoring.done = true;
     clearTimeout(anchoring.timer);
-    anchorLines(keys);
+    anchorLines(keys, state.seriesAt);
   };
   anchoring.timer = setTimeout(anchorOnce, (2 * state.interval + 1) * 1000);
   state.stopAnchoring = () => { anchoring.done = true; clearTimeout(anchoring.timer); };
@@ -631,40 +632,63 @@ function follow() {
       ui.live.textContent = `live: ${message}`;
       ui.live.className = "error";
     },
+    // graphql-ws subscribed again on a new connection: its baseline is new, and what was
+    // logged while it was away comes from the gateway, once that baseline is surely past.
+    onReconnect: () => {
+      const since = performance.now() + (state.interval + 1) * 1000;
+      anchorLines(keys, since);
+    },
   });
 }
 
-// The running experiments' lines from their last points the gateway sent on, in one request
-// (a step range, not downsampled, smoothed as the view is).
-async function anchorLines(keys) {
+// The running experiments' lines from their last points the gateway sent on (see
+// anchoring.js): per metric from its own anchor step, in requests within the bounds, not
+// downsampled, smoothed as the view is. `since`: when the series drawn were answered, or the
+// subscription (re)started, at the latest.
+async function anchorLines(keys, since) {
   const request = state.request;
   // An answer from after the view's cached one (a running experiment's series live that long
   // in the gateway's cache): else it could be the view's answer again, without the gap.
-  const wait = state.seriesAt + BOUNDS.runningCacheSeconds * 1000 + 250 - performance.now();
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  if (request !== state.request) return;
-  const lines = state.metrics.flatMap((m) => keys.map((k) => (state.series.get(m) || new Map())
-    .get(k)));
-  // The earliest of them (a line without two points the gateway sent comes from there too:
-  // its first values are new, and the subscription sends them all).
-  const froms = lines.map(anchorStep).filter((s) => s != null);
-  const from = froms.length ? Math.min(...froms) : null;
-  let result;
-  try {
-    result = await run(PROJECT, {
-      workspace: state.workspace, project: state.project, first: 1, table: false,
-      charts: true, metrics: state.metrics, experimentKeys: keys, points: BOUNDS.points,
-      smoothing: smoothingAsked(), stepMin: from }, { signal: request && request.signal });
-  } catch (error) {
-    if (error.name !== "AbortError") ui.live.textContent = `live: ${error.message || error}`;
-    return;
+  const wait = since + BOUNDS.runningCacheSeconds * 1000 + 250 - performance.now();
+  if (wait > 0) await sleep(wait, request && request.signal);
+  if (request !== state.request || !request || request.signal.aborted) return;
+  const lineOf = (metric, key) => (state.series.get(metric) || new Map()).get(key);
+  const rows = new Map(state.rows.map((r) => [r.key, r]));
+  const length = (key, metric) => lengthOf(rows.get(key), metric);
+  for (const range of ranges(state.metrics, keys, lineOf, anchorStep)) {
+    const queue = requestsOf(range, keys, listsAsked(), length, BOUNDS);
+    while (queue.length) {
+      const group = queue.shift();
+      let result;
+      try {
+        result = await runRetrying(PROJECT, {
+          workspace: state.workspace, project: state.project, first: 1, table: false,
+          charts: true, metrics: range.metrics, experimentKeys: group, points: BOUNDS.points,
+          smoothing: smoothingAsked(), stepMin: range.from }, request, "series");
+      } catch (error) {
+        if (error.name !== "AbortError") ui.live.textContent = `live: ${error.message || error}`;
+        return;
+      }
+      if (request !== state.request || request.signal.aborted) return;
+      const refused = refusal(result);
+      if (refused && refused.missing) {
+        if (refused.smaller && group.length > 1) {
+          const half = Math.ceil(group.length / 2);
+          queue.unshift(group.slice(0, half), group.slice(half));
+        } else {
+          ui.live.textContent = `live: ${refused.message}`;
+        }
+        continue;
+      }
+      takeAnchor(result.data.project.metricChart, range.from);
+    }
   }
-  if (request !== state.request || (request && request.signal.aborted)) return;
-  const chart = result.data && result.data.project && result.data.project.metricChart;
-  if (!chart) {
-    ui.live.textContent = `live: ${errorsOf(result) || "the lines could not be anchored"}`;
-    return;
-  }
+  state.anchors = (state.anchors || 0) + 1;
+  ui.charts.dataset.anchors = String(state.anchors);
+  drawCharts();
+}
+
+function takeAnchor(chart, from) {
   for (const entry of chart) {
     for (const series of entry.metrics) {
       if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
@@ -675,9 +699,6 @@ async function anchorLines(keys) {
       lines.set(entry.experimentKey, target ? anchor(target, fresh, from, whole) : fresh);
     }
   }
-  state.anchors = (state.anchors || 0) + 1;
-  ui.charts.dataset.anchors = String(state.anchors);
-  drawCharts();
 }
 
 // --- the URL's hash: the view (never the key) ------------------------------------------------
