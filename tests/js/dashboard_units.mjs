@@ -152,6 +152,14 @@ const timedCols = columns(timed, "valueCurrent");
 const lasting = (text) => timed.filter(parseFilter(text, timedCols)).map((r) => r.key);
 check("duration>30 is thirty minutes", same(lasting("duration>30"), ["hour", "long"]));
 check("duration<=10 keeps ten minutes", same(lasting("duration<=10"), ["short"]));
+const odd = timed.map((r, i) => ({ ...r, durationMillis: [30.4, 30.6, 29.6, null][i] * 60000 }));
+const oddCols = columns(odd, "valueCurrent");
+check("minutes compare as shown (rounded)",
+      same(odd.filter(parseFilter("duration=30", oddCols)).map((r) => r.key), ["short", "long"]));
+const nonsense = parseFilter("duration>soon", timedCols);
+check("a duration that does not parse is refused, not compared as text",
+      same(timed.filter(nonsense).map((r) => r.key), ["short", "hour", "long", "none"])
+      && nonsense.refused.length === 1 && nonsense.refused[0].startsWith("duration>soon"));
 check("a duration with a unit", same(lasting("duration>1h"), ["long"])
       && same(lasting("duration<900s"), ["short"]) && same(lasting("duration>=45m"), ["hour", "long"]));
 

@@ -514,7 +514,8 @@ function drawRows() {
       reloadView();
     },
   });
-  ui.count.textContent = `${shown.length} shown of ${state.rows.length}`
+  ui.count.textContent = (keep.refused.length ? `not a filter: ${keep.refused.join(", ")} · ` : "")
+    + `${shown.length} shown of ${state.rows.length}`
     + coverage(state.rows.length, state.total, state.tableLoading)
     + ` · ${state.chosen.length} charted`;
   ui.charts.dataset.experiments = String(state.chosen.length);
