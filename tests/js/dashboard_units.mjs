@@ -171,6 +171,20 @@ const palette = new Palette();
 const first = ["k0", "k1", "k2"].map((k) => palette.of(k));
 Array.from({ length: 20 }, (_, i) => palette.of(`other${i}`));
 check("an experiment keeps its colour", same(["k0", "k1", "k2"].map((k) => palette.of(k)), first));
+// Distinct to the eye: CIE76 ΔE (sRGB → CIELAB, D65) of at least 10 between any two of the
+// first 20 (the palette's nearest pair there is 14).
+function lab(hex) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  const f = (t) => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116);
+  const [fx, fy, fz] = [(0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+    0.2126 * r + 0.7152 * g + 0.0722 * b, (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883].map(f);
+  return [116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)];
+}
+const labs = many.slice(0, 20).map(lab);
+const nearest = Math.min(...labs.flatMap((a, i) => labs.slice(0, i).map(
+  (b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]))));
+check("the first 20 colours are at least ΔE 10 apart", nearest >= 10);
 check("the first ten are the usual palette", colour(0) === "#1f77b4" && colour(9) === "#7f7f7f");
 
 // Series requests sized to the gateway's bounds.
