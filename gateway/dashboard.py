@@ -39,7 +39,8 @@ class Bounds:
     """What one GraphQL operation may read of metric series and answer, told to the page so
     that it cuts a view's series and its table into requests that fit (web/dashboard/src/
     plan.js, rows.js), instead of asking for what the gateway refuses. None of it is secret:
-    the same numbers are in the errors of a request that passes them (docs/dashboard.md)."""
+    the same numbers are in the errors of a request that passes them (docs/security-and-
+    operations.md, The door)."""
 
     points: int  # the largest `points`
     full_series_bytes: int
