@@ -189,6 +189,9 @@ def test_a_series_the_gateway_refuses_is_said_in_its_chart(demo: DemoServer) -> 
         assert chart["lines"] == 0
         assert chart["note"].startswith("3 of 3 experiments not drawn: ")
         assert "more than 200 points" in chart["note"]
+    # Planned one experiment a request (two series pass half the 200 points), each refused
+    # alone and not asked again.
+    assert [r["experimentKeys"] for r in series_requests(seen)] == [[k] for k in chosen]
 
 
 def test_smoothing_draws_the_average_over_the_whole_series() -> None:
