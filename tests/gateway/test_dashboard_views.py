@@ -33,9 +33,10 @@ from tests.gateway_server import GatewayServer, start
 
 
 def open_view(server: GatewayServer, options: dict[str, Any],
-              steps: dict[str, Any] | None = None) -> dict[str, Any]:
+              steps: dict[str, Any] | None = None, refused: int = 0) -> dict[str, Any]:
     """What the page did for the view `options` names. `steps`: what to do when the script
-    asks ("held?", "live?"), each a callable returning nothing; it is answered with a line."""
+    asks ("held?", "live?"), each a callable returning nothing; it is answered with a line.
+    `refused`: the requests answered 429 (the browser's console says each)."""
     if shutil.which("chromium") is None:
         pytest.fail("Debian's chromium is needed (apt-get install chromium; make test does)")
     assert bundled(), "the dashboard's bundle is missing: run `make dashboard`"
@@ -55,7 +56,8 @@ def open_view(server: GatewayServer, options: dict[str, Any],
             pytest.fail(node.stderr.read())
         node.wait(timeout=60)
     assert node.returncode == 0
-    assert seen["console"] == [] and seen["external"] == []
+    assert seen["console"] == ["Failed to load resource: the server responded with a status of "
+                               "429 (Too Many Requests)"] * refused and seen["external"] == []
     return seen
 
 
@@ -150,6 +152,20 @@ def test_the_table_reads_the_project_in_pages_that_fit(big: DemoServer, bounds: 
     assert len(seen["rows"]) == len(set(seen["rows"])) == rows and seen["status"] == ""
     assert seen["count"].startswith(f"{rows} shown of {rows}")
     assert ("sorted and filtered over the newest 300 of 678" in seen["count"]) == (rows < 678)
+
+
+def test_a_rate_limited_page_is_read_after_the_wait(demo: DemoServer) -> None:
+    # The key's upstream bucket (60 calls, 100 a second) is spent by the view's first page
+    # (some 200 calls): the next page is refused at the door with RATE_LIMITED and a
+    # retryAfter, waited out, and asked again.
+    server = bounded(demo, upstream_burst_per_key=60, upstream_rate_per_key=100)
+    try:
+        seen = open_view(server, {"hash": link()}, refused=1)
+    finally:
+        server.stop()
+    pages = table_requests(seen)
+    assert len(pages) >= 3 and all(p.get("after") == pages[1]["after"] for p in pages[1:])
+    assert sorted(seen["rows"]) == sorted(h.key for h in LISTED) and seen["status"] == ""
 
 
 def bounded(demo: DemoServer, **bounds: int) -> GatewayServer:
