@@ -4,16 +4,16 @@
 // ../queries/, which the Python test suite runs against the gateway too.
 import "uplot/dist/uPlot.min.css";
 import "./dashboard.css";
-import LIVE from "../queries/live.graphql";
 import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
-import { Chart, anchor, anchorStep, extend, line, wholeState } from "./charts.js";
+import { Chart } from "./charts.js";
 import { Palette } from "./colours.js";
-import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
-import { ranges, requestsOf } from "./anchoring.js";
-import { FIRST_PAGE, coverage, pageSize, rateLimited, retrying, tooLarge } from "./rows.js";
-import { debounce, h, replace } from "./dom.js";
+import { groups, lengthOf, pointsPerSeries } from "./plan.js";
+import { follow, stopLive } from "./anchoring.js";
+import { loadGroups, takeGroup } from "./series.js";
+import { FIRST_PAGE, coverage, loadRows, rateLimited, retrying, tooLarge } from "./rows.js";
+import { debounce, h, replace, sleep } from "./dom.js";
 import { execute, Unauthenticated } from "./graphql.js";
 import * as apiKey from "./key.js";
 import { Live } from "./live.js";
@@ -264,13 +264,6 @@ function plan(keys) {
                 (key, metric) => (known ? lengthOf(rows.get(key), metric) : state.points), BOUNDS);
 }
 
-function sleep(ms, signal) {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    if (signal) signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); });
-  });
-}
-
 // `run`, waiting out a RATE_LIMITED answer (the key's upstream budget) as the gateway says.
 function runRetrying(query, variables, request, which) {
   return retrying(() => run(query, variables, { signal: request.signal }), async (seconds) => {
@@ -287,7 +280,7 @@ async function loadView() {
   if (state.request) state.request.abort();
   const request = new AbortController();
   state.request = request; // the series' (the table has its own: a tick does not stop it)
-  stopLive();
+  stopLive(page);
   const view = projectId();
   const withTable = state.tableOf !== view;
   const chosen = state.chosen || [];
@@ -352,19 +345,21 @@ async function showView(request, result, queue, variables) {
   if (charts) {
     state.series = new Map();
     state.failed = new Map();
-    takeGroup(first, result, queue);
+    takeGroup(page, first, result, queue);
     drawCharts();
-    await loadGroups(request, queue, variables);
+    await loadGroups(page, request, queue, variables);
     if (request.signal.aborted) return;
   }
   const others = result.errors.filter((e) => !tableError(e) && !chartError(e))
     .map((e) => e.message);
-  if (state.failed.size) others.push(`${state.failed.size} experiment(s) not charted: see the charts.`);
+  if (state.failed.size) {
+    others.push(`${state.failed.size} experiment(s) not charted: see the charts.`);
+  }
   problem("series", others.join("; "));
   note("series", "");
   drawCharts();
   mark("view", "ready");
-  follow();
+  follow(page);
 }
 
 const reloadView = debounce(loadView, 250);
@@ -393,7 +388,7 @@ function takeTable(view, result) {
   state.tableLoading = again || connection.pageInfo.hasNextPage;
   takeMetricNames();
   remember();
-  loadRows(view, connection, again);
+  loadRows(page, view, connection, again);
 }
 
 // The metrics to pick from: those of the rows read, and those picked (a link may name one
@@ -402,94 +397,6 @@ function takeMetricNames() {
   const names = new Set([...state.metrics, ...state.rows.flatMap((r) => Object.keys(r.metrics))]);
   drawMetricPicker([...names].sort());
   drawRows();
-}
-
-// The rest of the table after its first page, a page at a time, sized by the columns read so
-// far (rows.js), up to `BOUNDS.tableRows` rows; `again`: the first page read again too.
-async function loadRows(view, connection, again) {
-  if (state.tableRequest) state.tableRequest.abort();
-  const request = new AbortController();
-  state.tableRequest = request;
-  state.tableLoading = again || (connection.pageInfo.hasNextPage
-                                  && state.rows.length < BOUNDS.tableRows);
-  let after = again ? null : connection.pageInfo.endCursor;
-  let more = again || connection.pageInfo.hasNextPage;
-  let size = again ? Math.max(1, Math.floor(FIRST_PAGE / 2)) : pageSize(state.rows, BOUNDS);
-  let replacing = again;
-  try {
-    while (more && (replacing || state.rows.length < BOUNDS.tableRows)) {
-      const first = Math.min(size, BOUNDS.tableRows - (replacing ? 0 : state.rows.length));
-      note("table", `Reading the experiments… ${state.rows.length} of ${state.total}`);
-      const result = await runRetrying(PROJECT, {
-        workspace: state.workspace, project: state.project, first, after, table: true,
-        charts: false, metrics: [], experimentKeys: [] }, request, "table");
-      if (request.signal.aborted || state.tableOf !== view) return;
-      const page = result.data && result.data.project && result.data.project.experiments;
-      if (page && tooLarge(result) && first > 1) { // columns wider than the rows read so far
-        size = Math.ceil(first / 2);
-        continue;
-      }
-      if (!page || rateLimited(result) != null) {
-        problem("table", errorsOf(result) || "The rest of the experiments could not be read.");
-        break;
-      }
-      if (result.errors.length) problem("table", errorsOf(result));
-      const rows = page.edges.map(({ node }) => row(node));
-      state.rows = replacing ? rows : [...state.rows, ...rows];
-      replacing = false;
-      state.total = page.totalCount;
-      after = page.pageInfo.endCursor;
-      more = page.pageInfo.hasNextPage;
-      size = pageSize(state.rows, BOUNDS);
-      takeMetricNames();
-    }
-  } catch (error) {
-    if (error.name === "AbortError" || request.signal.aborted) return;
-    if (!(error instanceof Unauthenticated)) problem("table", String(error.message || error));
-  } finally {
-    if (state.tableRequest === request) state.tableLoading = false;
-  }
-  note("table", "");
-  drawRows();
-}
-
-// One group's answer: its series, or the group cut in two at the front of `queue` when the
-// gateway found it too large, or (one experiment, or another error) why it is not drawn.
-function takeGroup(keys, result, queue) {
-  const refused = refusal(result);
-  if (refused && refused.missing) {
-    if (refused.smaller && keys.length > 1) {
-      const half = Math.ceil(keys.length / 2);
-      queue.unshift(keys.slice(0, half), keys.slice(half));
-    } else {
-      for (const key of keys) state.failed.set(key, refused.message);
-    }
-    return;
-  }
-  takeSeries(result.data.project, smoothingAsked());
-}
-
-async function loadGroups(request, queue, variables) {
-  for (let asked = 1; queue.length; asked += 1) {
-    const keys = queue.shift();
-    note("series", `Loading the series… (request ${asked + 1})`);
-    const result = await runRetrying(PROJECT, { ...variables, table: false, charts: true,
-                                                experimentKeys: keys }, request, "series");
-    if (request.signal.aborted) return;
-    takeGroup(keys, result, queue);
-    drawCharts();
-  }
-}
-
-function takeSeries(project, weight) {
-  for (const entry of (project && project.metricChart) || []) {
-    for (const series of entry.metrics) {
-      if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
-      const drawn = line(series, weight);
-      if (drawn.steps.length < state.points) drawn.ema = wholeState(drawn); // not downsampled
-      state.series.get(series.metricName).set(entry.experimentKey, drawn);
-    }
-  }
 }
 
 // --- the table ------------------------------------------------------------------------------
@@ -584,123 +491,27 @@ function setSmoothing(value) {
 // The series again (the table is known), at the smoothing now chosen.
 const smoothLater = debounce(loadView, 400);
 
-// --- live -----------------------------------------------------------------------------------
-function stopLive() {
-  if (state.live) state.live.unfollow();
-  if (state.stopAnchoring) state.stopAnchoring();
-}
-
-function follow() {
-  const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
-  // Not those the gateway refused (no line to go on), and no more than one chart takes.
-  const keys = state.chosen.filter((k) => running.has(k) && !state.failed.has(k))
-    .slice(0, BOUNDS.chartExperiments);
-  if (!keys.length || !state.metrics.length || !state.live) {
-    ui.live.textContent = keys.length ? "" : "no running experiment charted";
-    ui.live.className = "";
-    return;
-  }
-  ui.live.textContent = `live: ${keys.length} running`;
-  ui.live.className = "on";
-  state.seriesAt = performance.now(); // when the series drawn were answered (at the latest)
-  // The subscription's first poll sets where its values start, some time after the view's
-  // answer: what is logged in between comes from the gateway once that poll is surely past
-  // (the first value pushed says so; else a while after subscribing).
-  const anchoring = { done: false, timer: 0 };
-  const anchorOnce = () => {
-    if (anchoring.done) return;
-    anchoring.done = true;
-    clearTimeout(anchoring.timer);
-    anchorLines(keys, state.seriesAt);
-  };
-  anchoring.timer = setTimeout(anchorOnce, (2 * state.interval + 1) * 1000);
-  state.stopAnchoring = () => { anchoring.done = true; clearTimeout(anchoring.timer); };
-  state.live.follow(LIVE, { experimentKeys: keys, metrics: state.metrics,
-                            intervalSeconds: state.interval }, {
-    onUpdate: (update) => {
-      anchorOnce();
-      if (!state.series.has(update.metricName)) state.series.set(update.metricName, new Map());
-      const series = state.series.get(update.metricName);
-      if (!series.has(update.experimentKey)) { // its first value of this metric: a new line
-        series.set(update.experimentKey, line({ steps: [], values: [] }));
-      }
-      if (!extend(series.get(update.experimentKey), update)) return;
-      state.liveUpdates += 1;
-      ui.charts.dataset.liveUpdates = String(state.liveUpdates);
-      drawCharts();
-    },
-    onError: (message) => {
-      ui.live.textContent = `live: ${message}`;
-      ui.live.className = "error";
-    },
-    // graphql-ws subscribed again on a new connection: its baseline is new, and what was
-    // logged while it was away comes from the gateway, once that baseline is surely past.
-    onReconnect: () => {
-      const since = performance.now() + (state.interval + 1) * 1000;
-      anchorLines(keys, since);
-    },
-  });
-}
-
-// The running experiments' lines from their last points the gateway sent on (see
-// anchoring.js): per metric from its own anchor step, in requests within the bounds, not
-// downsampled, smoothed as the view is. `since`: when the series drawn were answered, or the
-// subscription (re)started, at the latest.
-async function anchorLines(keys, since) {
-  const request = state.request;
-  // An answer from after the view's cached one (a running experiment's series live that long
-  // in the gateway's cache): else it could be the view's answer again, without the gap.
-  const wait = since + BOUNDS.runningCacheSeconds * 1000 + 250 - performance.now();
-  if (wait > 0) await sleep(wait, request && request.signal);
-  if (request !== state.request || !request || request.signal.aborted) return;
-  const lineOf = (metric, key) => (state.series.get(metric) || new Map()).get(key);
-  const rows = new Map(state.rows.map((r) => [r.key, r]));
-  const length = (key, metric) => lengthOf(rows.get(key), metric);
-  for (const range of ranges(state.metrics, keys, lineOf, anchorStep)) {
-    const queue = requestsOf(range, keys, listsAsked(), length, BOUNDS);
-    while (queue.length) {
-      const group = queue.shift();
-      let result;
-      try {
-        result = await runRetrying(PROJECT, {
-          workspace: state.workspace, project: state.project, first: 1, table: false,
-          charts: true, metrics: range.metrics, experimentKeys: group, points: BOUNDS.points,
-          smoothing: smoothingAsked(), stepMin: range.from }, request, "series");
-      } catch (error) {
-        if (error.name !== "AbortError") ui.live.textContent = `live: ${error.message || error}`;
-        return;
-      }
-      if (request !== state.request || request.signal.aborted) return;
-      const refused = refusal(result);
-      if (refused && refused.missing) {
-        if (refused.smaller && group.length > 1) {
-          const half = Math.ceil(group.length / 2);
-          queue.unshift(group.slice(0, half), group.slice(half));
-        } else {
-          ui.live.textContent = `live: ${refused.message}`;
-        }
-        continue;
-      }
-      takeAnchor(result.data.project.metricChart, range.from);
-    }
-  }
-  state.anchors = (state.anchors || 0) + 1;
-  ui.charts.dataset.anchors = String(state.anchors);
-  drawCharts();
-}
-
-function takeAnchor(chart, from) {
-  for (const entry of chart) {
-    for (const series of entry.metrics) {
-      if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
-      const lines = state.series.get(series.metricName);
-      const fresh = line(series, smoothingAsked());
-      const target = lines.get(entry.experimentKey);
-      const whole = from == null && fresh.steps.length < BOUNDS.points; // not downsampled
-      lines.set(entry.experimentKey, target ? anchor(target, fresh, from, whole) : fresh);
-    }
-  }
-}
+// --- live (anchoring.js) ---------------------------------------------------------------------
+// What the modules that load the series and follow live lines use of the page.
+const page = {
+  state, bounds: BOUNDS, draw: () => drawCharts(), note, weight: smoothingAsked,
+  lists: listsAsked,
+  ask: (variables, request, which) => runRetrying(PROJECT, {
+    workspace: state.workspace, project: state.project, first: 1, table: false, charts: true,
+    ...variables }, request, which),
+  liveNote: (text, kind = "") => {
+    ui.live.textContent = text;
+    ui.live.className = kind;
+  },
+  count: (name, n) => { ui.charts.dataset[name] = String(n); },
+  // the table's (rows.js)
+  problem,
+  askRows: (variables, request) => runRetrying(PROJECT, {
+    workspace: state.workspace, project: state.project, table: true, charts: false,
+    metrics: [], experimentKeys: [], ...variables }, request, "table"),
+  rowsRead: () => takeMetricNames(),
+  rowsDone: () => drawRows(),
+};
 
 // --- the URL's hash: the view (never the key) ------------------------------------------------
 function remember() {

@@ -56,7 +56,8 @@ export function groups(keys, metrics, points, lists, length, bounds) {
     const lengths = metrics.map((m) => length(key, m));
     const full = lengths.reduce((a, b) => a + b, 0);
     const shown = lengths.reduce((a, n) => a + Math.min(n, points), 0) * lists;
-    if (!group || group.keys.length >= bounds.chartExperiments || group.full + full > read || (group.full + full) * BYTES_PER_POINT > bytes
+    if (!group || group.keys.length >= bounds.chartExperiments || group.full + full > read
+        || (group.full + full) * BYTES_PER_POINT > bytes
         || group.shown + shown > values) {
       group = { keys: [], full: 0, shown: 0 };
       out.push(group);
