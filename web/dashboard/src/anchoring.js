@@ -7,8 +7,9 @@
 // series may come from the gateway's cache, up to `runningCacheSeconds` old, so the view's
 // answer can be older than any subscription's baseline, and the points logged in between
 // would be lost. The anchor asks for an answer younger than the view's (it waits that long),
-// of the running experiments only, from each metric's anchor step on (a step range, not the
-// whole series), in requests cut to the gateway's bounds like the view's (plan.js).
+// of the charted running experiments only, from each metric's anchor step on, in requests cut
+// to the gateway's bounds like the view's (plan.js). Its cost: the gateway reads those
+// experiments' full series once more (Comet has no step range; the answer holds the range).
 // `page`: what of the page this uses (see series.js), and `liveNote(text, kind)`,
 // `count(name, n)` (the charts' data attributes a test reads).
 import LIVE from "../queries/live.graphql";
