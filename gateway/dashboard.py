@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .schema.answer_size import VALUES_PER_FIELD
+from .schema.metrics import MAX_CHART_EXPERIMENTS, MAX_CHART_METRICS
 from .schema.resolution import MAX_POINTS
 from .settings import Settings
 
@@ -36,25 +37,45 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
 @dataclass(frozen=True, slots=True)
 class Bounds:
     """What one GraphQL operation may read of metric series and answer, told to the page so
-    that it cuts a view's series into requests that fit (web/dashboard/src/plan.js), instead
-    of asking for a chart the gateway refuses."""
+    that it cuts a view's series and its table into requests that fit (web/dashboard/src/
+    plan.js, rows.js), instead of asking for what the gateway refuses. None of it is secret:
+    the same numbers are in the errors of a request that passes them (docs/security-and-
+    operations.md, The door)."""
 
     points: int  # the largest `points`
-    fullSeriesBytes: int  # noqa: N815 - the page's JSON names
-    answerBytes: int  # noqa: N815
-    seriesPoints: int  # noqa: N815
-    answerValues: int  # noqa: N815
+    full_series_bytes: int
+    answer_bytes: int
+    series_points: int
+    answer_values: int
+    answer_objects: int
+    answer_fields: int
+    chart_experiments: int
+    chart_metrics: int
+    table_rows: int  # the experiments the table reads of a project
     # How old a running experiment's series may be when the gateway answers (its cache): the
     # page anchors its live lines on an answer younger than the view's.
-    runningCacheSeconds: float  # noqa: N815
+    running_cache_seconds: float
 
     @classmethod
     def of(cls, settings: Settings) -> Bounds:
-        return cls(points=MAX_POINTS, fullSeriesBytes=settings.max_full_series_bytes,
-                   answerBytes=settings.max_upstream_answer_bytes,
-                   seriesPoints=settings.max_series_points,
-                   answerValues=VALUES_PER_FIELD * settings.max_answer_fields,
-                   runningCacheSeconds=settings.cache_ttl_running if settings.cache else 0.0)
+        return cls(points=MAX_POINTS, full_series_bytes=settings.max_full_series_bytes,
+                   answer_bytes=settings.max_upstream_answer_bytes,
+                   series_points=settings.max_series_points,
+                   answer_values=VALUES_PER_FIELD * settings.max_answer_fields,
+                   answer_objects=settings.max_answer_objects,
+                   answer_fields=settings.max_answer_fields,
+                   chart_experiments=MAX_CHART_EXPERIMENTS, chart_metrics=MAX_CHART_METRICS,
+                   table_rows=settings.dashboard_rows,
+                   running_cache_seconds=settings.cache_ttl_running if settings.cache else 0.0)
+
+    def for_page(self) -> dict[str, float]:
+        """The bounds under the names the page's JavaScript uses (camelCase)."""
+        return {_camel(name): value for name, value in asdict(self).items()}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
 
 
 def bundled() -> bool:
@@ -63,10 +84,9 @@ def bundled() -> bool:
 
 def page_html(api_key: str | None = None, bounds: Bounds | None = None) -> str:
     """The page; with `api_key` (the demo's), the key it starts with; `bounds`: the
-    gateway's (the page's defaults are the settings' defaults)."""
-    config: dict[str, object] = {"url": "/graphql"}
-    if bounds is not None:
-        config["bounds"] = asdict(bounds)
+    gateway's (the settings' defaults when not given)."""
+    config: dict[str, object] = {"url": "/graphql",
+                                 "bounds": (bounds or Bounds.of(Settings())).for_page()}
     if api_key:
         config["apiKey"] = api_key
     # `</` would end the script element early: escape it inside the JSON.

@@ -133,6 +133,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dashboard", "COMET_GATEWAY_DASHBOARD", _bool,
             "Serve the dashboard page at /dashboard (a project's experiments and metric "
             "charts, over this gateway's /graphql)."),
+    Setting("dashboard_rows", "COMET_GATEWAY_DASHBOARD_ROWS", int,
+            "Experiments the dashboard's table reads of a project, newest first, for sorting "
+            "and filtering (each costs some two upstream calls, once per project opened); "
+            "the page says when a project has more."),
     Setting("introspection", "COMET_GATEWAY_INTROSPECTION", _bool,
             "Answer introspection queries (GraphiQL needs them)."),
     Setting("cors_origins", "COMET_GATEWAY_CORS_ORIGINS", str,
@@ -303,6 +307,7 @@ class Settings:
     gc_threshold: int = DEFAULT_GC_THRESHOLD
     graphiql: bool = True
     dashboard: bool = True
+    dashboard_rows: int = 1_000
     public_url: str | None = None
     introspection: bool = True
     cors_origins: str = ""
@@ -355,7 +360,7 @@ class Settings:
                      "max_full_series_bytes",
                      "rate_limit_burst",
                      "upstream_burst_per_key", "cache_max_entries", "cache_max_bytes",
-                     "persisted_max_bytes"):
+                     "persisted_max_bytes", "dashboard_rows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.max_deferred < 0:

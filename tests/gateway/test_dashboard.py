@@ -22,14 +22,17 @@ def config_of(html: str) -> dict[str, object]:
                       html, re.S)
     assert found, html
     config = dict(json.loads(found.group(1)))
-    assert set(config.pop("bounds")) == {"points", "fullSeriesBytes", "answerBytes",
-                                         "seriesPoints", "answerValues", "runningCacheSeconds"}
+    assert set(config.pop("bounds")) == {
+        "points", "fullSeriesBytes", "answerBytes", "seriesPoints", "answerValues",
+        "answerObjects", "answerFields", "chartExperiments", "chartMetrics", "tableRows",
+        "runningCacheSeconds"}
     return config
 
 
 def test_the_pages_bounds_are_the_gateways(demo: DemoServer) -> None:
     server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
-                            max_full_series_bytes=1234, max_answer_fields=500))
+                            max_full_series_bytes=1234, max_answer_fields=500,
+                            max_answer_objects=700, dashboard_rows=300))
     try:
         page = server.http("GET", "/dashboard")
     finally:
@@ -37,7 +40,9 @@ def test_the_pages_bounds_are_the_gateways(demo: DemoServer) -> None:
     found = re.search(r'"bounds": (\{.*?\})', page.body.decode())
     assert found and json.loads(found.group(1)) == {
         "points": 10_000, "fullSeriesBytes": 1234, "answerBytes": 32 * 1024 * 1024,
-        "seriesPoints": 10_000_000, "answerValues": 5000, "runningCacheSeconds": 5.0}
+        "seriesPoints": 10_000_000, "answerValues": 5000, "answerObjects": 700,
+        "answerFields": 500, "chartExperiments": 500, "chartMetrics": 50, "tableRows": 300,
+        "runningCacheSeconds": 5.0}
 
 
 def test_the_page_and_its_bundle(demo: DemoServer) -> None:

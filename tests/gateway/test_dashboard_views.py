@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -28,13 +28,15 @@ from tests.demo_server import DemoServer
 from tests.demo_server import start as start_demo
 from tests.gateway.test_dashboard_queries import LISTED, PROJECT, WORLD, WS, run
 from tests.gateway.test_graphql_over_http import JS
+from tests.gateway.test_live_metrics import chart_answers, wait_for_chart_answers
 from tests.gateway_server import GatewayServer, start
 
 
 def open_view(server: GatewayServer, options: dict[str, Any],
-              steps: dict[str, Any] | None = None) -> dict[str, Any]:
+              steps: dict[str, Any] | None = None, refused: int = 0) -> dict[str, Any]:
     """What the page did for the view `options` names. `steps`: what to do when the script
-    asks ("held?", "live?"), each a callable returning nothing; it is answered with a line."""
+    asks ("held?", "live?"), each a callable returning nothing; it is answered with a line.
+    `refused`: the requests answered 429 (the browser's console says each)."""
     if shutil.which("chromium") is None:
         pytest.fail("Debian's chromium is needed (apt-get install chromium; make test does)")
     assert bundled(), "the dashboard's bundle is missing: run `make dashboard`"
@@ -54,7 +56,8 @@ def open_view(server: GatewayServer, options: dict[str, Any],
             pytest.fail(node.stderr.read())
         node.wait(timeout=60)
     assert node.returncode == 0
-    assert seen["console"] == [] and seen["external"] == []
+    assert seen["console"] == ["Failed to load resource: the server responded with a status of "
+                               "429 (Too Many Requests)"] * refused and seen["external"] == []
     return seen
 
 
@@ -62,16 +65,57 @@ def link(**view: str) -> str:
     return "&".join(f"{k}={v}" for k, v in {"workspace": WS, "project": PROJECT, **view}.items())
 
 
-def test_a_link_to_a_view_is_one_request(with_key: GatewayServer) -> None:
-    chosen = [h.key for h in LISTED[1:4]]
-    seen = open_view(with_key, {"hash": link(metrics="loss,accuracy",
+def series_requests(seen: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in seen["requests"] if r["name"] == "DashboardProject" and r["charts"]]
+
+
+def table_requests(seen: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in seen["requests"]
+            if r["name"] == "DashboardProject" and r.get("table", True)]
+
+
+@pytest.mark.parametrize(("experiments", "metrics"), [(3, 2), (5, 2), (2, 5)])
+def test_a_link_to_a_view_is_one_request(with_key: GatewayServer, experiments: int,
+                                         metrics: int) -> None:
+    chosen = [h.key for h in LISTED[1:1 + experiments]]
+    names = ["loss", "accuracy", "learning_rate", "val_loss", "val_accuracy"][:metrics]
+    seen = open_view(with_key, {"hash": link(metrics=",".join(names),
                                              experiments=",".join(chosen))})
-    assert [r["name"] for r in seen["requests"]] == [
+    assert [r["name"] for r in seen["requests"][:3]] == [
         "DashboardWorkspaces", "DashboardProjects", "DashboardProject"]
-    view = seen["requests"][2]
-    assert view["experimentKeys"] == chosen and view["charts"] is True
-    assert [c["metric"] for c in seen["charts"]] == ["loss", "accuracy"]
-    assert all(c["lines"] == 3 and c["keys"] == chosen for c in seen["charts"])
+    # The view's one request: its table's first page and every series; the rest of the
+    # table (113 rows, 100 in a first page) is read after it, without series.
+    [view] = series_requests(seen)
+    assert view is seen["requests"][2] or view == seen["requests"][2]
+    assert view["experimentKeys"] == chosen and view["first"] == 100
+    assert [r["first"] for r in table_requests(seen)] == [100, 500]
+    assert [c["metric"] for c in seen["charts"]] == names
+    assert all(c["lines"] == experiments and c["keys"] == chosen for c in seen["charts"])
+
+
+def test_a_tick_asks_for_series_only(with_key: GatewayServer) -> None:
+    chosen = [h.key for h in LISTED[1:3]]
+    seen = open_view(with_key, {"hash": link(metrics="loss", experiments=",".join(chosen)),
+                                "tick": LISTED[5].key})
+    [ticked] = seen["afterTick"]  # the table is read once per project
+    assert ticked["table"] is False and ticked["charts"] is True
+    assert ticked["experimentKeys"] == [*chosen, LISTED[5].key]
+    assert seen["ticked"][0]["lines"] == 3
+
+
+def test_a_slider_moved_before_the_first_answer_leaves_the_table_whole(demo: DemoServer
+                                                                       ) -> None:
+    chosen = [h.key for h in LISTED[1:3]]
+    server = bounded(demo)
+    demo.latency(300)  # the view's answer comes after the slider has moved
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", experiments=",".join(chosen)),
+                                  "early": 0.5})
+    finally:
+        demo.latency(0)
+        server.stop()
+    assert sorted(seen["rows"]) == sorted(h.key for h in LISTED)
+    assert seen["charts"][0]["lines"] == 2 and seen["status"] == ""
 
 
 def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) -> None:
@@ -80,6 +124,48 @@ def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) 
     last_loss = {h.key: e.metrics["loss"].points[-1].value for h in LISTED
                  if (e := WORLD.experiment(h.key)) is not None and "loss" in e.metrics}
     assert seen["sorted"][:5] == sorted(last_loss, key=lambda k: last_loss[k])[:5]
+
+
+@pytest.fixture(scope="module")
+def big() -> Iterator[DemoServer]:
+    """A demo of 678 experiments in the project: a table of several pages."""
+    demo = start_demo(scale=6)
+    yield demo
+    demo.stop()
+
+
+@pytest.mark.parametrize(("bounds", "pages", "rows"), [
+    ({}, [100, 500, 400], 678),  # 1,000 rows at most,
+    # Answers of 5,000 objects at most (as 25,000 are for experiments of 50+ parameters and
+    # metrics): pages of fewer rows, each whole.
+    ({"max_answer_objects": 5000}, [100, 208, 208, 208], 678),
+    ({"dashboard_rows": 300}, [100, 200], 300),  # the newest 300 only, and the page says so
+])
+def test_the_table_reads_the_project_in_pages_that_fit(big: DemoServer, bounds: dict[str, int],
+                                                       pages: list[int], rows: int) -> None:
+    server = bounded(big, **bounds)
+    try:
+        seen = open_view(server, {"hash": link()})
+    finally:
+        server.stop()
+    assert [r["first"] for r in table_requests(seen)] == pages
+    assert len(seen["rows"]) == len(set(seen["rows"])) == rows and seen["status"] == ""
+    assert seen["count"].startswith(f"{rows} shown of {rows}")
+    assert ("sorted and filtered over the newest 300 of 678" in seen["count"]) == (rows < 678)
+
+
+def test_a_rate_limited_page_is_read_after_the_wait(demo: DemoServer) -> None:
+    # The key's upstream bucket (60 calls, 100 a second) is spent by the view's first page
+    # (some 200 calls): the next page is refused at the door with RATE_LIMITED and a
+    # retryAfter, waited out, and asked again.
+    server = bounded(demo, upstream_burst_per_key=60, upstream_rate_per_key=100)
+    try:
+        seen = open_view(server, {"hash": link()}, refused=1)
+    finally:
+        server.stop()
+    pages = table_requests(seen)
+    assert len(pages) >= 3 and all(p.get("after") == pages[1]["after"] for p in pages[1:])
+    assert sorted(seen["rows"]) == sorted(h.key for h in LISTED) and seen["status"] == ""
 
 
 def bounded(demo: DemoServer, **bounds: int) -> GatewayServer:
@@ -119,6 +205,9 @@ def test_a_series_the_gateway_refuses_is_said_in_its_chart(demo: DemoServer) -> 
         assert chart["lines"] == 0
         assert chart["note"].startswith("3 of 3 experiments not drawn: ")
         assert "more than 200 points" in chart["note"]
+    # Planned one experiment a request (two series pass half the 200 points), each refused
+    # alone and not asked again.
+    assert [r["experimentKeys"] for r in series_requests(seen)] == [[k] for k in chosen]
 
 
 def test_smoothing_draws_the_average_over_the_whole_series() -> None:
@@ -164,9 +253,12 @@ def test_live_lines_lose_no_point_and_a_first_point_draws_a_line() -> None:
 
     def between() -> None:  # the view has answered, the subscription has not polled yet
         logged["gap"] = demo.log_metric(running, "loss", [0.375])
+        # A metric's first points, in the gap: its lines have no anchor step (loss has one).
+        logged["gapFresh"] = demo.log_metric(running, "fresh", [0.7])
+        logged["charts"] = [chart_answers(demo)]
 
     def live() -> None:
-        time.sleep(1.5)  # the subscription's first poll (every second here) is past
+        wait_for_chart_answers(demo, logged["charts"][0] + 1)  # the first poll's baseline
         logged["fresh"] = demo.log_metric(running, "fresh", [0.5])
         logged["loss"] = demo.log_metric(running, "loss", [0.25])
 
@@ -183,4 +275,5 @@ def test_live_lines_lose_no_point_and_a_first_point_draws_a_line() -> None:
     assert before is not None
     seeded = [p.step for p in before.metrics["loss"].points]
     assert steps_of(loss, running) == seeded + logged["gap"] + logged["loss"]
-    assert fresh["lines"] == 2 and steps_of(fresh, running) == logged["fresh"]
+    assert fresh["lines"] == 2
+    assert steps_of(fresh, running) == logged["gapFresh"] + logged["fresh"]

@@ -197,6 +197,23 @@ def test_each_update_has_its_own_budget_of_series_points(demo: DemoServer) -> No
         assert len(shown) == 5 and shown[-1] == steps[-1]
 
 
+CHART = "experiments/multi-metric-chart"
+
+
+def chart_answers(demo: DemoServer) -> int:
+    """Chart calls the demo has answered (a poll's baseline is set once its call is)."""
+    return sum(1 for r in demo.requests() if r["endpoint"] == CHART and r.get("status"))
+
+
+def wait_for_chart_answers(demo: DemoServer, count: int) -> None:
+    """Until the demo has answered `count` chart calls (events in order, not a time)."""
+    for _ in range(1000):
+        if chart_answers(demo) >= count:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"the demo answered {chart_answers(demo)} chart calls, not {count}")
+
+
 def test_a_metric_first_logged_after_the_baseline_is_pushed() -> None:
     """A running experiment that logs a metric it had no point of when the subscriber joined:
     its first points are new too (the poller took "no last step" for "not new")."""
@@ -212,7 +229,7 @@ def test_a_metric_first_logged_after_the_baseline_is_pushed() -> None:
             subscribe_to(ws, "subscription($k: [ID!]!) { metricUpdates(experimentKeys: $k, "
                          "metrics: [\"loss\", \"first_seen\"], intervalSeconds: 1) { "
                          "experimentKey metricName steps values } }", {"k": [key]})
-            time.sleep(1.5)  # the first poll sets the baseline: no first_seen yet
+            wait_for_chart_answers(demo, 1)  # the first poll's baseline: no first_seen yet
             steps = demo.log_metric(key, "first_seen", [0.5, 0.25])
             message = json.loads(ws.recv(timeout=10))
     finally:

@@ -5,8 +5,9 @@ import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
 import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/src/plan.js";
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
-import { anchor, anchorStep, extend, line, smoothedOf } from "../../web/dashboard/src/charts.js";
+import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
+import { pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
 
 const failed = [];
 function check(name, ok) {
@@ -100,6 +101,21 @@ check("the gap is filled, the live point kept",
 check("the live point's average is the whole series'",
       Math.abs(smoothedOf(drawnLine, 0.9)[8] - whole[11]) < 1e-12);
 
+// A flat stretch says nothing of the debiasing: the count-based state is kept through an
+// anchor (flat 10, then a jump), and two equal averages give no state rather than a guess.
+const flat = [...Array(10).fill(0.5), 1, 1, 1];
+const flatWhole = smooth(flat, 0.99);
+check("two equal averages give no state", stateFrom(flatWhole[8], flatWhole[9], 0.5, 0.99) === null);
+const flatLine = line({ steps: [...Array(10).keys()], values: flat.slice(0, 10),
+                        smoothed: flatWhole.slice(0, 10) }, 0.99);
+flatLine.ema = wholeState(flatLine);
+// Anchored when nothing new was logged yet (the gateway's last two points, flat), then live.
+anchor(flatLine, line({ steps: [8, 9], values: flat.slice(8, 10),
+                        smoothed: flatWhole.slice(8, 10) }, 0.99), 8);
+extend(flatLine, { steps: [10, 11, 12], values: [1, 1, 1] });
+check("the exact state survives an anchor over a flat stretch",
+      smoothedOf(flatLine, 0.99).every((v, i) => Math.abs(v - flatWhole[i]) < 1e-12));
+
 // The table.
 const rows = [
   { key: "a", name: "resnet-1", running: true, startTime: "2025-01-02T00:00:00Z",
@@ -136,6 +152,14 @@ const timedCols = columns(timed, "valueCurrent");
 const lasting = (text) => timed.filter(parseFilter(text, timedCols)).map((r) => r.key);
 check("duration>30 is thirty minutes", same(lasting("duration>30"), ["hour", "long"]));
 check("duration<=10 keeps ten minutes", same(lasting("duration<=10"), ["short"]));
+const odd = timed.map((r, i) => ({ ...r, durationMillis: [30.4, 30.6, 29.6, null][i] * 60000 }));
+const oddCols = columns(odd, "valueCurrent");
+check("minutes compare as shown (rounded)",
+      same(odd.filter(parseFilter("duration=30", oddCols)).map((r) => r.key), ["short", "long"]));
+const nonsense = parseFilter("duration>soon", timedCols);
+check("a duration that does not parse is refused, not compared as text",
+      same(timed.filter(nonsense).map((r) => r.key), ["short", "hour", "long", "none"])
+      && nonsense.refused.length === 1 && nonsense.refused[0].startsWith("duration>soon"));
 check("a duration with a unit", same(lasting("duration>1h"), ["long"])
       && same(lasting("duration<900s"), ["short"]) && same(lasting("duration>=45m"), ["hour", "long"]));
 
@@ -147,11 +171,25 @@ const palette = new Palette();
 const first = ["k0", "k1", "k2"].map((k) => palette.of(k));
 Array.from({ length: 20 }, (_, i) => palette.of(`other${i}`));
 check("an experiment keeps its colour", same(["k0", "k1", "k2"].map((k) => palette.of(k)), first));
+// Distinct to the eye: CIE76 ΔE (sRGB → CIELAB, D65) of at least 10 between any two of the
+// first 20 (the palette's nearest pair there is 14).
+function lab(hex) {
+  const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((v) => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  const f = (t) => (t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116);
+  const [fx, fy, fz] = [(0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+    0.2126 * r + 0.7152 * g + 0.0722 * b, (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883].map(f);
+  return [116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)];
+}
+const labs = many.slice(0, 20).map(lab);
+const nearest = Math.min(...labs.flatMap((a, i) => labs.slice(0, i).map(
+  (b) => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]))));
+check("the first 20 colours are at least ΔE 10 apart", nearest >= 10);
 check("the first ten are the usual palette", colour(0) === "#1f77b4" && colour(9) === "#7f7f7f");
 
 // Series requests sized to the gateway's bounds.
 const bounds = { points: 10000, fullSeriesBytes: 1e6, answerBytes: 32e6, seriesPoints: 1e7,
-                 answerValues: 1e6 };
+                 answerValues: 1e6, chartExperiments: 500, chartMetrics: 50 };
 const long = row({ key: "x", metricsSummary: [{ name: "loss", stepCurrent: 999 }] });
 check("a length from the last step", lengthOf(long, "loss") === 1000);
 check("an unknown length is the longest", lengthOf(undefined, "loss") === 15000);
@@ -169,5 +207,34 @@ check("a refused chart may fit smaller", refused.smaller && refused.missing
       && refused.message === "too much");
 check("a chart answered is no refusal",
       refusal({ data: { project: { metricChart: [] } }, errors: [] }) === null);
+
+const refusedFor = (code, message) => refusal({ data: { project: { metricChart: null } },
+  errors: [{ message, path: ["project", "metricChart"], extensions: { code } }] }).smaller;
+check("only a refusal for size is asked again smaller",
+      !refusedFor("UPSTREAM_BAD_RESPONSE", "bad answer")
+      && !refusedFor("QUERY_TOO_COMPLEX", "experiments/multi-metric-chart: the operation's deadline passed")
+      && !refusedFor("BAD_USER_INPUT", "a chart takes at most 500 experiments"));
+const six = Array.from({ length: 601 }, (_, i) => `k${i}`);
+check("no group past what one chart takes", same(
+  groups(six, ["loss"], 50, 2, () => 10, bounds).map((g) => g.length), [500, 101]));
+
+// The table's pages, sized to the answer's bounds by the rows' columns.
+const wide = row({ key: "w", parameters: Array.from({ length: 30 }, (_, i) => ({ name: `p${i}` })),
+                   metricsSummary: Array.from({ length: 20 }, (_, i) => ({ name: `m${i}` })) });
+const answers = { answerObjects: 25000, answerFields: 100000 };
+check("pages of wide rows are smaller", pageSize([wide], answers) === 239
+      && pageSize([rows[2]], answers) === 500 && pageSize([], { answerObjects: 2, answerFields: 2 }) === 1);
+check("RATE_LIMITED says how long to wait",
+      rateLimited({ errors: [{ message: "x", extensions: { code: "RATE_LIMITED", retryAfter: 3 } }] }) === 3
+      && rateLimited({ errors: [{ message: "x", extensions: { code: "RATE_LIMITED" } }] }) === 1
+      && rateLimited({ errors: [] }) === null);
+let asked = 0;
+const waited = [];
+const last = await retrying(async () => {
+  asked += 1;
+  return { errors: asked < 3 ? [{ message: "x", extensions: { code: "RATE_LIMITED", retryAfter: 2 } }] : [] };
+}, async (seconds) => { waited.push(seconds); });
+check("a rate-limited page is asked again after the wait",
+      asked === 3 && same(waited, [2, 2]) && last.errors.length === 0);
 
 console.log(JSON.stringify({ failed, checks: "done" }));

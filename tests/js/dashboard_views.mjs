@@ -5,6 +5,10 @@
 //   OPTIONS_JSON: {hash: "workspace=...&project=...&metrics=...&experiments=...",
 //                  sortBy: a column to sort by (ascending) once the view is ready,
 //                  smoothing: a weight to move the slider to once the view is ready,
+//                  early: a weight to move the slider to as soon as the view's request is
+//                         sent (before its answer),
+//                  tick: an experiment's key to tick in the table once the view is ready
+//                        (the requests after it are reported as `afterTick`),
 //                  hold: true to hold the page's first subscription until this script reads
 //                        a line on stdin (it prints "held?" then), live: true to wait for
 //                        live values (it prints "live?", reads a line once they are logged,
@@ -75,9 +79,22 @@ try {
       server.onMessage((message) => ws.send(message));
     });
   }
+  const slide = (value) => page.$eval("#smoothing", (node, weight) => {
+    node.value = String(weight);
+    node.dispatchEvent(new Event("input", { bubbles: true }));
+  }, value);
+  const viewSent = options.early === undefined ? null : page.waitForRequest(
+    (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
   await page.goto(`${url}/dashboard#${options.hash}`, { waitUntil: "load" });
-  await page.waitForFunction(() => document.body.dataset.view === "ready"
-    && document.querySelectorAll("#experiments tbody tr").length > 0, null, TIMEOUT);
+  if (viewSent) {
+    await viewSent;
+    await slide(options.early);
+  }
+  // Ready: the view drawn, and the table read (as much of it as the page reads).
+  const ready = () => page.waitForFunction(() => document.body.dataset.view === "ready"
+    && document.querySelectorAll("#experiments tbody tr").length > 0
+    && !/reading/.test(document.querySelector("#count").textContent), null, TIMEOUT);
+  await ready();
   const charts = () => page.$$eval("#charts .chart", (nodes) => nodes.map((n) => ({
     metric: n.dataset.metric, lines: Number(n.dataset.lines),
     keys: (n.dataset.keys || "").split(",").filter(Boolean),
@@ -89,6 +106,18 @@ try {
   seen.charts = await charts();
   seen.rows = await page.$$eval("#experiments tbody tr", (rows) => rows.map((r) => r.dataset.key));
   seen.status = await page.$eval("#status", (n) => n.textContent);
+  seen.count = await page.$eval("#count", (n) => n.textContent);
+  if (options.tick) {
+    const before = seen.requests.length;
+    const sent = page.waitForRequest(
+      (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
+    await page.click(`#experiments tr[data-key="${options.tick}"] input[type=checkbox]`);
+    await sent;
+    await page.waitForFunction(() => document.body.dataset.view === "ready", null, TIMEOUT);
+    await ready();
+    seen.afterTick = seen.requests.slice(before);
+    seen.ticked = await charts();
+  }
   if (options.sortBy) {
     await page.click(`#experiments th[data-column="${options.sortBy}"]`);
     await page.waitForSelector(`#experiments[data-sort="${options.sortBy} asc"]`,
@@ -97,10 +126,7 @@ try {
   }
   if (options.smoothing !== undefined) {
     const asked = seen.requests.length;
-    await page.$eval("#smoothing", (node, value) => {
-      node.value = String(value);
-      node.dispatchEvent(new Event("input", { bubbles: true }));
-    }, options.smoothing);
+    await slide(options.smoothing);
     seen.preview = await charts(); // at once, before the gateway's answer
     await page.waitForFunction((n) => document.body.dataset.smoothed === "server"
       && document.body.dataset.view === "ready", asked, TIMEOUT);

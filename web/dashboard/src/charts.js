@@ -4,7 +4,7 @@
 // test reads them): `data-lines` counts uPlot's experiment series.
 import uPlot from "uplot";
 import { formatNumber, h } from "./dom.js";
-import { goOn, smooth, stateAfter, stateFrom } from "./smooth.js";
+import { goOn, smooth, stateAfter, stateFrom, stateLater } from "./smooth.js";
 
 const HEIGHT = 240;
 
@@ -114,14 +114,33 @@ export function anchor(target, fresh, from, whole = false) {
   const smoothed = fresh.smoothed && (cut === 0 || (target.smoothed
     && target.weight === fresh.weight && target.smoothed.length >= cut))
     ? [...(cut ? target.smoothed.slice(0, cut) : []), ...fresh.smoothed] : null;
+  // The state the line had, at its last point sent, carried over to fresh's last: exact when
+  // it was (a count), never replaced by a guess from two points.
+  const known = smoothed && cut > 0 && target.ema && target.weight === fresh.weight
+    && cut <= target.served ? target.ema : null;
+  const carried = known ? finiteCount(fresh.values, fresh.smoothed)
+    - finiteCount(target.values.slice(cut, target.served), target.smoothed.slice(cut)) : 0;
   target.steps = [...target.steps.slice(0, cut), ...fresh.steps, ...after.map((i) => target.steps[i])];
   target.values = [...target.values.slice(0, cut), ...fresh.values,
                    ...after.map((i) => target.values[i])];
   target.served = cut + fresh.steps.length;
   target.smoothed = smoothed;
   target.weight = smoothed ? fresh.weight : null;
-  target.ema = smoothed ? emaOf(fresh, whole, from != null) : null;
+  const last = smoothed ? lastOf(fresh.smoothed) : undefined;
+  target.ema = !smoothed ? null
+    : known && carried >= 0 && last != null ? stateLater(known, carried, last, fresh.weight)
+      : emaOf(fresh, whole, from != null);
   return target;
+}
+
+// The values that count in the average: finite, and smoothed by the gateway.
+function finiteCount(values, smoothed) {
+  return values.filter((v, i) => v != null && Number.isFinite(v) && smoothed[i] != null).length;
+}
+
+// Where the average stands after the last point of a whole series (its count known).
+export function wholeState(drawn) {
+  return drawn.smoothed ? emaOf(drawn, true, false) : null;
 }
 
 function emaOf(fresh, whole, ranged) {
@@ -148,10 +167,17 @@ export function smoothedOf(target, weight) {
   if (known >= target.values.length) return target.smoothed.slice();
   let state = target.ema;
   if (!state) { // not known yet: the last average as if its debiasing were done (long series)
-    const last = target.smoothed.findLast((v) => v != null);
+    const last = lastOf(target.smoothed);
     state = { biased: last ?? 0, power: last == null ? 1 : 0 };
   }
   return [...target.smoothed, ...goOn(state, target.values.slice(known), weight)];
+}
+
+// The last value of `list` that is not null (Array.prototype.findLast is ES2023: the bundle
+// targets ES2020).
+export function lastOf(list) {
+  for (let i = list.length - 1; i >= 0; i--) if (list[i] != null) return list[i];
+  return undefined;
 }
 
 // Appends live values after the last step already drawn.

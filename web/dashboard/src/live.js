@@ -10,13 +10,22 @@ export class Live {
       lazy: true,
       lazyCloseTimeout: 10000, // a new view subscribes again on the same websocket
       retryAttempts: 5,
+      on: {
+        connected: (socket, payload, wasRetry) => {
+          if (wasRetry && this.reconnected) this.reconnected();
+        },
+      },
     });
     this.stop = null;
+    this.reconnected = null;
   }
 
-  // Replaces the current subscription; `onUpdate(update)` per pushed value list.
-  follow(query, variables, { onUpdate, onError }) {
+  // Replaces the current subscription; `onUpdate(update)` per pushed value list;
+  // `onReconnect()` when the client subscribed again on a new connection (values logged
+  // while it was away are not pushed: the new subscription's baseline is after them).
+  follow(query, variables, { onUpdate, onError, onReconnect }) {
     this.unfollow();
+    this.reconnected = onReconnect || null;
     this.stop = this.client.subscribe({ query, variables }, {
       next: (message) => {
         if (message.errors) onError(message.errors.map((e) => e.message).join("; "));
@@ -31,6 +40,7 @@ export class Live {
   unfollow() {
     if (this.stop) this.stop();
     this.stop = null;
+    this.reconnected = null;
   }
 
   close() {

@@ -4,27 +4,26 @@
 // ../queries/, which the Python test suite runs against the gateway too.
 import "uplot/dist/uPlot.min.css";
 import "./dashboard.css";
-import LIVE from "../queries/live.graphql";
 import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
-import { Chart, anchor, anchorStep, extend, line } from "./charts.js";
-import { stateAfter } from "./smooth.js";
+import { Chart } from "./charts.js";
 import { Palette } from "./colours.js";
-import { groups, lengthOf, pointsPerSeries, refusal } from "./plan.js";
-import { debounce, h, replace } from "./dom.js";
+import { groups, lengthOf, pointsPerSeries } from "./plan.js";
+import { follow, stopLive } from "./anchoring.js";
+import { loadGroups, takeGroup } from "./series.js";
+import { FIRST_PAGE, coverage, loadRows, rateLimited, retrying, tooLarge } from "./rows.js";
+import { debounce, h, replace, sleep } from "./dom.js";
 import { execute, Unauthenticated } from "./graphql.js";
 import * as apiKey from "./key.js";
 import { Live } from "./live.js";
 import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./table.js";
 
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
-// What one GraphQL operation may read and answer (the gateway's settings, see plan.js).
-const BOUNDS = { points: 10000, fullSeriesBytes: 16 * 2 ** 20, answerBytes: 32 * 2 ** 20,
-                 seriesPoints: 1e7, answerValues: 1e6, runningCacheSeconds: 5, ...config.bounds };
+// What one GraphQL operation may read and answer, and the table's rows at most (the
+// gateway's settings, see gateway/dashboard.py, plan.js and rows.js).
+const BOUNDS = config.bounds;
 const FIRST_CHOSEN = 5; // experiments charted when a project opens
-const PAGE = 500; // experiments per request for the table (the gateway's largest page)
-const MAX_PAGES = 20; // the table's rows, at most: sort and filter cover every row loaded
 
 const hash = new URLSearchParams(location.hash.slice(1));
 const state = {
@@ -35,7 +34,7 @@ const state = {
   total: 0,
   // A link names the experiments charted (none: the newest few, once the table is known).
   chosen: hash.has("experiments") ? hash.get("experiments").split(",").filter(Boolean) : null,
-  metrics: (hash.get("metrics") || "").split(",").filter(Boolean),
+  metrics: (hash.get("metrics") || "").split(",").filter(Boolean).slice(0, BOUNDS.chartMetrics),
   smoothing: Math.min(0.99, Math.max(0, Number(hash.get("smoothing")) || 0)),
   interval: Math.max(1, Number(hash.get("interval")) || 5),
   summary: "valueCurrent",
@@ -43,7 +42,10 @@ const state = {
   series: new Map(), // metric name -> experiment key -> {steps, values}
   failed: new Map(), // experiment key -> why the gateway sent none of its series
   charts: new Map(), // metric name -> Chart
-  request: null, // the AbortController of the view's query
+  request: null, // the AbortController of the view's series
+  tableRequest: null, // the table's, for as long as its rows are read
+  tableOf: null, // the project (workspace and name) whose table is read
+  tableLoading: false,
   live: null,
   liveUpdates: 0,
   palette: new Palette(), // experiment key -> its colour, for as long as the page is open
@@ -107,6 +109,26 @@ function append(node, children) {
 function say(text, kind = "info") {
   ui.status.textContent = text;
   ui.status.className = kind;
+}
+
+// What the view is doing and what went wrong, of the table and of the series apart, so that
+// one's progress never wipes the other's error.
+const notes = { table: "", series: "", tableError: "", seriesError: "" };
+
+function note(which, text) {
+  notes[which] = text;
+  say(...shown());
+}
+
+function problem(which, text) {
+  notes[`${which}Error`] = text;
+  say(...shown());
+}
+
+function shown() {
+  const errors = [notes.tableError, notes.seriesError].filter(Boolean);
+  const doing = [notes.series, notes.table].filter(Boolean);
+  return [[...errors, ...doing].join(" · "), errors.length ? "error" : "info"];
 }
 
 function mark(name, value) {
@@ -198,8 +220,11 @@ async function pickProject(name) {
   state.project = name;
   if (fresh) {
     if (state.rows.length) state.chosen = null; // another project: its newest, as it opens
+    if (state.tableRequest) state.tableRequest.abort();
+    state.tableOf = null;
     state.rows = [];
     state.series.clear();
+    Object.keys(notes).forEach((k) => { notes[k] = ""; });
   }
   remember();
   await loadView();
@@ -225,66 +250,93 @@ function smoothingAsked() {
   return state.smoothing > 0 ? state.smoothing : null;
 }
 
-// The experiments `keys` in groups of one request each (see plan.js), by what the table says.
-function plan(keys) {
-  const rows = new Map(state.rows.map((r) => [r.key, r]));
-  return groups(keys, state.metrics, state.points, listsAsked(),
-                (key, metric) => lengthOf(rows.get(key), metric), BOUNDS);
+function projectId() {
+  return `${state.workspace}\n${state.project}`;
 }
 
+// The experiments `keys` in groups of one request each (see plan.js), by what the table says;
+// before it is known, by the points drawn (optimistic: a group the gateway finds too large
+// is cut in two and asked again).
+function plan(keys) {
+  const rows = new Map(state.rows.map((r) => [r.key, r]));
+  const known = state.tableOf === projectId();
+  return groups(keys, state.metrics, state.points, listsAsked(),
+                (key, metric) => (known ? lengthOf(rows.get(key), metric) : state.points), BOUNDS);
+}
+
+// `run`, waiting out a RATE_LIMITED answer (the key's upstream budget) as the gateway says.
+function runRetrying(query, variables, request, which) {
+  return retrying(() => run(query, variables, { signal: request.signal }), async (seconds) => {
+    note(which, `The key's upstream budget is spent for now: going on in ${seconds} s…`);
+    await sleep(seconds * 1000, request.signal);
+  });
+}
+
+// The view: its table once per project (the first page in this request, the rest after it,
+// on their own), its charts' series deferred in the same request, and the series of more
+// experiments than one request may read in the requests after it.
 async function loadView() {
   if (!state.project || !state.key) return;
   if (state.request) state.request.abort();
   const request = new AbortController();
-  state.request = request;
-  if (state.live) state.live.unfollow();
-  if (state.stopAnchoring) state.stopAnchoring();
+  state.request = request; // the series' (the table has its own: a tick does not stop it)
+  stopLive(page);
+  const view = projectId();
+  const withTable = state.tableOf !== view;
   const chosen = state.chosen || [];
   const charts = state.metrics.length > 0 && chosen.length > 0;
+  if (!withTable && !charts) {
+    drawCharts();
+    mark("view", "ready");
+    return;
+  }
   state.width = chartWidth();
   state.points = pointsPerSeries(pointsFor(state.width), chosen.length, state.metrics.length,
                                  listsAsked(), BOUNDS);
-  // The view's request carries the first group's series; the others follow, one by one.
-  const first = charts ? plan(chosen)[0] : [];
+  const queue = charts ? plan(chosen) : [];
+  const first = queue.length ? queue.shift() : [];
   const variables = {
-    workspace: state.workspace, project: state.project, first: PAGE,
+    workspace: state.workspace, project: state.project, first: FIRST_PAGE, table: withTable,
     metrics: state.metrics, experimentKeys: first, points: state.points, charts,
     smoothing: smoothingAsked(),
   };
   mark("view", "loading");
-  say("Loading the experiments…");
+  note("series", withTable ? "Loading the experiments…" : "Loading the series…");
+  notes.seriesError = "";
   const started = performance.now();
-  let tableDrawn = false;
-  let result;
+  let tableTaken = !withTable;
+  const takeFirstPage = (partial) => {
+    if (tableTaken || request.signal.aborted || !partial.data) return;
+    tableTaken = true;
+    takeTable(view, partial);
+    mark("tableMs", String(Math.round(performance.now() - started)));
+    mark("view", partial.hasNext ? "table" : "ready");
+  };
   try {
-    result = await run(PROJECT, variables, {
-      signal: request.signal,
-      onResult: (partial) => {
-        if (request.signal.aborted || !partial.data) return;
-        if (!tableDrawn) {
-          tableDrawn = true;
-          takeTable(partial.data.project);
-          mark("tableMs", String(Math.round(performance.now() - started)));
-          mark("view", partial.hasNext ? "table" : "ready");
-          if (partial.hasNext) say("Loading the series…");
-        }
-      },
-    });
+    const result = await run(PROJECT, variables, { signal: request.signal,
+                                                   onResult: takeFirstPage });
+    if (request.signal.aborted) return;
+    mark("seriesMs", String(Math.round(performance.now() - started)));
+    await showView(request, result, queue, variables);
   } catch (error) {
     if (error.name === "AbortError" || request.signal.aborted) return;
-    if (!(error instanceof Unauthenticated)) say(String(error.message || error), "error");
+    if (!(error instanceof Unauthenticated)) problem("series", String(error.message || error));
+    note("series", "");
     mark("view", "error");
-    return;
   }
-  if (request.signal.aborted) return;
+}
+
+// The view's answer drawn, and the series of the groups after it asked.
+async function showView(request, result, queue, variables) {
+  const { charts } = variables;
+  const first = variables.experimentKeys;
   mark("parts", String(result.parts));
-  mark("seriesMs", String(Math.round(performance.now() - started)));
   if (!result.data || !result.data.project) {
-    say(result.errors.length ? errorsOf(result) : "No such project.", "error");
+    problem("series", result.errors.length ? errorsOf(result) : "No such project.");
+    note("series", "");
     mark("view", "error");
     return;
   }
-  say(result.errors.length ? errorsOf(result) : "", result.errors.length ? "error" : "info");
   if (!charts && state.metrics.length && (state.chosen || []).length) {
     // A link without experiments: the newest, known now that the table is.
     await loadView();
@@ -293,102 +345,58 @@ async function loadView() {
   if (charts) {
     state.series = new Map();
     state.failed = new Map();
-    const queue = [];
-    takeGroup(first, result, queue);
-    queue.push(...plan(chosen.filter((k) => !first.includes(k)))); // the table known now
+    takeGroup(page, first, result, queue);
     drawCharts();
-    await loadGroups(request, queue, variables);
+    await loadGroups(page, request, queue, variables);
     if (request.signal.aborted) return;
   }
+  const others = result.errors.filter((e) => !tableError(e) && !chartError(e))
+    .map((e) => e.message);
+  if (state.failed.size) {
+    others.push(`${state.failed.size} experiment(s) not charted: see the charts.`);
+  }
+  problem("series", others.join("; "));
+  note("series", "");
   drawCharts();
-  await loadRows(request, result.data.project.experiments, variables);
-  if (request.signal.aborted) return;
   mark("view", "ready");
-  follow();
+  follow(page);
 }
 
 const reloadView = debounce(loadView, 250);
 
-function takeTable(project) {
-  if (!project) return;
-  const connection = project.experiments || { edges: [], totalCount: 0 };
+function tableError(error) {
+  return (error.path || []).includes("experiments");
+}
+
+function chartError(error) {
+  return !error.path || error.path.includes("metricChart");
+}
+
+// The table's first page, from the view's answer; the rest follow (see loadRows).
+function takeTable(view, result) {
+  const project = result.data.project;
+  const connection = project && project.experiments;
+  if (!connection) return;
+  state.tableOf = view;
   state.rows = connection.edges.map(({ node }) => row(node));
   state.total = connection.totalCount;
   if (state.chosen === null) state.chosen = state.rows.slice(0, FIRST_CHOSEN).map((r) => r.key);
+  const errors = { errors: result.errors.filter(tableError) };
+  // Rows the gateway could not fill (its budget for the key, the answer's bounds): read again.
+  const again = rateLimited(errors) != null || tooLarge(errors);
+  problem("table", again ? "" : errors.errors.map((e) => e.message).join("; "));
+  state.tableLoading = again || connection.pageInfo.hasNextPage;
   takeMetricNames();
   remember();
+  loadRows(page, view, connection, again);
 }
 
+// The metrics to pick from: those of the rows read, and those picked (a link may name one
+// that only rows not read yet have).
 function takeMetricNames() {
-  const names = new Set(state.rows.flatMap((r) => Object.keys(r.metrics)));
-  state.metrics = state.metrics.filter((m) => names.has(m));
+  const names = new Set([...state.metrics, ...state.rows.flatMap((r) => Object.keys(r.metrics))]);
   drawMetricPicker([...names].sort());
   drawRows();
-}
-
-// The rest of the table, a page at a time after the view's first answer: sorting and
-// filtering cover the whole project, not its first page.
-async function loadRows(request, connection, variables) {
-  let page = connection;
-  for (let pages = 1; page && page.pageInfo.hasNextPage && pages < MAX_PAGES; pages += 1) {
-    say(`Loading the experiments… ${state.rows.length} of ${state.total}`);
-    const result = await run(PROJECT, { ...variables, after: page.pageInfo.endCursor,
-                                        charts: false }, { signal: request.signal });
-    if (request.signal.aborted) return;
-    page = result.data && result.data.project && result.data.project.experiments;
-    if (!page) {
-      say(errorsOf(result) || "The rest of the experiments could not be read.", "error");
-      return;
-    }
-    state.rows.push(...page.edges.map(({ node }) => row(node)));
-    takeMetricNames();
-  }
-  say("");
-}
-
-// One group's answer: its series, or the group cut in two at the front of `queue` when the
-// gateway found it too large, or (one experiment, or another error) why it is not drawn.
-function takeGroup(keys, result, queue) {
-  const refused = refusal(result);
-  if (refused && refused.missing) {
-    if (refused.smaller && keys.length > 1) {
-      const half = Math.ceil(keys.length / 2);
-      queue.unshift(keys.slice(0, half), keys.slice(half));
-    } else {
-      for (const key of keys) state.failed.set(key, refused.message);
-    }
-    return;
-  }
-  takeSeries(result.data.project, smoothingAsked());
-}
-
-async function loadGroups(request, queue, variables) {
-  for (let asked = 1; queue.length; asked += 1) {
-    const keys = queue.shift();
-    say(`Loading the series… (request ${asked + 1})`);
-    const result = await run(PROJECT, { ...variables, table: false, charts: true,
-                                        experimentKeys: keys }, { signal: request.signal });
-    if (request.signal.aborted) return;
-    takeGroup(keys, result, queue);
-    drawCharts();
-  }
-  say(state.failed.size ? `${state.failed.size} experiment(s) not charted: see the charts.`
-    : "", state.failed.size ? "error" : "info");
-}
-
-function takeSeries(project, weight) {
-  for (const entry of (project && project.metricChart) || []) {
-    for (const series of entry.metrics) {
-      if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
-      const drawn = line(series, weight);
-      if (drawn.smoothed && drawn.steps.length < state.points) { // the whole series: exact
-        const finite = drawn.values.filter((v) => v != null && Number.isFinite(v));
-        const last = drawn.smoothed.findLast((v) => v != null);
-        if (last != null) drawn.ema = stateAfter(last, finite.length, weight);
-      }
-      state.series.get(series.metricName).set(entry.experimentKey, drawn);
-    }
-  }
 }
 
 // --- the table ------------------------------------------------------------------------------
@@ -413,8 +421,9 @@ function drawRows() {
       reloadView();
     },
   });
-  ui.count.textContent = `${shown.length} shown of ${state.rows.length}`
-    + (state.rows.length < state.total ? ` (${state.total} in the project)` : "")
+  ui.count.textContent = (keep.refused.length ? `not a filter: ${keep.refused.join(", ")} · ` : "")
+    + `${shown.length} shown of ${state.rows.length}`
+    + coverage(state.rows.length, state.total, state.tableLoading)
     + ` · ${state.chosen.length} charted`;
   ui.charts.dataset.experiments = String(state.chosen.length);
 }
@@ -426,6 +435,11 @@ function drawMetricPicker(names) {
 }
 
 function pickMetric(name, on) {
+  if (on && state.metrics.length >= BOUNDS.chartMetrics) { // what one chart request takes
+    problem("series", `At most ${BOUNDS.chartMetrics} metrics are charted at once.`);
+    drawMetricPicker([...ui.metrics.querySelectorAll("input")].map((i) => i.value));
+    return;
+  }
   state.metrics = on ? [...state.metrics, name] : state.metrics.filter((m) => m !== name);
   remember();
   reloadView();
@@ -474,125 +488,30 @@ function setSmoothing(value) {
   if (value > 0) smoothLater();
 }
 
-const smoothLater = debounce(() => loadSeries(), 400);
+// The series again (the table is known), at the smoothing now chosen.
+const smoothLater = debounce(loadView, 400);
 
-// The charts' series again (not the table), at the smoothing now chosen.
-async function loadSeries() {
-  const chosen = state.chosen || [];
-  if (!state.project || !state.key || !chosen.length || !state.metrics.length) return;
-  if (state.request) state.request.abort();
-  const request = new AbortController();
-  state.request = request;
-  if (state.live) state.live.unfollow();
-  if (state.stopAnchoring) state.stopAnchoring();
-  mark("view", "loading");
-  state.failed = new Map();
-  const variables = { workspace: state.workspace, project: state.project, first: PAGE,
-                      metrics: state.metrics, points: state.points, smoothing: smoothingAsked() };
-  try {
-    await loadGroups(request, plan(chosen), variables);
-  } catch (error) {
-    if (error.name === "AbortError" || request.signal.aborted) return;
-    if (!(error instanceof Unauthenticated)) say(String(error.message || error), "error");
-    mark("view", "error");
-    return;
-  }
-  if (request.signal.aborted) return;
-  drawCharts();
-  mark("view", "ready");
-  follow();
-}
-
-// --- live -----------------------------------------------------------------------------------
-function follow() {
-  const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
-  const keys = state.chosen.filter((k) => running.has(k));
-  if (!keys.length || !state.metrics.length || !state.live) {
-    ui.live.textContent = keys.length ? "" : "no running experiment charted";
-    ui.live.className = "";
-    return;
-  }
-  ui.live.textContent = `live: ${keys.length} running`;
-  ui.live.className = "on";
-  state.seriesAt = performance.now(); // when the series drawn were answered (at the latest)
-  // The subscription's first poll sets where its values start, some time after the view's
-  // answer: what is logged in between comes from the gateway once that poll is surely past
-  // (the first value pushed says so; else a while after subscribing).
-  const anchoring = { done: false, timer: 0 };
-  const anchorOnce = () => {
-    if (anchoring.done) return;
-    anchoring.done = true;
-    clearTimeout(anchoring.timer);
-    anchorLines(keys);
-  };
-  anchoring.timer = setTimeout(anchorOnce, (2 * state.interval + 1) * 1000);
-  state.stopAnchoring = () => { anchoring.done = true; clearTimeout(anchoring.timer); };
-  state.live.follow(LIVE, { experimentKeys: keys, metrics: state.metrics,
-                            intervalSeconds: state.interval }, {
-    onUpdate: (update) => {
-      anchorOnce();
-      if (!state.series.has(update.metricName)) state.series.set(update.metricName, new Map());
-      const series = state.series.get(update.metricName);
-      if (!series.has(update.experimentKey)) { // its first value of this metric: a new line
-        series.set(update.experimentKey, line({ steps: [], values: [] }));
-      }
-      if (!extend(series.get(update.experimentKey), update)) return;
-      state.liveUpdates += 1;
-      ui.charts.dataset.liveUpdates = String(state.liveUpdates);
-      drawCharts();
-    },
-    onError: (message) => {
-      ui.live.textContent = `live: ${message}`;
-      ui.live.className = "error";
-    },
-  });
-}
-
-// The running experiments' lines from their last points the gateway sent on, in one request
-// (a step range, not downsampled, smoothed as the view is).
-async function anchorLines(keys) {
-  const request = state.request;
-  // An answer from after the view's cached one (a running experiment's series live that long
-  // in the gateway's cache): else it could be the view's answer again, without the gap.
-  const wait = state.seriesAt + BOUNDS.runningCacheSeconds * 1000 + 250 - performance.now();
-  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  if (request !== state.request) return;
-  const lines = state.metrics.flatMap((m) => keys.map((k) => (state.series.get(m) || new Map())
-    .get(k)));
-  // The earliest of them (a line without two points the gateway sent comes from there too:
-  // its first values are new, and the subscription sends them all).
-  const froms = lines.map(anchorStep).filter((s) => s != null);
-  const from = froms.length ? Math.min(...froms) : null;
-  let result;
-  try {
-    result = await run(PROJECT, {
-      workspace: state.workspace, project: state.project, first: PAGE, table: false,
-      charts: true, metrics: state.metrics, experimentKeys: keys, points: BOUNDS.points,
-      smoothing: smoothingAsked(), stepMin: from }, { signal: request && request.signal });
-  } catch (error) {
-    if (error.name !== "AbortError") ui.live.textContent = `live: ${error.message || error}`;
-    return;
-  }
-  if (request !== state.request || (request && request.signal.aborted)) return;
-  const chart = result.data && result.data.project && result.data.project.metricChart;
-  if (!chart) {
-    ui.live.textContent = `live: ${errorsOf(result) || "the lines could not be anchored"}`;
-    return;
-  }
-  for (const entry of chart) {
-    for (const series of entry.metrics) {
-      if (!state.series.has(series.metricName)) state.series.set(series.metricName, new Map());
-      const lines = state.series.get(series.metricName);
-      const fresh = line(series, smoothingAsked());
-      const target = lines.get(entry.experimentKey);
-      const whole = from == null && fresh.steps.length < BOUNDS.points; // not downsampled
-      lines.set(entry.experimentKey, target ? anchor(target, fresh, from, whole) : fresh);
-    }
-  }
-  state.anchors = (state.anchors || 0) + 1;
-  ui.charts.dataset.anchors = String(state.anchors);
-  drawCharts();
-}
+// --- live (anchoring.js) ---------------------------------------------------------------------
+// What the modules that load the series and follow live lines use of the page.
+const page = {
+  state, bounds: BOUNDS, draw: () => drawCharts(), note, weight: smoothingAsked,
+  lists: listsAsked,
+  ask: (variables, request, which) => runRetrying(PROJECT, {
+    workspace: state.workspace, project: state.project, first: 1, table: false, charts: true,
+    ...variables }, request, which),
+  liveNote: (text, kind = "") => {
+    ui.live.textContent = text;
+    ui.live.className = kind;
+  },
+  count: (name, n) => { ui.charts.dataset[name] = String(n); },
+  // the table's (rows.js)
+  problem,
+  askRows: (variables, request) => runRetrying(PROJECT, {
+    workspace: state.workspace, project: state.project, table: true, charts: false,
+    metrics: [], experimentKeys: [], ...variables }, request, "table"),
+  rowsRead: () => takeMetricNames(),
+  rowsDone: () => drawRows(),
+};
 
 // --- the URL's hash: the view (never the key) ------------------------------------------------
 function remember() {

@@ -16,8 +16,12 @@ const SHARE = 0.5;
 // Points the page holds in all its charts at most: many experiments get fewer points each.
 export const PAGE_POINTS = 1000000;
 const FEWEST_POINTS = 50;
-// Codes of a refusal that a smaller request may not meet.
-const TOO_LARGE = new Set(["QUERY_TOO_COMPLEX", "UPSTREAM_BAD_RESPONSE"]);
+// Whether a refusal is for size, which a smaller request may not meet: QUERY_TOO_COMPLEX, but
+// not the operation's deadline (a smaller request is no faster upstream), nor a bad answer
+// from Comet, nor anything else.
+function forSize(error) {
+  return (error.extensions || {}).code === "QUERY_TOO_COMPLEX" && !/deadline/i.test(error.message);
+}
 
 // A metric's points in an experiment, estimated from its row: its last step + 1 (steps count
 // from 0 or 1), at most LONGEST; LONGEST when the row does not say.
@@ -40,7 +44,8 @@ export function pointsPerSeries(points, experiments, metrics, lists, bounds) {
 }
 
 // The experiments `keys` cut into groups, in order, each within the bounds by the estimate
-// `length(key, metric)` (an experiment alone is a group, whatever its estimate).
+// `length(key, metric)` (an experiment alone is a group, whatever its estimate), and of at
+// most `bounds.chartExperiments` (what one chart takes).
 export function groups(keys, metrics, points, lists, length, bounds) {
   const bytes = Math.min(bounds.fullSeriesBytes, bounds.answerBytes) * SHARE;
   const read = bounds.seriesPoints * SHARE;
@@ -51,7 +56,8 @@ export function groups(keys, metrics, points, lists, length, bounds) {
     const lengths = metrics.map((m) => length(key, m));
     const full = lengths.reduce((a, b) => a + b, 0);
     const shown = lengths.reduce((a, n) => a + Math.min(n, points), 0) * lists;
-    if (!group || group.full + full > read || (group.full + full) * BYTES_PER_POINT > bytes
+    if (!group || group.keys.length >= bounds.chartExperiments || group.full + full > read
+        || (group.full + full) * BYTES_PER_POINT > bytes
         || group.shown + shown > values) {
       group = { keys: [], full: 0, shown: 0 };
       out.push(group);
@@ -72,7 +78,7 @@ export function refusal(result) {
   const shown = errors.length ? errors : result.errors;
   return {
     message: shown.map((e) => e.message).join("; ") || "the gateway sent no series",
-    smaller: shown.some((e) => TOO_LARGE.has((e.extensions || {}).code)),
+    smaller: shown.some(forSize),
     missing,
   };
 }

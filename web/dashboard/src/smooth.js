@@ -32,13 +32,20 @@ export function stateAfter(smoothed, count, weight) {
 // The same from the last two finite points of a stretch of the full series (consecutive in
 // it, as a step range without downsampling gives them): `previous` the average before `value`,
 // `smoothed` the one after it. From S(1 - w·u) = w·P(1 - u) + (1 - w)·x, u = w^(count-1).
+// Null when the two averages are (nearly) equal: a flat stretch says nothing of the count, and
+// a guess (no debiasing left) would bend the line at the next value that differs.
 export function stateFrom(previous, smoothed, value, weight) {
   const denominator = weight * (previous - smoothed);
-  let power = 0;
-  if (Math.abs(denominator) > 1e-12 * Math.max(1, Math.abs(smoothed))) {
-    const u = (weight * previous + (1 - weight) * value - smoothed) / denominator;
-    power = Math.min(weight * weight, Math.max(0, weight * u));
-  }
+  if (!(Math.abs(denominator) > 1e-9 * Math.max(1, Math.abs(smoothed)))) return null;
+  const u = (weight * previous + (1 - weight) * value - smoothed) / denominator;
+  const power = Math.min(weight * weight, Math.max(0, weight * u));
+  return { biased: smoothed * (1 - power), power };
+}
+
+// `state` (after some point) carried over `count` more finite values whose last average is
+// `smoothed`: the debiasing's power goes on exactly, whatever the values were.
+export function stateLater(state, count, smoothed, weight) {
+  const power = state.power * weight ** count;
   return { biased: smoothed * (1 - power), power };
 }
 

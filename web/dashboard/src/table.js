@@ -28,7 +28,7 @@ export function columns(rows, summary) {
       show: (v) => (v ? v.slice(0, 16).replace("T", " ") : "") },
     // Shown in minutes (and hours), so a filter's number is minutes too: `duration>30`.
     { id: "duration", label: "duration", value: (r) => r.durationMillis, show: formatDuration,
-      parse: durationMillis },
+      parse: durationTerm },
     ...[...params].sort().map((n) => ({
       id: `param:${n}`, label: n, group: "param", value: (r) => asNumber(r.params[n]) })),
     ...[...metrics].sort().map((n) => ({
@@ -67,14 +67,21 @@ const TERM = /^([^<>=!~\s]+)(<=|>=|!=|=|<|>|~)(.+)$/;
 // `loss<0.3 optimizer=adam resnet`: a term naming a column compares it (numbers as numbers,
 // `~` is "contains"); any other term must appear in the row's name, key or parameters. A
 // name both a parameter and a metric have is the parameter; `metric:name` is the metric.
+// A term whose value the column cannot read (`duration>soon`) is left out, and said in the
+// function's `refused` (the terms and why), not compared as text.
 export function parseFilter(text, cols) {
   const tests = [];
+  const refused = [];
   for (const term of text.trim().split(/\s+/).filter(Boolean)) {
     const parts = TERM.exec(term);
     const name = parts && parts[1].toLowerCase();
     const col = parts && (cols.find((c) => c.id.toLowerCase() === name)
                           || cols.find((c) => c.label.toLowerCase() === name));
-    if (col) {
+    if (col && col.parse && parts[2] !== "~") {
+      const wanted = col.parse(parts[3]);
+      if (wanted.error) refused.push(`${term} (${wanted.error})`);
+      else tests.push(measured(wanted, parts[2], col));
+    } else if (col) {
       tests.push(comparison(col, parts[2], parts[3]));
     } else {
       const needle = term.toLowerCase();
@@ -82,7 +89,9 @@ export function parseFilter(text, cols) {
         .some((v) => v != null && String(v).toLowerCase().includes(needle)));
     }
   }
-  return (r) => tests.every((t) => t(r));
+  const keep = (r) => tests.every((t) => t(r));
+  keep.refused = refused;
+  return keep;
 }
 
 // A filter's duration in milliseconds: minutes as the column shows them, or with a unit
@@ -95,8 +104,28 @@ export function durationMillis(text) {
   return Number(found[1]) * unit;
 }
 
+// A duration term's value: minutes as the column shows them (whole minutes, rounded), or
+// milliseconds when it has a unit; `error` when it is neither.
+export function durationTerm(text) {
+  const millis = durationMillis(text);
+  if (Number.isNaN(millis)) return { error: "not a duration: minutes, or 90s, 30m, 2h" };
+  return /[a-z]\s*$/i.test(text) ? { value: millis, of: (ms) => ms }
+    : { value: Number(text), of: (ms) => Math.round(ms / 60000) };
+}
+
+const ORDER = { "=": (o) => o === 0, "!=": (o) => o !== 0, "<": (o) => o < 0, "<=": (o) => o <= 0,
+                ">": (o) => o > 0, ">=": (o) => o >= 0 };
+
+function measured(wanted, op, col) {
+  return (r) => {
+    const value = col.value(r);
+    if (value == null || value === "") return op === "!=";
+    return ORDER[op](wanted.of(value) - wanted.value);
+  };
+}
+
 function comparison(col, op, wanted) {
-  const number = col.parse ? col.parse(wanted) : Number(wanted);
+  const number = Number(wanted);
   return (r) => {
     const value = col.value(r);
     if (value == null || value === "") return op === "!=";
