@@ -127,7 +127,9 @@ class ExperimentStates:
     forgotten first (forgotten is unknown: running, the safe side); each is trusted `trust`
     seconds after it was last seen. Seeing refreshes, so the order is also the order of age.
     One API key's pairs are at most `key_share` of them: past it, its own least recently seen
-    go, so that one key listing many experiments cannot make another's dashboard unknown.
+    go; and when all are taken, the least recently seen of the key holding the most go (max-min
+    fair), so that neither one key listing many experiments nor a few keys together can make
+    another's dashboard unknown.
     An experiment that ended less than `settle` seconds ago (by `upstream`) is seen running.
     """
 
@@ -165,12 +167,13 @@ class ExperimentStates:
                 if len(mine) > self._per_key:
                     del seen[(fingerprint, mine.popitem(last=False)[0])]
         while len(seen) > self._max:
-            (owner, experiment), _ = seen.popitem(last=False)
-            if self._keys is not None:
-                theirs = self._keys[owner]
-                del theirs[experiment]
+            if self._keys:  # the largest holder's least recently seen: max-min fair
+                owner, theirs = max(self._keys.items(), key=lambda kv: len(kv[1]))
+                del seen[(owner, theirs.popitem(last=False)[0])]
                 if not theirs:
                     del self._keys[owner]
+                continue
+            seen.popitem(last=False)
         if self._keys is not None and not mine:  # nothing seen: no empty entry left
             self._keys.pop(fingerprint, None)
 

@@ -101,6 +101,22 @@ def test_one_key_cannot_push_another_keys_states_out() -> None:
     assert states.ended_at(BOB, "e99") == 100 and len(states) == 10
 
 
+def test_when_all_states_are_taken_the_key_holding_the_most_loses_its_oldest() -> None:
+    """Two keys, each within its half, see new experiments in turn: the victim's four states
+    stay, the largest holder's least recently seen go (before, the globally least recently
+    seen went: the victim's, all four)."""
+    states = ExperimentStates(12, trust=10, key_share=0.5)
+    states.saw(ALICE, [meta(f"a{i}") for i in range(4)])
+    mallory, trudy = ApiKey("mallory-key"), ApiKey("trudy-key")
+    for i in range(100):
+        states.saw(mallory, [meta(f"m{i}")])
+        states.saw(trudy, [meta(f"t{i}")])
+    assert [states.ended_at(ALICE, f"a{i}") for i in range(4)] == [100] * 4
+    assert len(states) == 12
+    assert [states.ended_at(mallory, f"m{i}") for i in (95, 96, 99)] == [None, 100, 100]
+    assert [states.ended_at(trudy, f"t{i}") for i in (95, 96, 99)] == [None, 100, 100]
+
+
 def test_the_settling_is_timed_by_the_upstreams_clock_not_the_gateways() -> None:
     wall = Clock()
     wall.now = 1_700_000_000.0  # the gateway's clock: five minutes ahead of Comet's
