@@ -10,7 +10,7 @@ import pytest
 
 from gateway.upstream import ApiKey
 from gateway.upstream.breaker import CircuitBreaker
-from gateway.upstream.cache import ENTRY_OVERHEAD, MemoryCache
+from gateway.upstream.memory_cache import ENTRY_OVERHEAD, MemoryCache
 from gateway.upstream.recent_keys import KNOWN_FOR, REFUSED_FOR, RecentKeys
 
 

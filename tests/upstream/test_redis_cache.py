@@ -12,19 +12,18 @@ from collections.abc import Iterator, Sequence
 import orjson
 import pytest
 
-from gateway.upstream.cache import (
-    DEFAULT_MAX_BYTES,
-    REDIS_PENDING_WRITES,
-    REDIS_POOL_SIZE,
-    REDIS_QUEUED_WRITES,
-    VALUE_SHARE,
-    RedisCache,
-)
+from gateway.upstream.cache import DEFAULT_MAX_BYTES, VALUE_SHARE
 from gateway.upstream.chart_cache import ChartAsk, ChartCache
 from gateway.upstream.config import ApiKey
 from gateway.upstream.lifetimes import Lifetimes, TimesToLive
 from gateway.upstream.lookup_batches import MGET_BYTES
 from gateway.upstream.observer import NullObserver
+from gateway.upstream.redis_cache import (
+    REDIS_PENDING_WRITES,
+    REDIS_POOL_SIZE,
+    REDIS_QUEUED_WRITES,
+    RedisCache,
+)
 from tests.redis_server import RedisServer, redis_server
 
 PATIENT = 60.0  # seconds per command: far more than any test here runs
