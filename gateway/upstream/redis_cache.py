@@ -6,13 +6,14 @@ breaker skips Redis and probes it in the background until it answers. Lookups as
 together, in a few MGETs over at most half the pool's connections, and wait (bounded, twice a
 command's timeout) for a free one rather than miss (`lookup_batches`: a warm dashboard's
 hundreds of lookups in a few round trips). An MGET carries about a megabyte, by what values
-of its kind were seen to weigh (`value_sizes`); one of several keys that times out anyway (a
-guess too small: values larger than their kind's) is a miss and a PING in the background,
-which opens the breaker only when Redis does not answer it, for the breaker is for a Redis
-that is down, not for one slow to send a large answer. Writes happen after the answer, from
-a bounded queue, in pipelines (likewise, rather than most of them dropped), each living what
-is left of its lifetime when it is written (its time in the queue counts). Redis has no
-per-key share: it evicts by its own `maxmemory` policy.
+of its kind were seen to weigh, per API key (`value_sizes`); one of several keys that times
+out anyway (a guess too small: values larger than their kind's, never seen by this worker)
+raises its kinds' guesses, sends its keys again one to a command within their wait, and asks
+a PING in the background, which opens the breaker only when Redis does not answer it, for the
+breaker is for a Redis that is down, not for one slow to send a large answer. Writes happen
+after the answer, from a bounded queue, in pipelines (likewise, rather than most of them
+dropped), each living what is left of its lifetime when it is written (its time in the queue
+counts). Redis has no per-key share: it evicts by its own `maxmemory` policy.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TypeVar
 
 from .breaker import CircuitBreaker
 from .cache import DEFAULT_MAX_BYTES, VALUE_SHARE, owner_of
-from .lookup_batches import LookupBatches
+from .lookup_batches import MGET_BYTES, SLOW, Answer, LookupBatches
 from .value_sizes import ValueSizes
 
 log = logging.getLogger("gateway.cache")
@@ -102,7 +103,7 @@ class RedisCache:
         self._flusher: asyncio.Task[None] | None = None
         self._lookups = LookupBatches(self._mget, in_flight=LOOKUPS_IN_FLIGHT,
                                       wait=timeout * LOOKUP_WAIT_FACTOR, owner_of=owner_of)
-        self._sizes = ValueSizes()
+        self._sizes = ValueSizes(MGET_BYTES)
         self._checking: asyncio.Task[None] | None = None  # a PING after a slow MGET
 
     async def get(self, key: str) -> bytes | None:
@@ -120,12 +121,21 @@ class RedisCache:
         # One call's keys are of one kind (an endpoint's answer, one chart's parts).
         return await self._lookups.get_many(keys, self._sizes.guess(keys[0], expected_bytes))
 
-    async def _mget(self, keys: list[str]) -> list[bytes | None] | None:
+    async def _mget(self, keys: list[str]) -> Answer:
         """One command of the lookups gathered (see `lookup_batches`). A timeout of several
-        keys is a miss, and Redis is asked a PING before the breaker hears of it (see the
-        module's docstring)."""
+        keys is `SLOW`: their kinds' guesses rise, and Redis is asked a PING before the
+        breaker hears of it (see the module's docstring)."""
+        timed_out: list[bool] = []
+
+        def too_slow() -> None:
+            timed_out.append(True)
+            self._sizes.timed_out(keys)
+            self._check_alive()
+
         values = await self._guarded(lambda: self._redis.mget(keys),
-                                     slow_is_miss=len(keys) > 1)
+                                     on_slow=too_slow if len(keys) > 1 else None)
+        if timed_out:
+            return SLOW
         if not isinstance(values, list) or len(values) != len(keys):
             return None
         found: list[bytes | None] = []
@@ -230,19 +240,19 @@ class RedisCache:
         return True
 
     async def _guarded(self, command: Callable[[], Awaitable[T]],
-                       timeout: float | None = None, *, slow_is_miss: bool = False
-                       ) -> T | None:
+                       timeout: float | None = None, *,
+                       on_slow: Callable[[], None] | None = None) -> T | None:
         """The command's answer; None when Redis is skipped, refuses, fails or is slower than
-        `timeout` (by default, a lookup's). `slow_is_miss`: a timeout is checked with a PING
-        rather than counted as a failure."""
+        `timeout` (by default, a lookup's). `on_slow`: what a timeout does instead of counting
+        as a failure."""
         if self._skipped():
             return None
         try:
             async with asyncio.timeout(timeout or self._timeout):
                 answer = await command()
         except self._slow as exc:
-            if slow_is_miss:
-                self._check_alive()
+            if on_slow is not None:
+                on_slow()
             else:
                 self._breaker.failed(type(exc).__name__)
             return None

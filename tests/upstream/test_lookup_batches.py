@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.upstream.lookup_batches import KEY_SHARE, MGET_KEYS, LookupBatches
+from gateway.upstream.lookup_batches import KEY_SHARE, MGET_KEYS, SLOW, Answer, LookupBatches
 
 PATIENT = 60.0
 
@@ -92,5 +92,24 @@ async def test_a_lookup_given_up_stops_counting_and_is_never_sent() -> None:
         assert await first == [b"alice:first"]
         assert await later == [f"alice:later{i}".encode() for i in range(share - 1)]
         assert not any(k.startswith("alice:gone") for c in fetch.commands for k in c)
+    finally:
+        await batches.close()
+
+
+async def test_a_slow_command_of_several_keys_sends_them_again_alone() -> None:
+    """A command of several keys that timed out (their values larger than guessed): each key
+    goes again in a command of its own, within the lookups' wait, and hits."""
+    commands: list[list[str]] = []
+
+    async def fetch(keys: list[str]) -> Answer:
+        commands.append(keys)
+        return SLOW if len(keys) > 1 else [k.encode() for k in keys]
+
+    batches = LookupBatches(fetch, in_flight=4, wait=PATIENT, owner_of=owner)
+    try:
+        keys = [f"alice:{i}" for i in range(10)]
+        assert await batches.get_many(keys) == [k.encode() for k in keys]
+        assert commands[0] == keys
+        assert sorted(map(tuple, commands[1:])) == sorted((k,) for k in keys)
     finally:
         await batches.close()
