@@ -6,10 +6,10 @@ connections; past the pool's they would be misses, and a warm dashboard would co
 upstream calls as a cold one. Gathered, they cost a few round trips; and lookups asked while
 every connection is busy wait for the next free one, in the next commands, rather than miss.
 
-Fair between API keys: each key's lookups wait in a queue of its own, and the commands take
-from the queues in turn, so that one request of fifteen thousand lookups delays another key's
-by a command, not by a hundred (and each command carries one key's values: a key's large
-values delay only its own lookups).
+Fair between API keys: each key's lookups wait in a queue of its own, and a command takes a
+key from each queue in turn, so that one request of fifteen thousand lookups delays another
+key's by a command, not by a hundred, and ten thousand keys' single lookups still share
+commands of `MGET_KEYS`.
 
 Bounded everywhere: a lookup waits at most `wait` seconds (a connection, then its command's
 answer), then is a miss; at most `max_waiting` lookups are under way, and at most a
@@ -143,28 +143,20 @@ class LookupBatches:
                 task.add_done_callback(self._tasks.discard)
 
     def _take(self) -> Waiters:
-        """The next command's keys, each once with its waiters: the next owner's in turn, in
-        the order asked, bounded in keys and expected bytes."""
-        while self._queues:
-            owner, waiting = next(iter(self._queues.items()))
-            self._queues.move_to_end(owner)  # the next command is the next owner's
-            batch = self._taken(waiting)
-            if not waiting:
-                del self._queues[owner]
-            if batch:
-                return batch
-        return {}
-
-    @staticmethod
-    def _taken(waiting: collections.deque[tuple[str, int, asyncio.Future[bytes | None]]]
-               ) -> Waiters:
+        """The next command's keys, each once with its waiters: a key from each owner's queue
+        in turn (the order asked within each), bounded in keys and expected bytes. An owner
+        whose next key does not fit is first in the next command."""
         batch: Waiters = {}
         size = 0
-        while waiting:
-            key, expected, waiter = waiting[0]
-            if waiter.done():  # its caller gave up
+        queues = self._queues
+        while queues:
+            owner, waiting = next(iter(queues.items()))
+            while waiting and waiting[0][2].done():  # their callers gave up
                 waiting.popleft()
+            if not waiting:
+                del queues[owner]
                 continue
+            key, expected, waiter = waiting[0]
             same = batch.get(key)
             if same is None:
                 if len(batch) >= MGET_KEYS or (batch and size + expected > MGET_BYTES):
@@ -173,6 +165,10 @@ class LookupBatches:
                 size += expected
             waiting.popleft()
             same.append(waiter)
+            if waiting:
+                queues.move_to_end(owner)  # the next key is the next owner's
+            else:
+                del queues[owner]
         return batch
 
     async def _answer(self, batch: Waiters) -> None:

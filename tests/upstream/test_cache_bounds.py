@@ -8,10 +8,12 @@ import logging
 
 import pytest
 
-from gateway.upstream import ApiKey
+from gateway.upstream import ApiKey, CometClient, Transport, errors
 from gateway.upstream.breaker import CircuitBreaker
 from gateway.upstream.memory_cache import ENTRY_OVERHEAD, MemoryCache
 from gateway.upstream.recent_keys import KNOWN_FOR, REFUSED_FOR, RecentKeys
+from tests.demo_server import DemoServer
+from tests.upstream.conftest import config_for
 
 
 class Clock:
@@ -200,3 +202,32 @@ async def test_an_entry_just_read_survives_its_owners_eviction() -> None:
         await cache.set(f"cgw:v1:bob:{i}", b"b" * 1000, 60)
     assert await cache.get("cgw:v1:bob:0") == b"b" * 1000
     assert await cache.get("cgw:v1:bob:1") is None
+
+
+class CountedCache(MemoryCache):
+    """A memory cache that counts its lookups (each would be a Redis command)."""
+
+    def __init__(self) -> None:
+        super().__init__(1000)
+        self.lookups = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.lookups += 1
+        return await super().get(key)
+
+
+async def test_a_key_comet_has_not_vouched_for_costs_no_cache_lookup(demo: DemoServer) -> None:
+    """Invented keys go upstream (refused there) without a cache lookup each; a real key's
+    first call goes upstream too (it vouches), and only then is the cache looked up."""
+    cache = CountedCache()
+    async with Transport(config_for(demo), cache, {"workspace": 60}) as transport:
+        for i in range(20):
+            with pytest.raises(errors.Unauthenticated):
+                await CometClient(transport, ApiKey(f"invented-{i:04d}")).get_workspaces()
+        assert cache.lookups == 0
+        carol = CometClient(transport, ApiKey(demo.keys["carol"]))
+        assert await carol.get_workspaces() == ("carol",)
+        assert cache.lookups == 0
+        assert await carol.get_workspaces() == ("carol",)
+        assert cache.lookups == 1
+    assert demo.counts()["GET workspaces"] == 21
