@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 from .config import ApiKey
 from .endpoints import Endpoint, Lifetime
+from .largest import Largest
 from .models import ExperimentMetadata
 
 RUNNING = -1  # a remembered state: running (an end time is never negative)
@@ -147,6 +148,8 @@ class ExperimentStates:
         # Each key's experiments, least recently seen first (kept only under a share).
         self._keys: dict[str, OrderedDict[str, None]] | None = \
             {} if self._per_key < max_entries else None
+        # Which key holds the most: in O(log keys) per eviction, not O(keys).
+        self._most = Largest(lambda k: len(self._keys.get(k) or ()) if self._keys else 0)
 
     def saw(self, key: ApiKey, experiments: Iterable[ExperimentMetadata]) -> None:
         """Remember what an answer of `key`'s said of these experiments' states."""
@@ -166,9 +169,14 @@ class ExperimentStates:
                 mine.move_to_end(e.experiment_key)
                 if len(mine) > self._per_key:
                     del seen[(fingerprint, mine.popitem(last=False)[0])]
+        if mine:
+            assert self._keys is not None
+            self._most.grew(fingerprint, len(mine), len(self._keys))
         while len(seen) > self._max:
-            if self._keys:  # the largest holder's least recently seen: max-min fair
-                owner, theirs = max(self._keys.items(), key=lambda kv: len(kv[1]))
+            owner = self._most.largest() if self._keys else None
+            if owner is not None:  # the largest holder's least recently seen: max-min fair
+                assert self._keys is not None
+                theirs = self._keys[owner]
                 del seen[(owner, theirs.popitem(last=False)[0])]
                 if not theirs:
                     del self._keys[owner]

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from .cache import DEFAULT_MAX_BYTES, VALUE_SHARE, owner_of
+from .largest import Largest
 
 # What an entry costs beyond its key's characters and its value's bytes: the objects' headers,
 # its OrderedDict slot, the (expiry, value) tuple, the heap's item. About 315 with tracemalloc.
@@ -38,6 +39,9 @@ class _Owned:
         self.keys: OrderedDict[str, None] = OrderedDict()
 
 
+_NOBODY = _Owned()
+
+
 class MemoryCache:
     """An in-process LRU bounded in bytes and in entries, with a lifetime per entry.
 
@@ -54,6 +58,9 @@ class MemoryCache:
         # Shares are kept only when they bound anything (the hot path of a cache without
         # them stays as it was).
         self._owners: dict[str, _Owned] | None = {} if key_share < 1 else None
+        # Who holds the most bytes, and the most entries: in O(log owners) per eviction.
+        self._most_bytes = Largest(lambda o: self._held(o).bytes)
+        self._most_entries = Largest(lambda o: len(self._held(o).keys))
         self._share_bytes = int(max_bytes * key_share)
         self._share_entries = max(1, int(max_entries * key_share))
         self._max_value = max_bytes // VALUE_SHARE if max_value_bytes is None \
@@ -90,11 +97,12 @@ class MemoryCache:
             self._owned(key, value)
         while self._bytes > self._max_bytes or len(self._entries) > self._max_entries:
             if self._owners:  # the largest holder's least recently used: max-min fair
-                by_bytes = self._bytes > self._max_bytes
-                largest = max(self._owners.values(), key=lambda o: o.bytes if by_bytes
-                              else len(o.keys))
-                self._drop(next(iter(largest.keys)))
-                continue
+                most = self._most_bytes if self._bytes > self._max_bytes \
+                    else self._most_entries
+                largest = most.largest()
+                if largest is not None:
+                    self._drop(next(iter(self._owners[largest].keys)))
+                    continue
             oldest, (_, old) = self._entries.popitem(last=False)
             self._bytes -= _cost(oldest, old)
             self._disowned(oldest, old)
@@ -121,6 +129,8 @@ class MemoryCache:
         self._bytes = 0
         if self._owners is not None:
             self._owners.clear()
+        self._most_bytes.clear()
+        self._most_entries.clear()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -133,8 +143,15 @@ class MemoryCache:
             owned = self._owners[owner] = _Owned()
         owned.bytes += _cost(key, value)
         owned.keys[key] = None
+        self._most_bytes.grew(owner, owned.bytes, len(self._owners))
+        self._most_entries.grew(owner, len(owned.keys), len(self._owners))
         while owned.bytes > self._share_bytes or len(owned.keys) > self._share_entries:
             self._drop(next(iter(owned.keys)))
+
+    def _held(self, owner: str) -> _Owned:
+        """What `owner` holds (nothing, for one that holds nothing)."""
+        assert self._owners is not None
+        return self._owners.get(owner) or _NOBODY
 
     def _disowned(self, key: str, value: bytes) -> None:
         if self._owners is None:
