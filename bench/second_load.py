@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import statistics
 import time
 import urllib.request
 
 import aiohttp
+
+from tools.redis_command import address_of, redis_command
 
 from . import servers
 from .dashboard import post
@@ -79,21 +80,13 @@ async def load(session: aiohttp.ClientSession, url: str, key: str, n: int,
     return took
 
 
-def redis_command(url: str, command: bytes) -> bytes:
-    """One inline command's answer (a short one) from the Redis at `url`."""
-    host, port = url.removeprefix("redis://").split("/")[0].split(":")
-    with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(command + b"\r\n")
-        return sock.recv(256)
-
-
 async def written(url: str) -> int:
     """Once Redis's keys stopped growing (the writes behind the answers landed): how many."""
     size, before = -1, -2
     while size != before:
         before = size
         await asyncio.sleep(0.2)
-        size = int(redis_command(url, b"DBSIZE")[1:])
+        size = int(redis_command(address_of(url), b"DBSIZE")[1:])
     return size
 
 
@@ -116,7 +109,7 @@ async def cell(upstream: servers.Upstream, cold: servers.Gateway, n: int, rounds
             await load(session, cold.url, key, n)  # the cache-off gateway, warm
             for _ in range(rounds):
                 if redis_url:
-                    redis_command(redis_url, b"FLUSHDB")
+                    redis_command(address_of(redis_url), b"FLUSHDB")
                 with servers.gateway(upstream.url, defaults=True, log_level=None,
                                      **servers.RATE_LIMITS_OFF,
                                      **({"COMET_GATEWAY_REDIS_URL": redis_url}

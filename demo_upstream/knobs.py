@@ -38,8 +38,10 @@ a `fraction` of them drawn from a seeded generator, so that runs repeat.
     crowd     an upstream with a concurrency limit: `status` (as `status` does, with its
               `Retry-After`) to a request of a key that has more than `size` requests in
               flight at once, the real answer otherwise
-    date      the real answer with its Date header `body`, verbatim (garbage, a year 99999),
-              or else the demo's clock `skew` seconds off (an upstream whose clock is off)
+    date      the answer with its Date header `body`, verbatim (garbage, a year 99999), or
+              else the demo's clock `skew` seconds off (an upstream whose clock is off). It
+              stacks: the answer is another matching fault's (a redirect, a `status` 200 of
+              `body`), or the real one
 """
 
 from __future__ import annotations
@@ -125,9 +127,10 @@ class Knobs:
         self.faults.append(fault)
         return fault
 
-    def pick(self, method: str, path: str) -> Fault | None:
+    def pick(self, method: str, path: str, date: bool = False) -> Fault | None:
+        """The fault that answers (`date`: the one that sets the Date header of the answer)."""
         for fault in self.faults:
-            if not fault.matches(method, path):
+            if (fault.kind == "date") != date or not fault.matches(method, path):
                 continue
             if fault.fraction is not None and self.rng.random() >= fault.fraction:
                 continue
@@ -177,11 +180,6 @@ async def _apply(fault: Fault, request: web.Request, handler: Handler,
         return web.Response(status=fault.status, headers=where)
     if fault.kind == "bytes":
         return await _stream_bytes(fault, request)
-    if fault.kind == "date":
-        response = await handler(request)
-        response.headers["Date"] = fault.body if fault.body is not None else \
-            email.utils.formatdate(time.time() + fault.skew, usegmt=True)
-        return response
     if fault.kind == "status":
         headers = {"Content-Type": fault.content_type or "application/json"}
         if fault.retry_after is not None:
@@ -246,7 +244,8 @@ def middleware(knobs: Knobs, prefix: str = "") -> Any:
                                 body=error_body(401, "Invalid or missing API key",
                                                 API_KEY_NOT_REGISTERED))
         fault = knobs.pick(request.method, endpoint)
-        entry.fault = fault.kind if fault else None
+        dated = knobs.pick(request.method, endpoint, date=True)
+        entry.fault = fault.kind if fault else dated.kind if dated else None
         try:
             response = await (_apply(fault, request, handler, knobs.cleared,
                                      knobs.in_flight[key]) if fault
@@ -260,6 +259,9 @@ def middleware(knobs: Knobs, prefix: str = "") -> Any:
         finally:
             entry.ended = time.time()
         entry.status = response.status
+        if dated is not None and not response.prepared:  # a stream's headers went out
+            response.headers["Date"] = dated.body if dated.body is not None else \
+                email.utils.formatdate(time.time() + dated.skew, usegmt=True)
         return response
 
     return knobs_middleware

@@ -36,8 +36,10 @@ from .request_ids import RequestIdMiddleware
 from .schema import build_schema
 from .settings import Settings, address_in
 from .upstream import CometClient, Transport, errors
-from .upstream.cache import VALUE_SHARE, MemoryCache, RedisCache, ResponseCache
+from .upstream.cache import VALUE_SHARE, ResponseCache
+from .upstream.memory_cache import MemoryCache
 from .upstream.probe import VersionProbe
+from .upstream.redis_cache import RedisCache
 from .view import GatewayGraphQL
 from .websocket import WebSocketKeys, WebSocketsPerClient
 

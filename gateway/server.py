@@ -36,7 +36,7 @@ from uvicorn.supervisors import Multiprocess
 from .connections import ConnectionLimits, LimitedHttpProtocol, QuietWebSocketProtocol
 from .observability import MULTIPROCESS_DIR
 from .settings import Settings
-from .upstream.cache import REDIS_POOL_SIZE
+from .upstream.redis_cache import REDIS_POOL_SIZE
 
 log = logging.getLogger("gateway.server")
 

@@ -238,9 +238,9 @@ SETTINGS: tuple[Setting, ...] = (
             "The share (0 to 1) of the in-process cache's bytes and entries, and of the "
             "experiment states remembered, that one API key's may take: past it a key's new "
             "entries evict its own least recently used, never another key's; when the cache "
-            "is full, the key holding the most bytes loses its least recently used. At 0.5, "
-            "one key still holds a 100-experiment dashboard (about 3.3 MiB) many times over. "
-            "Redis has no per-key share."),
+            "is full (or all states are taken), the key holding the most bytes (states) loses "
+            "its least recently used. At 0.5, one key still holds a 100-experiment dashboard "
+            "(about 3.3 MiB) many times over. Redis has no per-key share."),
     Setting("cache_key_recheck", "COMET_GATEWAY_CACHE_KEY_RECHECK", float,
             "Seconds cached answers are served to a key after Comet last accepted it; its next "
             "call then goes upstream, so a revoked key stops getting cached answers within "

@@ -7,7 +7,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.demo_server import free_port
+from tools.redis_command import redis_command
 
 
 @dataclass
@@ -34,11 +34,8 @@ class RedisServer:
         os.kill(self.process.pid, signal.SIGCONT)
 
     def command(self, command: bytes) -> bytes:
-        """One inline command's raw answer (small answers only)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
-            sock.sendall(command)
-            time.sleep(0.1)
-            return sock.recv(65536)
+        """One inline command's raw answer."""
+        return redis_command(("127.0.0.1", self.port), command)
 
     def connections_received(self) -> int:
         info = self.command(b"INFO stats\r\n").decode()

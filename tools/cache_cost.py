@@ -26,7 +26,7 @@ from gateway.loaders import Loaders
 from gateway.schema import build_schema
 from gateway.settings import Settings
 from gateway.upstream import ApiKey, CometClient, Transport
-from gateway.upstream.cache import MemoryCache
+from gateway.upstream.memory_cache import MemoryCache
 
 
 async def main(n: int, runs: int) -> None:

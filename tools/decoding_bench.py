@@ -26,9 +26,9 @@ import orjson
 import demo_upstream
 from gateway.upstream import ApiKey, CometClient, Transport
 from gateway.upstream import endpoints as ep
-from gateway.upstream.cache import MemoryCache
 from gateway.upstream.endpoints import Endpoint
 from gateway.upstream.lifetimes import TimesToLive
+from gateway.upstream.memory_cache import MemoryCache
 
 
 class Replay:

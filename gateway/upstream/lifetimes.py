@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 from .config import ApiKey
 from .endpoints import Endpoint, Lifetime
+from .largest import Largest
 from .models import ExperimentMetadata
 
 RUNNING = -1  # a remembered state: running (an end time is never negative)
@@ -127,7 +128,9 @@ class ExperimentStates:
     forgotten first (forgotten is unknown: running, the safe side); each is trusted `trust`
     seconds after it was last seen. Seeing refreshes, so the order is also the order of age.
     One API key's pairs are at most `key_share` of them: past it, its own least recently seen
-    go, so that one key listing many experiments cannot make another's dashboard unknown.
+    go; and when all are taken, the least recently seen of the key holding the most go (max-min
+    fair), so that neither one key listing many experiments nor a few keys together can make
+    another's dashboard unknown.
     An experiment that ended less than `settle` seconds ago (by `upstream`) is seen running.
     """
 
@@ -145,6 +148,8 @@ class ExperimentStates:
         # Each key's experiments, least recently seen first (kept only under a share).
         self._keys: dict[str, OrderedDict[str, None]] | None = \
             {} if self._per_key < max_entries else None
+        # Which key holds the most: in O(log keys) per eviction, not O(keys).
+        self._most = Largest(lambda k: len(self._keys.get(k) or ()) if self._keys else 0)
 
     def saw(self, key: ApiKey, experiments: Iterable[ExperimentMetadata]) -> None:
         """Remember what an answer of `key`'s said of these experiments' states."""
@@ -164,13 +169,19 @@ class ExperimentStates:
                 mine.move_to_end(e.experiment_key)
                 if len(mine) > self._per_key:
                     del seen[(fingerprint, mine.popitem(last=False)[0])]
+        if mine:
+            assert self._keys is not None
+            self._most.grew(fingerprint, len(mine), len(self._keys))
         while len(seen) > self._max:
-            (owner, experiment), _ = seen.popitem(last=False)
-            if self._keys is not None:
+            owner = self._most.largest() if self._keys else None
+            if owner is not None:  # the largest holder's least recently seen: max-min fair
+                assert self._keys is not None
                 theirs = self._keys[owner]
-                del theirs[experiment]
+                del seen[(owner, theirs.popitem(last=False)[0])]
                 if not theirs:
                     del self._keys[owner]
+                continue
+            seen.popitem(last=False)
         if self._keys is not None and not mine:  # nothing seen: no empty entry left
             self._keys.pop(fingerprint, None)
 

@@ -6,25 +6,29 @@ connections; past the pool's they would be misses, and a warm dashboard would co
 upstream calls as a cold one. Gathered, they cost a few round trips; and lookups asked while
 every connection is busy wait for the next free one, in the next commands, rather than miss.
 
-Fair between API keys: each key's lookups wait in a queue of its own, and the commands take
-from the queues in turn, so that one request of fifteen thousand lookups delays another key's
-by a command, not by a hundred (and each command carries one key's values: a key's large
-values delay only its own lookups).
+Fair between API keys: each key's lookups wait in a queue of its own, and a command takes a
+key from each queue in turn, so that one request of fifteen thousand lookups delays another
+key's by a command, not by a hundred, and ten thousand keys' single lookups still share
+commands of `MGET_KEYS`.
 
 Bounded everywhere: a lookup waits at most `wait` seconds (a connection, then its command's
 answer), then is a miss; at most `max_waiting` lookups are under way, and at most a
 `KEY_SHARE`th of them one API key's (past them a lookup is a miss at once; a lookup given up
 stops counting at once, and is never sent); no command carries more than `MGET_KEYS`
 distinct keys or, by the callers' guess of each value's size, `MGET_BYTES` bytes, so that a
-large request's lookups are no likelier to time out than a small one's. (A guess can be
-wrong: the cache decides what a command that timed out says of Redis, see `RedisCache`.)
+large request's lookups are no likelier to time out than a small one's. A guess can be wrong
+(a worker that never saw a kind, another key's values in the same command): a command of
+several keys that was too slow (`SLOW`) sends its keys again, one to a command, within what
+is left of their wait (once: a key alone that is too slow is a miss).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import enum
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 MGET_KEYS = 128  # keys one command carries at most
 MGET_BYTES = 1024 * 1024  # ... and expected bytes, unless one value alone is expected larger
@@ -32,9 +36,20 @@ EXPECTED_BYTES = 4096  # a value's size, for a lookup whose caller made no guess
 MAX_WAITING = 16_384  # lookups under way; past them a lookup is a miss
 KEY_SHARE = 4  # one API key's lookups under way: at most this fraction of them
 
-# The command of a batch of keys: their values in order, or None when Redis failed, refused,
-# was slower than its timeout or is skipped (each a miss; the breaker is the command's).
-Fetch = Callable[[list[str]], Awaitable[Sequence[bytes | None] | None]]
+
+
+class Slow(enum.Enum):
+    SLOW = "slow"
+
+
+SLOW = Slow.SLOW  # a command of several keys slower than its timeout, Redis still answering
+
+# The command of a batch of keys: their values in order; None when Redis failed, refused, was
+# slower than its timeout or is skipped (each a miss; the breaker is the command's); `SLOW`
+# when it timed out with several keys (each sent again alone).
+Answer = Sequence[bytes | None] | Literal[Slow.SLOW] | None
+Fetch = Callable[[list[str]], Awaitable[Answer]]
+Waiters = dict[str, list[asyncio.Future[bytes | None]]]
 
 
 class LookupBatches:
@@ -127,29 +142,21 @@ class LookupBatches:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    def _take(self) -> dict[str, list[asyncio.Future[bytes | None]]]:
-        """The next command's keys, each once with its waiters: the next owner's in turn, in
-        the order asked, bounded in keys and expected bytes."""
-        while self._queues:
-            owner, waiting = next(iter(self._queues.items()))
-            self._queues.move_to_end(owner)  # the next command is the next owner's
-            batch = self._taken(waiting)
-            if not waiting:
-                del self._queues[owner]
-            if batch:
-                return batch
-        return {}
-
-    @staticmethod
-    def _taken(waiting: collections.deque[tuple[str, int, asyncio.Future[bytes | None]]]
-               ) -> dict[str, list[asyncio.Future[bytes | None]]]:
-        batch: dict[str, list[asyncio.Future[bytes | None]]] = {}
+    def _take(self) -> Waiters:
+        """The next command's keys, each once with its waiters: a key from each owner's queue
+        in turn (the order asked within each), bounded in keys and expected bytes. An owner
+        whose next key does not fit is first in the next command."""
+        batch: Waiters = {}
         size = 0
-        while waiting:
-            key, expected, waiter = waiting[0]
-            if waiter.done():  # its caller gave up
+        queues = self._queues
+        while queues:
+            owner, waiting = next(iter(queues.items()))
+            while waiting and waiting[0][2].done():  # their callers gave up
                 waiting.popleft()
+            if not waiting:
+                del queues[owner]
                 continue
+            key, expected, waiter = waiting[0]
             same = batch.get(key)
             if same is None:
                 if len(batch) >= MGET_KEYS or (batch and size + expected > MGET_BYTES):
@@ -158,23 +165,43 @@ class LookupBatches:
                 size += expected
             waiting.popleft()
             same.append(waiter)
+            if waiting:
+                queues.move_to_end(owner)  # the next key is the next owner's
+            else:
+                del queues[owner]
         return batch
 
-    async def _answer(self, batch: dict[str, list[asyncio.Future[bytes | None]]]) -> None:
-        values: Sequence[bytes | None] | None = None
+    async def _answer(self, batch: Waiters) -> None:
+        values: Answer = None
         try:
             values = await self._fetch(list(batch))
         finally:  # cancelled (the cache closing) too: its waiters are misses, not errors
             self._in_flight -= 1
-            if values is None or len(values) != len(batch):
+            if values is SLOW and len(batch) > 1 and not self._closed:
+                self._alone(batch)
+                values = []
+            elif not isinstance(values, Sequence) or len(values) != len(batch):
                 values = [None] * len(batch)
-            for waiters, value in zip(batch.values(), values, strict=True):
+            for waiters, value in zip(batch.values(), values, strict=False):
                 for waiter in waiters:
                     if not waiter.done():
                         waiter.set_result(value)
             if self._queues and not self._scheduled and not self._closed:
                 self._scheduled = True
                 asyncio.get_running_loop().call_soon(self._send)
+
+    def _alone(self, batch: Waiters) -> None:
+        """A slow command's keys, first in their owners' queues again, each expected to fill
+        a command (so that it goes alone)."""
+        for key, waiters in reversed(batch.items()):
+            owner = self._owner_of(key)
+            queue = self._queues.get(owner)
+            if queue is None:
+                queue = self._queues[owner] = collections.deque()
+                self._queues.move_to_end(owner, last=False)
+            for waiter in waiters:
+                if not waiter.done():
+                    queue.appendleft((key, MGET_BYTES, waiter))
 
     async def close(self) -> None:
         self._closed = True

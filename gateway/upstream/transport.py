@@ -290,10 +290,11 @@ class Transport:
         shared = cache_key(key, endpoint, {**query, "_url": url}, body,
                            kept.tag) if kept is not None else ""
         if ttl and self.cache is not None and cached:
-            hit = await self.cache.get(shared)
-            served = hit is not None and self._recent_keys.vouched(key)
-            self.observer.cache_lookup(endpoint.family, served)
-            if hit is not None and served:
+            # A key Comet has not vouched for lately is not served from the cache: it is not
+            # looked up either (an invented key would cost a Redis command each).
+            hit = await self.cache.get(shared) if self._recent_keys.vouched(key) else None
+            self.observer.cache_lookup(endpoint.family, hit is not None)
+            if hit is not None:
                 return hit
         try:
             if self._recent_keys.known(key):

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from demo_upstream.world import World
 from gateway.settings import Settings
 from gateway.upstream import ApiKey, CometClient, Transport, UpstreamConfig
-from gateway.upstream.cache import MemoryCache, RedisCache
+from gateway.upstream.memory_cache import MemoryCache
+from gateway.upstream.redis_cache import RedisCache
 from tests.demo_server import DemoServer, free_port
 from tests.gateway_server import GatewayServer, start
 

@@ -10,7 +10,7 @@ import pytest
 from gateway.connections import LimitedHttpProtocol, QuietWebSocketProtocol
 from gateway.server import SPARE_FDS, connection_limits, raise_open_files_limit, server_config
 from gateway.settings import Settings
-from gateway.upstream.cache import REDIS_POOL_SIZE
+from gateway.upstream.redis_cache import REDIS_POOL_SIZE
 
 
 @pytest.fixture

@@ -5,13 +5,16 @@ circuit breaker that probes once per cooldown."""
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
-from gateway.upstream import ApiKey
+from gateway.upstream import ApiKey, CometClient, Transport, errors
 from gateway.upstream.breaker import CircuitBreaker
-from gateway.upstream.cache import ENTRY_OVERHEAD, MemoryCache
+from gateway.upstream.memory_cache import ENTRY_OVERHEAD, MemoryCache
 from gateway.upstream.recent_keys import KNOWN_FOR, REFUSED_FOR, RecentKeys
+from tests.demo_server import DemoServer
+from tests.upstream.conftest import config_for
 
 
 class Clock:
@@ -200,3 +203,51 @@ async def test_an_entry_just_read_survives_its_owners_eviction() -> None:
         await cache.set(f"cgw:v1:bob:{i}", b"b" * 1000, 60)
     assert await cache.get("cgw:v1:bob:0") == b"b" * 1000
     assert await cache.get("cgw:v1:bob:1") is None
+
+
+class CountedCache(MemoryCache):
+    """A memory cache that counts its lookups (each would be a Redis command)."""
+
+    def __init__(self) -> None:
+        super().__init__(1000)
+        self.lookups = 0
+
+    async def get(self, key: str) -> bytes | None:
+        self.lookups += 1
+        return await super().get(key)
+
+
+async def test_a_key_comet_has_not_vouched_for_costs_no_cache_lookup(demo: DemoServer) -> None:
+    """Invented keys go upstream (refused there) without a cache lookup each; a real key's
+    first call goes upstream too (it vouches), and only then is the cache looked up."""
+    cache = CountedCache()
+    async with Transport(config_for(demo), cache, {"workspace": 60}) as transport:
+        for i in range(20):
+            with pytest.raises(errors.Unauthenticated):
+                await CometClient(transport, ApiKey(f"invented-{i:04d}")).get_workspaces()
+        assert cache.lookups == 0
+        carol = CometClient(transport, ApiKey(demo.keys["carol"]))
+        assert await carol.get_workspaces() == ("carol",)
+        assert cache.lookups == 0
+        assert await carol.get_workspaces() == ("carol",)
+        assert cache.lookups == 1
+    assert demo.counts()["GET workspaces"] == 21
+
+
+async def test_a_fair_eviction_among_thousands_of_keys_costs_little_cpu() -> None:
+    """5,000 keys' entries and one dashboard's; 2 MB answers of new keys, each evicting about
+    a thousand of the largest holder's entries: finding the largest holder is O(log keys) per
+    eviction (a scan of every key each was ~0.15 s of CPU per answer)."""
+    def key(owner: int, i: int) -> str:
+        return f"cgw:v1:{owner:032x}:get_metrics:{i:064d}"
+
+    cache = MemoryCache(10_000, max_bytes=32 * 1024 * 1024, key_share=0.5)
+    for o in range(5_000):
+        await cache.set(key(o, 0), b"v" * 5000, 600)
+    for i in range(4_900):
+        await cache.set(key(99_999, i), b"d" * 1500, 600)
+    cpu = time.process_time()
+    for i in range(4):
+        await cache.set(key(77_777 + i, 0), b"x" * 2_000_000, 600)
+    assert time.process_time() - cpu < 0.2  # generous: ~0.02 s
+    assert await cache.get(key(0, 0)) is not None  # the small holders kept theirs

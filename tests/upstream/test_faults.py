@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email.utils
 import json
 import logging
 import random
 import time
+import urllib.parse
 
 import aiohttp
 import pytest
@@ -334,3 +336,29 @@ async def test_a_200_with_a_date_header_that_is_no_time_is_still_a_200(
     assert await alice.get_workspaces() == ("alice", "vision-lab")
     after = transport._lifetimes.states.upstream.millis() - time.time() * 1000
     assert abs(after - before) < 2000  # the gateway's own clock still
+
+
+async def test_a_date_from_a_redirect_off_comets_origin_is_not_comets_clock(
+        demo: DemoServer) -> None:
+    """Comet's clock is read from Comet's own answers only: a REST call redirected to another
+    origin (here the demo as `localhost`, an origin the operator allows) whose clock is five
+    minutes behind leaves the gateway's own clock in use; Comet's answer then is read."""
+    port = urllib.parse.urlsplit(demo.url).port
+    config = dataclasses.replace(config_for(demo), private_redirect_hosts=("localhost",))
+    async with Transport(config) as transport:
+        alice = CometClient(transport, ApiKey(demo.keys["alice"]))
+
+        def offset() -> float:
+            return transport._lifetimes.states.upstream.millis() / 1000 - time.time()
+
+        demo.fault("workspaces", "redirect", status=307, count=1,
+                   location=f"http://localhost:{port}/api/rest/v2/workspaces?hop=1")
+        demo.fault("workspaces", "status", status=200, count=1,  # no key goes there: no 401
+                   body=json.dumps({"workspaceNames": ["elsewhere"]}))
+        demo.fault("workspaces", "date", skew=-300)
+        assert await alice.get_workspaces() == ("elsewhere",)
+        assert [r["raw"] for r in calls(demo, "workspaces")] == [
+            "/api/rest/v2/workspaces", "/api/rest/v2/workspaces?hop=1"]
+        assert abs(offset()) < 2
+        assert await alice.get_workspaces() == ("alice", "vision-lab")  # Comet's: read
+        assert abs(offset() + 300) < 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import time
 
 import pytest
 
@@ -101,6 +102,22 @@ def test_one_key_cannot_push_another_keys_states_out() -> None:
     assert states.ended_at(BOB, "e99") == 100 and len(states) == 10
 
 
+def test_when_all_states_are_taken_the_key_holding_the_most_loses_its_oldest() -> None:
+    """Two keys, each within its half, see new experiments in turn: the victim's four states
+    stay, the largest holder's least recently seen go (before, the globally least recently
+    seen went: the victim's, all four)."""
+    states = ExperimentStates(12, trust=10, key_share=0.5)
+    states.saw(ALICE, [meta(f"a{i}") for i in range(4)])
+    mallory, trudy = ApiKey("mallory-key"), ApiKey("trudy-key")
+    for i in range(100):
+        states.saw(mallory, [meta(f"m{i}")])
+        states.saw(trudy, [meta(f"t{i}")])
+    assert [states.ended_at(ALICE, f"a{i}") for i in range(4)] == [100] * 4
+    assert len(states) == 12
+    assert [states.ended_at(mallory, f"m{i}") for i in (95, 96, 99)] == [None, 100, 100]
+    assert [states.ended_at(trudy, f"t{i}") for i in (95, 96, 99)] == [None, 100, 100]
+
+
 def test_the_settling_is_timed_by_the_upstreams_clock_not_the_gateways() -> None:
     wall = Clock()
     wall.now = 1_700_000_000.0  # the gateway's clock: five minutes ahead of Comet's
@@ -146,3 +163,19 @@ def test_the_date_is_read_once_a_second_by_the_monotonic_clock() -> None:
     assert abs(comet.millis() - (wall.now - 200) * 1000) <= 1000
     comet.heard(email.utils.formatdate(wall.now - 10, usegmt=True))  # within the second
     assert abs(comet.millis() - (wall.now - 200) * 1000) <= 1000
+
+
+def test_a_fair_eviction_among_thousands_of_keys_costs_little_cpu() -> None:
+    """5,000 keys with a state each, then one key seeing thousands: each state over the bound
+    evicts the largest holder's oldest in O(log keys), not a scan of every key (~1 s of CPU
+    here with a scan)."""
+    states = ExperimentStates(10_000, trust=10, key_share=0.9)
+    for k in range(5_000):
+        states.saw(ApiKey(f"key-{k:05d}"), [meta("e0")])
+    big = ApiKey("the-dashboard")
+    states.saw(big, [meta(f"e{i}") for i in range(5_000)])
+    cpu = time.process_time()
+    for i in range(5_000, 9_000):
+        states.saw(big, [meta(f"e{i}")])
+    assert time.process_time() - cpu < 0.3  # generous: ~0.02 s
+    assert states.ended_at(ApiKey("key-00000"), "e0") == 100
