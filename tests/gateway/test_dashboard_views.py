@@ -168,7 +168,27 @@ def test_a_rate_limited_page_is_read_after_the_wait(demo: DemoServer) -> None:
     assert sorted(seen["rows"]) == sorted(h.key for h in LISTED) and seen["status"] == ""
 
 
-def bounded(demo: DemoServer, **bounds: int) -> GatewayServer:
+def test_a_rate_limited_view_is_asked_again_after_the_wait(demo: DemoServer) -> None:
+    # Comet answers the view's chart call 429 with a Retry-After of 3 s, past the call's
+    # deadline (and longer than a key's calls are held): the gateway answers the series
+    # RATE_LIMITED (retryAfter 3), and the page waits that out and asks again, for the series
+    # only (its table, read in the first answer, is not read again).
+    chosen = [h.key for h in LISTED[1:4]]
+    server = bounded(demo, deadline=2)
+    demo.fault("experiments/multi-metric-chart", "status", status=429, retry_after="3",
+               count=1)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", experiments=",".join(chosen))})
+    finally:
+        demo.clear_faults()
+        server.stop()
+    first, again = series_requests(seen)
+    assert first["table"] is True and again["table"] is False
+    assert again["experimentKeys"] == first["experimentKeys"] == chosen
+    assert seen["charts"][0]["lines"] == 3 and seen["status"] == ""
+
+
+def bounded(demo: DemoServer, **bounds: float) -> GatewayServer:
     return start(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
                           rate_limit_per_second=0, **bounds),  # type: ignore[arg-type]
                  default_key=demo.keys["alice"])

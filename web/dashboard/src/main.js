@@ -265,8 +265,11 @@ function plan(keys) {
 }
 
 // `run`, waiting out a RATE_LIMITED answer (the key's upstream budget) as the gateway says.
-function runRetrying(query, variables, request, which) {
-  return retrying(() => run(query, variables, { signal: request.signal }), async (seconds) => {
+// `variables`: an object, or a function giving each attempt's; `onResult`: see graphql.js.
+function runRetrying(query, variables, request, which, onResult = undefined) {
+  const attempt = () => run(query, typeof variables === "function" ? variables() : variables,
+                            { signal: request.signal, onResult });
+  return retrying(attempt, async (seconds) => {
     note(which, `The key's upstream budget is spent for now: going on in ${seconds} s…`);
     await sleep(seconds * 1000, request.signal);
   });
@@ -313,8 +316,11 @@ async function loadView() {
     mark("view", partial.hasNext ? "table" : "ready");
   };
   try {
-    const result = await run(PROJECT, variables, { signal: request.signal,
-                                                   onResult: takeFirstPage });
+    // Through the retrying path like every later request: once the key's upstream budget is
+    // spent, a tick must wait it out, not leave the view refused for good.
+    // A table already taken is not read again: its rows would spend the budget once more.
+    const result = await runRetrying(PROJECT, () => ({ ...variables, table: !tableTaken }),
+                                     request, "series", takeFirstPage);
     if (request.signal.aborted) return;
     mark("seriesMs", String(Math.round(performance.now() - started)));
     await showView(request, result, queue, variables);
