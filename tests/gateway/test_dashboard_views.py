@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -116,6 +117,30 @@ def test_a_slider_moved_before_the_first_answer_leaves_the_table_whole(demo: Dem
         server.stop()
     assert sorted(seen["rows"]) == sorted(h.key for h in LISTED)
     assert seen["charts"][0]["lines"] == 2 and seen["status"] == ""
+
+
+def test_another_project_picked_before_the_first_answer_charts_its_own(demo: DemoServer
+                                                                      ) -> None:
+    chosen = [h.key for h in LISTED[1:4]]
+    other = WORLD.project_by_name(WS, "object-detection")
+    assert other is not None
+    theirs = {h.key for h in WORLD.headers(other)}
+    server = bounded(demo)
+    demo.latency(300)  # the link's view has not answered when the other project is picked
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", experiments=",".join(chosen)),
+                                  "switchTo": "object-detection"})
+    finally:
+        demo.latency(0)
+        server.stop()
+    # Its newest, as a project opens; never the link's experiments of image-classifier.
+    [chart] = seen["charts"]
+    assert chart["lines"] == 5 and set(chart["keys"]) <= theirs
+    asked = [r for r in series_requests(seen) if r["project"] == "object-detection"]
+    assert asked and all(set(r["experimentKeys"]) <= theirs for r in asked)
+    shared = dict(parse_qsl(seen["hash"].lstrip("#")))
+    assert shared["project"] == "object-detection"
+    assert set(shared["experiments"].split(",")) <= theirs
 
 
 def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) -> None:

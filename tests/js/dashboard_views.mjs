@@ -7,6 +7,8 @@
 //                  smoothing: a weight to move the slider to once the view is ready,
 //                  early: a weight to move the slider to as soon as the view's request is
 //                         sent (before its answer),
+//                  switchTo: a project to pick as soon as the view's request is sent (before
+//                            its answer),
 //                  tick: an experiment's key to tick in the table once the view is ready
 //                        (the requests after it are reported as `afterTick`),
 //                  hold: true to hold the page's first subscription until this script reads
@@ -83,12 +85,13 @@ try {
     node.value = String(weight);
     node.dispatchEvent(new Event("input", { bubbles: true }));
   }, value);
-  const viewSent = options.early === undefined ? null : page.waitForRequest(
+  const viewSent = options.early === undefined && !options.switchTo ? null : page.waitForRequest(
     (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
   await page.goto(`${url}/dashboard#${options.hash}`, { waitUntil: "load" });
   if (viewSent) {
     await viewSent;
-    await slide(options.early);
+    if (options.early !== undefined) await slide(options.early);
+    if (options.switchTo) await page.selectOption("#project", options.switchTo);
   }
   // Ready: the view drawn, and the table read (as much of it as the page reads).
   const ready = () => page.waitForFunction(() => document.body.dataset.view === "ready"
@@ -107,6 +110,7 @@ try {
   seen.rows = await page.$$eval("#experiments tbody tr", (rows) => rows.map((r) => r.dataset.key));
   seen.status = await page.$eval("#status", (n) => n.textContent);
   seen.count = await page.$eval("#count", (n) => n.textContent);
+  seen.hash = await page.evaluate(() => location.hash);
   if (options.tick) {
     const before = seen.requests.length;
     const sent = page.waitForRequest(

@@ -52,7 +52,7 @@ export function follow(page) {
   const { state, bounds } = page;
   const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
   // Not those the gateway refused (no line to go on), and no more than one chart takes.
-  const keys = state.chosen.filter((k) => running.has(k) && !state.failed.has(k))
+  const keys = (state.chosen || []).filter((k) => running.has(k) && !state.failed.has(k))
     .slice(0, bounds.chartExperiments);
   if (!keys.length || !state.metrics.length || !state.live) {
     page.liveNote(keys.length ? "" : "no running experiment charted");

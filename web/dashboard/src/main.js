@@ -34,6 +34,7 @@ const state = {
   total: 0,
   // A link names the experiments charted (none: the newest few, once the table is known).
   chosen: hash.has("experiments") ? hash.get("experiments").split(",").filter(Boolean) : null,
+  chosenOf: `${hash.get("workspace")}\n${hash.get("project")}`, // the project `chosen` is of
   metrics: (hash.get("metrics") || "").split(",").filter(Boolean).slice(0, BOUNDS.chartMetrics),
   smoothing: Math.min(0.99, Math.max(0, Number(hash.get("smoothing")) || 0)),
   interval: Math.max(1, Number(hash.get("interval")) || 5),
@@ -219,7 +220,9 @@ async function pickProject(name) {
   const fresh = name !== state.project;
   state.project = name;
   if (fresh) {
-    if (state.rows.length) state.chosen = null; // another project: its newest, as it opens
+    // Another project: its newest, as it opens (whether or not the last one's rows came).
+    if (state.chosenOf !== projectId()) state.chosen = null;
+    state.chosenOf = projectId();
     if (state.tableRequest) state.tableRequest.abort();
     state.tableOf = null;
     state.rows = [];
@@ -411,17 +414,18 @@ function colourOf(key) {
 }
 
 function drawRows() {
+  const chosen = state.chosen || []; // none yet: the project's first page has not come
   const cols = columns(state.rows, state.summary);
   const keep = parseFilter(ui.filter.value, cols);
   const shown = sortRows(state.rows.filter(keep), cols, state.sort);
   drawTable(ui.table, shown, cols, {
-    filter: ui.filter.value, sort: state.sort, chosen: new Set(state.chosen), colour: colourOf,
+    filter: ui.filter.value, sort: state.sort, chosen: new Set(chosen), colour: colourOf,
     onSort: (column) => {
       state.sort = { column, descending: state.sort.column === column && !state.sort.descending };
       drawRows();
     },
     onChoose: (key, on) => {
-      state.chosen = on ? [...state.chosen, key] : state.chosen.filter((k) => k !== key);
+      state.chosen = on ? [...chosen, key] : chosen.filter((k) => k !== key);
       remember();
       drawRows();
       reloadView();
@@ -430,8 +434,8 @@ function drawRows() {
   ui.count.textContent = (keep.refused.length ? `not a filter: ${keep.refused.join(", ")} · ` : "")
     + `${shown.length} shown of ${state.rows.length}`
     + coverage(state.rows.length, state.total, state.tableLoading)
-    + ` · ${state.chosen.length} charted`;
-  ui.charts.dataset.experiments = String(state.chosen.length);
+    + ` · ${chosen.length} charted`;
+  ui.charts.dataset.experiments = String(chosen.length);
 }
 
 function drawMetricPicker(names) {
@@ -453,6 +457,7 @@ function pickMetric(name, on) {
 
 // --- the charts -----------------------------------------------------------------------------
 function drawCharts() {
+  const chosen = state.chosen || [];
   for (const [metric, chart] of state.charts) {
     if (!state.metrics.includes(metric)) {
       chart.destroy();
@@ -460,8 +465,8 @@ function drawCharts() {
     }
   }
   ui.hint.textContent = !state.metrics.length ? "Pick metrics to chart them."
-    : !state.chosen.length ? "Tick experiments in the table to chart them." : "";
-  if (!state.chosen.length) return;
+    : !chosen.length ? "Tick experiments in the table to chart them." : "";
+  if (!chosen.length) return;
   const names = new Map(state.rows.map((r) => [r.key, r.name]));
   for (const metric of state.metrics) {
     let chart = state.charts.get(metric);
@@ -471,11 +476,11 @@ function drawCharts() {
     }
     ui.charts.append(chart.node); // in the order the metrics were picked
     const series = state.series.get(metric) || new Map();
-    const lines = state.chosen.filter((k) => series.has(k)).map((key) => ({
+    const lines = chosen.filter((k) => series.has(k)).map((key) => ({
       key, name: names.get(key) || key, colour: colourOf(key), ...series.get(key) }));
-    const failed = state.chosen.filter((k) => state.failed.has(k) && !series.has(k));
+    const failed = chosen.filter((k) => state.failed.has(k) && !series.has(k));
     chart.draw(lines, state.smoothing, state.width, failed.length
-      ? `${failed.length} of ${state.chosen.length} experiments not drawn: `
+      ? `${failed.length} of ${chosen.length} experiments not drawn: `
         + `${[...new Set(failed.map((k) => state.failed.get(k)))].join("; ")}` : "");
     chart.node.dataset.requestedPoints = String(state.points);
   }
