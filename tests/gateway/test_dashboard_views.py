@@ -265,6 +265,9 @@ def test_smoothing_draws_the_average_over_the_whole_series() -> None:
         seen = open_view(server, {"hash": link(metrics="loss", experiments=key),
                                   "smoothing": 0.6})
         [chart] = seen["smoothed"]
+        # A drag of ten positions, then its release: the series asked again once.
+        [again] = seen["afterSlide"]
+        assert again["smoothing"] == 0.6 and again["table"] is False
         asked = chart["requestedPoints"]
         answer, _ = run(server, "query($k: [ID!]!, $p: Int) { project(workspace: \"vision-lab\", "
                         "name: \"image-classifier\") { metricChart(metrics: [\"loss\"], "

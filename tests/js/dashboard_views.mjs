@@ -81,10 +81,29 @@ try {
       server.onMessage((message) => ws.send(message));
     });
   }
-  const slide = (value) => page.$eval("#smoothing", (node, weight) => {
-    node.value = String(weight);
-    node.dispatchEvent(new Event("input", { bubbles: true }));
-  }, value);
+  const charts = () => page.$$eval("#charts .chart", (nodes) => nodes.map((n) => ({
+    metric: n.dataset.metric, lines: Number(n.dataset.lines),
+    keys: (n.dataset.keys || "").split(",").filter(Boolean),
+    points: (n.dataset.points || "").split(",").filter(Boolean).map(Number),
+    colours: (n.dataset.colours || "").split(",").filter(Boolean),
+    note: (n.querySelector(".note") || {}).textContent || "",
+    requestedPoints: Number(n.dataset.requestedPoints),
+    drawn: n.plot ? n.plot.data.map((column) => Array.from(column)) : [] })));
+  // The slider dragged as a hand does (three positions, a pause at each longer than the page
+  // waits before acting on a value), then released; what the charts drew before the release
+  // (the page's preview).
+  const slide = async (value) => {
+    for (const share of [0.3, 0.6, 1]) {
+      await page.$eval("#smoothing", (node, weight) => {
+        node.value = String(weight);
+        node.dispatchEvent(new Event("input", { bubbles: true }));
+      }, Math.round(value * share * 100) / 100);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const preview = await charts();
+    await page.$eval("#smoothing", (node) => node.dispatchEvent(new Event("change", { bubbles: true })));
+    return preview;
+  };
   const viewSent = options.early === undefined && !options.switchTo ? null : page.waitForRequest(
     (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
   await page.goto(`${url}/dashboard#${options.hash}`, { waitUntil: "load" });
@@ -98,14 +117,6 @@ try {
     && document.querySelectorAll("#experiments tbody tr").length > 0
     && !/reading/.test(document.querySelector("#count").textContent), null, TIMEOUT);
   await ready();
-  const charts = () => page.$$eval("#charts .chart", (nodes) => nodes.map((n) => ({
-    metric: n.dataset.metric, lines: Number(n.dataset.lines),
-    keys: (n.dataset.keys || "").split(",").filter(Boolean),
-    points: (n.dataset.points || "").split(",").filter(Boolean).map(Number),
-    colours: (n.dataset.colours || "").split(",").filter(Boolean),
-    note: (n.querySelector(".note") || {}).textContent || "",
-    requestedPoints: Number(n.dataset.requestedPoints),
-    drawn: n.plot ? n.plot.data.map((column) => Array.from(column)) : [] })));
   seen.charts = await charts();
   seen.rows = await page.$$eval("#experiments tbody tr", (rows) => rows.map((r) => r.dataset.key));
   seen.status = await page.$eval("#status", (n) => n.textContent);
@@ -130,11 +141,11 @@ try {
   }
   if (options.smoothing !== undefined) {
     const asked = seen.requests.length;
-    await slide(options.smoothing);
-    seen.preview = await charts(); // at once, before the gateway's answer
+    seen.preview = await slide(options.smoothing); // at once, before the gateway's answer
     await page.waitForFunction((n) => document.body.dataset.smoothed === "server"
       && document.body.dataset.view === "ready", asked, TIMEOUT);
     seen.smoothed = await charts();
+    seen.afterSlide = seen.requests.slice(asked);
   }
   if (options.hold) {
     while (!release) await new Promise((resolve) => setTimeout(resolve, 50));

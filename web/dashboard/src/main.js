@@ -72,7 +72,9 @@ const ui = {
   metrics: h("fieldset", { id: "metrics" }),
   smoothing: h("input", { id: "smoothing", type: "range", min: "0", max: "0.99", step: "0.01",
                           value: String(state.smoothing), "aria-label": "smoothing",
-                          oninput: (e) => setSmoothing(Number(e.target.value)) }),
+                          // The preview while it moves; the gateway asked once, on release.
+                          oninput: (e) => setSmoothing(Number(e.target.value)),
+                          onchange: (e) => smoothingChosen(Number(e.target.value)) }),
   smoothingValue: h("output", { id: "smoothing-value" }, state.smoothing.toFixed(2)),
   live: h("span", { id: "live" }),
   charts: h("div", { id: "charts", dataset: { experiments: "0", liveUpdates: "0" } }),
@@ -490,17 +492,20 @@ function drawCharts() {
     && all.every((l) => l.weight === state.smoothing) ? "server" : "page");
 }
 
-// The page's preview at once, then the gateway's average over the whole series.
+// The page's preview at once (over the points it has), while the slider moves.
 function setSmoothing(value) {
   state.smoothing = value;
   ui.smoothingValue.textContent = value.toFixed(2);
   remember();
   drawCharts();
-  if (value > 0) smoothLater();
 }
 
-// The series again (the table is known), at the smoothing now chosen.
-const smoothLater = debounce(loadView, 400);
+// The slider released: the gateway's average over the whole series, asked once (each `input`
+// asked for every series again, a request per pause of the hand).
+function smoothingChosen(value) {
+  setSmoothing(value);
+  if (value > 0) loadView();
+}
 
 // --- live (anchoring.js) ---------------------------------------------------------------------
 // What the modules that load the series and follow live lines use of the page.
