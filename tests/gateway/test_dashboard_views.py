@@ -19,6 +19,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -118,6 +119,30 @@ def test_a_slider_moved_before_the_first_answer_leaves_the_table_whole(demo: Dem
     assert seen["charts"][0]["lines"] == 2 and seen["status"] == ""
 
 
+def test_another_project_picked_before_the_first_answer_charts_its_own(demo: DemoServer
+                                                                      ) -> None:
+    chosen = [h.key for h in LISTED[1:4]]
+    other = WORLD.project_by_name(WS, "object-detection")
+    assert other is not None
+    theirs = {h.key for h in WORLD.headers(other)}
+    server = bounded(demo)
+    demo.latency(300)  # the link's view has not answered when the other project is picked
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", experiments=",".join(chosen)),
+                                  "switchTo": "object-detection"})
+    finally:
+        demo.latency(0)
+        server.stop()
+    # Its newest, as a project opens; never the link's experiments of image-classifier.
+    [chart] = seen["charts"]
+    assert chart["lines"] == 5 and set(chart["keys"]) <= theirs
+    asked = [r for r in series_requests(seen) if r["project"] == "object-detection"]
+    assert asked and all(set(r["experimentKeys"]) <= theirs for r in asked)
+    shared = dict(parse_qsl(seen["hash"].lstrip("#")))
+    assert shared["project"] == "object-detection"
+    assert set(shared["experiments"].split(",")) <= theirs
+
+
 def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) -> None:
     seen = open_view(with_key, {"hash": link(), "sortBy": "metric:loss"})
     assert len(LISTED) == 113 and sorted(seen["rows"]) == sorted(h.key for h in LISTED)
@@ -168,7 +193,27 @@ def test_a_rate_limited_page_is_read_after_the_wait(demo: DemoServer) -> None:
     assert sorted(seen["rows"]) == sorted(h.key for h in LISTED) and seen["status"] == ""
 
 
-def bounded(demo: DemoServer, **bounds: int) -> GatewayServer:
+def test_a_rate_limited_view_is_asked_again_after_the_wait(demo: DemoServer) -> None:
+    # Comet answers the view's chart call 429 with a Retry-After of 3 s, past the call's
+    # deadline (and longer than a key's calls are held): the gateway answers the series
+    # RATE_LIMITED (retryAfter 3), and the page waits that out and asks again, for the series
+    # only (its table, read in the first answer, is not read again).
+    chosen = [h.key for h in LISTED[1:4]]
+    server = bounded(demo, deadline=2)
+    demo.fault("experiments/multi-metric-chart", "status", status=429, retry_after="3",
+               count=1)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", experiments=",".join(chosen))})
+    finally:
+        demo.clear_faults()
+        server.stop()
+    first, again = series_requests(seen)
+    assert first["table"] is True and again["table"] is False
+    assert again["experimentKeys"] == first["experimentKeys"] == chosen
+    assert seen["charts"][0]["lines"] == 3 and seen["status"] == ""
+
+
+def bounded(demo: DemoServer, **bounds: float) -> GatewayServer:
     return start(Settings(upstream_url=demo.url, graphiql_api_key=demo.keys["alice"],
                           rate_limit_per_second=0, **bounds),  # type: ignore[arg-type]
                  default_key=demo.keys["alice"])
@@ -220,6 +265,9 @@ def test_smoothing_draws_the_average_over_the_whole_series() -> None:
         seen = open_view(server, {"hash": link(metrics="loss", experiments=key),
                                   "smoothing": 0.6})
         [chart] = seen["smoothed"]
+        # A drag of ten positions, then its release: the series asked again once.
+        [again] = seen["afterSlide"]
+        assert again["smoothing"] == 0.6 and again["table"] is False
         asked = chart["requestedPoints"]
         answer, _ = run(server, "query($k: [ID!]!, $p: Int) { project(workspace: \"vision-lab\", "
                         "name: \"image-classifier\") { metricChart(metrics: [\"loss\"], "

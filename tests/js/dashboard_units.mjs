@@ -3,7 +3,7 @@
 // smoothing, the table's filter and sort. Prints one JSON line: the names of failed checks.
 import { Palette, colour } from "../../web/dashboard/src/colours.js";
 import { merge, parts } from "../../web/dashboard/src/graphql.js";
-import { groups, lengthOf, pointsPerSeries, refusal } from "../../web/dashboard/src/plan.js";
+import { groups, lengthOf, pointsPerSeries, ranges, refusal, requestsOf } from "../../web/dashboard/src/plan.js";
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
 import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
@@ -115,6 +115,26 @@ anchor(flatLine, line({ steps: [8, 9], values: flat.slice(8, 10),
 extend(flatLine, { steps: [10, 11, 12], values: [1, 1, 1] });
 check("the exact state survives an anchor over a flat stretch",
       smoothedOf(flatLine, 0.99).every((v, i) => Math.abs(v - flatWhole[i]) < 1e-12));
+
+// The live anchor's ranges: a new experiment's line (anchored at step 0) does not pull a
+// 6,000-point line of the same metric back to step 0; a line with no anchor is asked whole on
+// its own.
+const anchors = { a: { loss: 5998, acc: 5998 }, b: { loss: 0, acc: 5990 }, c: { loss: null, acc: 5996 } };
+const planned = ranges(["loss", "acc"], ["a", "b", "c"], (metric, key) => anchors[key][metric],
+                       (step) => step, 500);
+check("lines are asked from their own anchors",
+      same(planned, [{ from: null, metrics: ["loss"], keys: ["c"] },
+                     { from: 0, metrics: ["loss"], keys: ["b"] },
+                     { from: 5998, metrics: ["loss"], keys: ["a"] },
+                     { from: 5990, metrics: ["acc"], keys: ["b", "c", "a"] }]));
+const far = ranges(["loss"], ["a", "b"], (m, key) => ({ a: 5998, b: 0 })[key], (s) => s, 500);
+check("one far-back anchor makes no other line whole", far.every((r) => r.from !== 0
+      || same(r.keys, ["b"])));
+// A downsampled anchor (as many points as asked) derives no smoothing state from its last two.
+const sampled = line({ steps: [0, 1, 2], values: [1, 2, 3], smoothed: [1, 1.5, 2] }, 0.5);
+anchor(sampled, line({ steps: [1, 5, 9], values: [2, 4, 9], smoothed: [1.5, 3, 7] }, 0.5), 1,
+       false, false);
+check("a downsampled anchor guesses no state", sampled.ema === null);
 
 // The table.
 const rows = [

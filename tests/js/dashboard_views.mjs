@@ -7,6 +7,8 @@
 //                  smoothing: a weight to move the slider to once the view is ready,
 //                  early: a weight to move the slider to as soon as the view's request is
 //                         sent (before its answer),
+//                  switchTo: a project to pick as soon as the view's request is sent (before
+//                            its answer),
 //                  tick: an experiment's key to tick in the table once the view is ready
 //                        (the requests after it are reported as `afterTick`),
 //                  hold: true to hold the page's first subscription until this script reads
@@ -79,22 +81,6 @@ try {
       server.onMessage((message) => ws.send(message));
     });
   }
-  const slide = (value) => page.$eval("#smoothing", (node, weight) => {
-    node.value = String(weight);
-    node.dispatchEvent(new Event("input", { bubbles: true }));
-  }, value);
-  const viewSent = options.early === undefined ? null : page.waitForRequest(
-    (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
-  await page.goto(`${url}/dashboard#${options.hash}`, { waitUntil: "load" });
-  if (viewSent) {
-    await viewSent;
-    await slide(options.early);
-  }
-  // Ready: the view drawn, and the table read (as much of it as the page reads).
-  const ready = () => page.waitForFunction(() => document.body.dataset.view === "ready"
-    && document.querySelectorAll("#experiments tbody tr").length > 0
-    && !/reading/.test(document.querySelector("#count").textContent), null, TIMEOUT);
-  await ready();
   const charts = () => page.$$eval("#charts .chart", (nodes) => nodes.map((n) => ({
     metric: n.dataset.metric, lines: Number(n.dataset.lines),
     keys: (n.dataset.keys || "").split(",").filter(Boolean),
@@ -103,10 +89,39 @@ try {
     note: (n.querySelector(".note") || {}).textContent || "",
     requestedPoints: Number(n.dataset.requestedPoints),
     drawn: n.plot ? n.plot.data.map((column) => Array.from(column)) : [] })));
+  // The slider dragged as a hand does (three positions, a pause at each longer than the page
+  // waits before acting on a value), then released; what the charts drew before the release
+  // (the page's preview).
+  const slide = async (value) => {
+    for (const share of [0.3, 0.6, 1]) {
+      await page.$eval("#smoothing", (node, weight) => {
+        node.value = String(weight);
+        node.dispatchEvent(new Event("input", { bubbles: true }));
+      }, Math.round(value * share * 100) / 100);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const preview = await charts();
+    await page.$eval("#smoothing", (node) => node.dispatchEvent(new Event("change", { bubbles: true })));
+    return preview;
+  };
+  const viewSent = options.early === undefined && !options.switchTo ? null : page.waitForRequest(
+    (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
+  await page.goto(`${url}/dashboard#${options.hash}`, { waitUntil: "load" });
+  if (viewSent) {
+    await viewSent;
+    if (options.early !== undefined) await slide(options.early);
+    if (options.switchTo) await page.selectOption("#project", options.switchTo);
+  }
+  // Ready: the view drawn, and the table read (as much of it as the page reads).
+  const ready = () => page.waitForFunction(() => document.body.dataset.view === "ready"
+    && document.querySelectorAll("#experiments tbody tr").length > 0
+    && !/reading/.test(document.querySelector("#count").textContent), null, TIMEOUT);
+  await ready();
   seen.charts = await charts();
   seen.rows = await page.$$eval("#experiments tbody tr", (rows) => rows.map((r) => r.dataset.key));
   seen.status = await page.$eval("#status", (n) => n.textContent);
   seen.count = await page.$eval("#count", (n) => n.textContent);
+  seen.hash = await page.evaluate(() => location.hash);
   if (options.tick) {
     const before = seen.requests.length;
     const sent = page.waitForRequest(
@@ -126,11 +141,11 @@ try {
   }
   if (options.smoothing !== undefined) {
     const asked = seen.requests.length;
-    await slide(options.smoothing);
-    seen.preview = await charts(); // at once, before the gateway's answer
+    seen.preview = await slide(options.smoothing); // at once, before the gateway's answer
     await page.waitForFunction((n) => document.body.dataset.smoothed === "server"
       && document.body.dataset.view === "ready", asked, TIMEOUT);
     seen.smoothed = await charts();
+    seen.afterSlide = seen.requests.slice(asked);
   }
   if (options.hold) {
     while (!release) await new Promise((resolve) => setTimeout(resolve, 50));

@@ -7,40 +7,17 @@
 // series may come from the gateway's cache, up to `runningCacheSeconds` old, so the view's
 // answer can be older than any subscription's baseline, and the points logged in between
 // would be lost. The anchor asks for an answer younger than the view's (it waits that long),
-// of the charted running experiments only, from each metric's anchor step on, in requests cut
-// to the gateway's bounds like the view's (plan.js). Its cost: the gateway reads those
+// of the charted running experiments only, each line from about its own anchor step on (see
+// `ranges`), in requests cut to the gateway's bounds like the view's (plan.js), at the chart's
+// points. Its cost: the gateway reads those
 // experiments' full series once more (Comet has no step range; the answer holds the range).
 // `page`: what of the page this uses (see series.js), and `liveNote(text, kind)`,
 // `count(name, n)` (the charts' data attributes a test reads).
 import LIVE from "../queries/live.graphql";
 import { anchor, anchorStep, extend, line } from "./charts.js";
 import { sleep } from "./dom.js";
-import { groups, lengthOf, LONGEST } from "./plan.js";
+import { lengthOf, ranges, requestsOf } from "./plan.js";
 import { cutWhenRefused, linesOf } from "./series.js";
-
-// Per metric, the step its lines go on from: the earliest anchor of the charted running
-// experiments' lines, or null (the whole series) when one of them has no two points sent
-// yet (its first points are new). Metrics of the same step go in the same requests.
-export function ranges(metrics, keys, lineOf, anchorStep) {
-  const byStep = new Map();
-  for (const metric of metrics) {
-    const steps = keys.map((key) => anchorStep(lineOf(metric, key)));
-    const from = steps.some((s) => s == null) ? null : Math.min(...steps);
-    if (!byStep.has(from)) byStep.set(from, []);
-    byStep.get(from).push(metric);
-  }
-  return [...byStep].map(([from, names]) => ({ from, metrics: names }));
-}
-
-// The requests of one range: its experiments in groups within the bounds, each series
-// estimated from its row (`length(key, metric)`) less the steps before `from`.
-export function requestsOf(range, keys, lists, length, bounds) {
-  const since = (key, metric) => {
-    const n = length(key, metric);
-    return range.from == null ? n : Math.min(LONGEST, Math.max(1, n - range.from) + 100);
-  };
-  return groups(keys, range.metrics, bounds.points, lists, since, bounds);
-}
 
 export function stopLive(page) {
   if (page.state.live) page.state.live.unfollow();
@@ -52,7 +29,7 @@ export function follow(page) {
   const { state, bounds } = page;
   const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
   // Not those the gateway refused (no line to go on), and no more than one chart takes.
-  const keys = state.chosen.filter((k) => running.has(k) && !state.failed.has(k))
+  const keys = (state.chosen || []).filter((k) => running.has(k) && !state.failed.has(k))
     .slice(0, bounds.chartExperiments);
   if (!keys.length || !state.metrics.length || !state.live) {
     page.liveNote(keys.length ? "" : "no running experiment charted");
@@ -106,14 +83,16 @@ async function anchorLines(page, keys, since) {
   const lineOf = (metric, key) => (state.series.get(metric) || new Map()).get(key);
   const rows = new Map(state.rows.map((r) => [r.key, r]));
   const length = (key, metric) => lengthOf(rows.get(key), metric);
-  for (const range of ranges(state.metrics, keys, lineOf, anchorStep)) {
-    const queue = requestsOf(range, keys, page.lists(), length, bounds);
+  // Never more than the chart's points a line: a range wider than them comes downsampled.
+  const points = state.points;
+  for (const range of ranges(state.metrics, keys, lineOf, anchorStep, Math.ceil(points / 2))) {
+    const queue = requestsOf(range, points, page.lists(), length, bounds);
     while (queue.length) {
       const group = queue.shift();
       let result;
       try {
         result = await page.ask({ metrics: range.metrics, experimentKeys: group,
-                                  points: bounds.points, smoothing: page.weight(),
+                                  points, smoothing: page.weight(),
                                   stepMin: range.from }, request, "series");
       } catch (error) {
         if (error.name !== "AbortError") page.liveNote(`live: ${error.message || error}`, "error");
@@ -125,7 +104,7 @@ async function anchorLines(page, keys, since) {
         if (!refused.cut) page.liveNote(`live: ${refused.message}`, "error");
         continue;
       }
-      takeAnchor(page, result.data.project.metricChart, range.from);
+      takeAnchor(page, result.data.project.metricChart, range.from, points);
     }
   }
   state.anchors = (state.anchors || 0) + 1;
@@ -133,14 +112,17 @@ async function anchorLines(page, keys, since) {
   page.draw();
 }
 
-function takeAnchor(page, chart, from) {
+// `points`: asked a line; as many came: maybe downsampled, so no two consecutive points to
+// derive the smoothing's state from.
+function takeAnchor(page, chart, from, points) {
   for (const entry of chart) {
     for (const series of entry.metrics) {
       const lines = linesOf(page.state, series.metricName);
       const fresh = line(series, page.weight());
       const target = lines.get(entry.experimentKey);
-      const whole = from == null && fresh.steps.length < page.bounds.points; // not downsampled
-      lines.set(entry.experimentKey, target ? anchor(target, fresh, from, whole) : fresh);
+      const exact = fresh.steps.length < points; // every point of the range
+      lines.set(entry.experimentKey, target
+        ? anchor(target, fresh, from, from == null && exact, from != null && exact) : fresh);
     }
   }
 }

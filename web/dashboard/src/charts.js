@@ -103,9 +103,10 @@ export function anchorStep(target) {
 // there: a step range not downsampled), in place of what the line had from there, the live
 // points logged after them kept. The line is then the gateway's up to fresh's last point, its
 // smoothing state known exactly (see smooth.js; `whole`: fresh is the whole series, its count
-// known). Points logged between the view's answer and
+// known; `consecutive`: fresh is every point of its range, not downsampled). Points logged
+// between the view's answer and
 // the subscription's first poll come this way.
-export function anchor(target, fresh, from, whole = false) {
+export function anchor(target, fresh, from, whole = false, consecutive = from != null) {
   const kept = from == null ? 0 : target.steps.findIndex((s) => s >= from);
   const cut = kept < 0 ? target.steps.length : kept;
   const end = fresh.steps.length ? fresh.steps[fresh.steps.length - 1] : -Infinity;
@@ -116,7 +117,7 @@ export function anchor(target, fresh, from, whole = false) {
     ? [...(cut ? target.smoothed.slice(0, cut) : []), ...fresh.smoothed] : null;
   // The state the line had, at its last point sent, carried over to fresh's last: exact when
   // it was (a count), never replaced by a guess from two points.
-  const known = smoothed && cut > 0 && target.ema && target.weight === fresh.weight
+  const known = smoothed && consecutive && cut > 0 && target.ema && target.weight === fresh.weight
     && cut <= target.served ? target.ema : null;
   const carried = known ? finiteCount(fresh.values, fresh.smoothed)
     - finiteCount(target.values.slice(cut, target.served), target.smoothed.slice(cut)) : 0;
@@ -129,7 +130,7 @@ export function anchor(target, fresh, from, whole = false) {
   const last = smoothed ? lastOf(fresh.smoothed) : undefined;
   target.ema = !smoothed ? null
     : known && carried >= 0 && last != null ? stateLater(known, carried, last, fresh.weight)
-      : emaOf(fresh, whole, from != null);
+      : emaOf(fresh, whole, consecutive);
   return target;
 }
 

@@ -34,6 +34,7 @@ const state = {
   total: 0,
   // A link names the experiments charted (none: the newest few, once the table is known).
   chosen: hash.has("experiments") ? hash.get("experiments").split(",").filter(Boolean) : null,
+  chosenOf: `${hash.get("workspace")}\n${hash.get("project")}`, // the project `chosen` is of
   metrics: (hash.get("metrics") || "").split(",").filter(Boolean).slice(0, BOUNDS.chartMetrics),
   smoothing: Math.min(0.99, Math.max(0, Number(hash.get("smoothing")) || 0)),
   interval: Math.max(1, Number(hash.get("interval")) || 5),
@@ -71,7 +72,9 @@ const ui = {
   metrics: h("fieldset", { id: "metrics" }),
   smoothing: h("input", { id: "smoothing", type: "range", min: "0", max: "0.99", step: "0.01",
                           value: String(state.smoothing), "aria-label": "smoothing",
-                          oninput: (e) => setSmoothing(Number(e.target.value)) }),
+                          // The preview while it moves; the gateway asked once, on release.
+                          oninput: (e) => setSmoothing(Number(e.target.value)),
+                          onchange: (e) => smoothingChosen(Number(e.target.value)) }),
   smoothingValue: h("output", { id: "smoothing-value" }, state.smoothing.toFixed(2)),
   live: h("span", { id: "live" }),
   charts: h("div", { id: "charts", dataset: { experiments: "0", liveUpdates: "0" } }),
@@ -219,7 +222,9 @@ async function pickProject(name) {
   const fresh = name !== state.project;
   state.project = name;
   if (fresh) {
-    if (state.rows.length) state.chosen = null; // another project: its newest, as it opens
+    // Another project: its newest, as it opens (whether or not the last one's rows came).
+    if (state.chosenOf !== projectId()) state.chosen = null;
+    state.chosenOf = projectId();
     if (state.tableRequest) state.tableRequest.abort();
     state.tableOf = null;
     state.rows = [];
@@ -265,8 +270,11 @@ function plan(keys) {
 }
 
 // `run`, waiting out a RATE_LIMITED answer (the key's upstream budget) as the gateway says.
-function runRetrying(query, variables, request, which) {
-  return retrying(() => run(query, variables, { signal: request.signal }), async (seconds) => {
+// `variables`: an object, or a function giving each attempt's; `onResult`: see graphql.js.
+function runRetrying(query, variables, request, which, onResult = undefined) {
+  const attempt = () => run(query, typeof variables === "function" ? variables() : variables,
+                            { signal: request.signal, onResult });
+  return retrying(attempt, async (seconds) => {
     note(which, `The key's upstream budget is spent for now: going on in ${seconds} s…`);
     await sleep(seconds * 1000, request.signal);
   });
@@ -313,8 +321,11 @@ async function loadView() {
     mark("view", partial.hasNext ? "table" : "ready");
   };
   try {
-    const result = await run(PROJECT, variables, { signal: request.signal,
-                                                   onResult: takeFirstPage });
+    // Through the retrying path like every later request: once the key's upstream budget is
+    // spent, a tick must wait it out, not leave the view refused for good.
+    // A table already taken is not read again: its rows would spend the budget once more.
+    const result = await runRetrying(PROJECT, () => ({ ...variables, table: !tableTaken }),
+                                     request, "series", takeFirstPage);
     if (request.signal.aborted) return;
     mark("seriesMs", String(Math.round(performance.now() - started)));
     await showView(request, result, queue, variables);
@@ -405,17 +416,18 @@ function colourOf(key) {
 }
 
 function drawRows() {
+  const chosen = state.chosen || []; // none yet: the project's first page has not come
   const cols = columns(state.rows, state.summary);
   const keep = parseFilter(ui.filter.value, cols);
   const shown = sortRows(state.rows.filter(keep), cols, state.sort);
   drawTable(ui.table, shown, cols, {
-    filter: ui.filter.value, sort: state.sort, chosen: new Set(state.chosen), colour: colourOf,
+    filter: ui.filter.value, sort: state.sort, chosen: new Set(chosen), colour: colourOf,
     onSort: (column) => {
       state.sort = { column, descending: state.sort.column === column && !state.sort.descending };
       drawRows();
     },
     onChoose: (key, on) => {
-      state.chosen = on ? [...state.chosen, key] : state.chosen.filter((k) => k !== key);
+      state.chosen = on ? [...chosen, key] : chosen.filter((k) => k !== key);
       remember();
       drawRows();
       reloadView();
@@ -424,8 +436,8 @@ function drawRows() {
   ui.count.textContent = (keep.refused.length ? `not a filter: ${keep.refused.join(", ")} · ` : "")
     + `${shown.length} shown of ${state.rows.length}`
     + coverage(state.rows.length, state.total, state.tableLoading)
-    + ` · ${state.chosen.length} charted`;
-  ui.charts.dataset.experiments = String(state.chosen.length);
+    + ` · ${chosen.length} charted`;
+  ui.charts.dataset.experiments = String(chosen.length);
 }
 
 function drawMetricPicker(names) {
@@ -447,6 +459,7 @@ function pickMetric(name, on) {
 
 // --- the charts -----------------------------------------------------------------------------
 function drawCharts() {
+  const chosen = state.chosen || [];
   for (const [metric, chart] of state.charts) {
     if (!state.metrics.includes(metric)) {
       chart.destroy();
@@ -454,8 +467,8 @@ function drawCharts() {
     }
   }
   ui.hint.textContent = !state.metrics.length ? "Pick metrics to chart them."
-    : !state.chosen.length ? "Tick experiments in the table to chart them." : "";
-  if (!state.chosen.length) return;
+    : !chosen.length ? "Tick experiments in the table to chart them." : "";
+  if (!chosen.length) return;
   const names = new Map(state.rows.map((r) => [r.key, r.name]));
   for (const metric of state.metrics) {
     let chart = state.charts.get(metric);
@@ -465,11 +478,11 @@ function drawCharts() {
     }
     ui.charts.append(chart.node); // in the order the metrics were picked
     const series = state.series.get(metric) || new Map();
-    const lines = state.chosen.filter((k) => series.has(k)).map((key) => ({
+    const lines = chosen.filter((k) => series.has(k)).map((key) => ({
       key, name: names.get(key) || key, colour: colourOf(key), ...series.get(key) }));
-    const failed = state.chosen.filter((k) => state.failed.has(k) && !series.has(k));
+    const failed = chosen.filter((k) => state.failed.has(k) && !series.has(k));
     chart.draw(lines, state.smoothing, state.width, failed.length
-      ? `${failed.length} of ${state.chosen.length} experiments not drawn: `
+      ? `${failed.length} of ${chosen.length} experiments not drawn: `
         + `${[...new Set(failed.map((k) => state.failed.get(k)))].join("; ")}` : "");
     chart.node.dataset.requestedPoints = String(state.points);
   }
@@ -479,17 +492,20 @@ function drawCharts() {
     && all.every((l) => l.weight === state.smoothing) ? "server" : "page");
 }
 
-// The page's preview at once, then the gateway's average over the whole series.
+// The page's preview at once (over the points it has), while the slider moves.
 function setSmoothing(value) {
   state.smoothing = value;
   ui.smoothingValue.textContent = value.toFixed(2);
   remember();
   drawCharts();
-  if (value > 0) smoothLater();
 }
 
-// The series again (the table is known), at the smoothing now chosen.
-const smoothLater = debounce(loadView, 400);
+// The slider released: the gateway's average over the whole series, asked once (each `input`
+// asked for every series again, a request per pause of the hand).
+function smoothingChosen(value) {
+  setSmoothing(value);
+  if (value > 0) loadView();
+}
 
 // --- live (anchoring.js) ---------------------------------------------------------------------
 // What the modules that load the series and follow live lines use of the page.

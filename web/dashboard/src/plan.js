@@ -82,3 +82,46 @@ export function refusal(result) {
     missing,
   };
 }
+
+// --- the live lines' anchor (anchoring.js) ---------------------------------------------------
+// The requests' ranges: lines of a metric whose anchor steps lie within `window` steps of
+// each other go on from the earliest of them (a line is asked again from at most `window`
+// steps before its own anchor); a line with no anchor (no two points sent yet: its first
+// points are new) is asked whole, with the others that have none. One line's far-back anchor
+// (a new experiment's) so never makes another line of the metric come back whole. Ranges of
+// the same step and experiments, across metrics, are one. `[{from, metrics, keys}]`.
+export function ranges(metrics, keys, lineOf, anchorStep, window) {
+  const byRange = new Map();
+  const add = (from, metric, cluster) => {
+    const id = `${from}\n${cluster.join(",")}`;
+    if (!byRange.has(id)) byRange.set(id, { from, metrics: [], keys: cluster });
+    byRange.get(id).metrics.push(metric);
+  };
+  for (const metric of metrics) {
+    const anchored = keys.map((key) => ({ key, from: anchorStep(lineOf(metric, key)) }));
+    const none = anchored.filter((a) => a.from == null).map((a) => a.key);
+    if (none.length) add(null, metric, none);
+    const sorted = anchored.filter((a) => a.from != null).sort((a, b) => a.from - b.from);
+    let cluster = null;
+    for (const a of sorted) {
+      if (!cluster || a.from - cluster.from > window) {
+        if (cluster) add(cluster.from, metric, cluster.keys);
+        cluster = { from: a.from, keys: [] };
+      }
+      cluster.keys.push(a.key);
+    }
+    if (cluster) add(cluster.from, metric, cluster.keys);
+  }
+  return [...byRange.values()];
+}
+
+// The requests of one range: its experiments in groups within the bounds, each series
+// estimated from its row (`length(key, metric)`) less the steps before `from`, at most
+// `points` (the chart's) a line.
+export function requestsOf(range, points, lists, length, bounds) {
+  const since = (key, metric) => {
+    const n = length(key, metric);
+    return range.from == null ? n : Math.min(LONGEST, Math.max(1, n - range.from) + 100);
+  };
+  return groups(range.keys, range.metrics, points, lists, since, bounds);
+}
