@@ -69,10 +69,16 @@ def test_every_scrape_counts_both_workers(demo: DemoServer) -> None:
                   args=["--workers", "2"]) as served:
         until(lambda: len(workers_of(served)) == 2, "two workers")
         # The kernel may hand every connection to one worker: 20 more until each took some
-        # (its file says so), so that no one worker's count is the total.
+        # (its file says so: a worker that took none has no file yet), so that no one
+        # worker's count is the total.
         sent = 0
+
+        def both_counted() -> bool:
+            counts = per_worker(folder)
+            return len(counts) == 2 and 0 not in counts
+
         with ThreadPoolExecutor(4) as pool:
-            while sent < 200 and 0 in per_worker(folder):
+            while sent < 1000 and not both_counted():
                 answers = pool.map(lambda _: served.post({"query": "{ __typename }"}),
                                    range(20))
                 assert {a.status for a in answers} == {200}
