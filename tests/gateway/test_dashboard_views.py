@@ -285,6 +285,35 @@ def test_smoothing_draws_the_average_over_the_whole_series() -> None:
     assert len(preview) == asked and preview != series["smoothed"]
 
 
+def test_the_slider_released_asks_the_smoothed_series_only() -> None:
+    # A running experiment followed live, its lines anchored, and an ended one: the release
+    # asks the gateway's average once, keeps the subscription (no new one, so no new anchor
+    # re-reading the running experiment's full series) and asks values only for the group
+    # holding the running experiment (its series may have grown).
+    demo = start_demo()
+    running, ended = LISTED[0].key, LISTED[2].key
+    server = bounded(demo)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", interval="1",
+                                               experiments=f"{ended},{running}"),
+                                  "smoothing": 0.6, "liveFirst": True})
+        alone = open_view(server, {"hash": link(metrics="loss", experiments=ended),
+                                   "smoothing": 0.6})
+    finally:
+        server.stop()
+        demo.stop()
+    assert seen["subscribedBefore"] == 1 and seen["subscribedAfterSlide"] == 0
+    [again] = seen["afterSlide"]
+    assert again["smoothing"] == 0.6 and again["table"] is False and again["values"] is True
+    assert sorted(again["experimentKeys"]) == sorted([ended, running])
+    [chart] = seen["smoothed"]
+    assert chart["lines"] == 2
+    [only] = alone["afterSlide"]
+    assert only["values"] is False and only["experimentKeys"] == [ended]
+    steps, smoothed, raw = alone["smoothed"][0]["drawn"]
+    assert len(steps) == len(smoothed) == len(raw) and None not in smoothed
+
+
 def steps_of(chart: dict[str, Any], key: str) -> list[int]:
     """The steps a chart (drawn without smoothing) has of one experiment's line."""
     xs, *ys = chart["drawn"]

@@ -4,7 +4,8 @@
 // colours, messages and drawn values. Usage: node dashboard_views.mjs URL OPTIONS_JSON
 //   OPTIONS_JSON: {hash: "workspace=...&project=...&metrics=...&experiments=...",
 //                  sortBy: a column to sort by (ascending) once the view is ready,
-//                  smoothing: a weight to move the slider to once the view is ready,
+//                  smoothing: a weight to move the slider to once the view is ready (and,
+//                             with liveFirst: true, its live lines anchored),
 //                  early: a weight to move the slider to as soon as the view's request is
 //                         sent (before its answer),
 //                  switchTo: a project to pick as soon as the view's request is sent (before
@@ -41,7 +42,7 @@ stdin.on("line", (line) => {
 });
 const nextLine = () => (lines.length ? Promise.resolve(lines.shift())
   : new Promise((resolve) => { waiter = resolve; }));
-const seen = { requests: [], console: [], external: [] };
+const seen = { requests: [], console: [], external: [], subscribes: 0 };
 
 const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 try {
@@ -54,6 +55,9 @@ try {
     const name = (/(?:query|mutation)\s+(\w+)/.exec(body.query) || [])[1];
     seen.requests.push({ name, ...body.variables });
   });
+  page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => {
+    if (JSON.parse(payload).type === "subscribe") seen.subscribes += 1;
+  }));
   page.on("console", (message) => {
     if (message.type() === "error") seen.console.push(message.text());
   });
@@ -140,12 +144,20 @@ try {
     seen.sorted = await page.$$eval("#experiments tbody tr", (rows) => rows.map((r) => r.dataset.key));
   }
   if (options.smoothing !== undefined) {
+    if (options.liveFirst) { // the running experiments followed and anchored before the slide
+      await page.waitForFunction(() => Number(document.querySelector("#charts").dataset.anchors)
+        > 0, null, TIMEOUT);
+    }
     const asked = seen.requests.length;
+    const subscribed = seen.subscribes;
     seen.preview = await slide(options.smoothing); // at once, before the gateway's answer
     await page.waitForFunction((n) => document.body.dataset.smoothed === "server"
       && document.body.dataset.view === "ready", asked, TIMEOUT);
     seen.smoothed = await charts();
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a subscription sent after it
     seen.afterSlide = seen.requests.slice(asked);
+    seen.subscribedBefore = subscribed;
+    seen.subscribedAfterSlide = seen.subscribes - subscribed;
   }
   if (options.hold) {
     while (!release) await new Promise((resolve) => setTimeout(resolve, 50));

@@ -11,7 +11,7 @@ import { Chart } from "./charts.js";
 import { Palette } from "./colours.js";
 import { groups, lengthOf, pointsPerSeries } from "./plan.js";
 import { follow, stopLive } from "./anchoring.js";
-import { loadGroups, takeGroup } from "./series.js";
+import { loadGroups, loadSmoothed, takeGroup } from "./series.js";
 import { FIRST_PAGE, coverage, loadRows, rateLimited, retrying, tooLarge } from "./rows.js";
 import { debounce, h, replace, sleep } from "./dom.js";
 import { execute, Unauthenticated } from "./graphql.js";
@@ -44,6 +44,7 @@ const state = {
   failed: new Map(), // experiment key -> why the gateway sent none of its series
   charts: new Map(), // metric name -> Chart
   request: null, // the AbortController of the view's series
+  smoothingRequest: null, // of the gateway's average asked again (the slider released)
   tableRequest: null, // the table's, for as long as its rows are read
   tableOf: null, // the project (workspace and name) whose table is read
   tableLoading: false,
@@ -286,6 +287,7 @@ function runRetrying(query, variables, request, which, onResult = undefined) {
 async function loadView() {
   if (!state.project || !state.key) return;
   if (state.request) state.request.abort();
+  if (state.smoothingRequest) state.smoothingRequest.abort();
   const request = new AbortController();
   state.request = request; // the series' (the table has its own: a tick does not stop it)
   stopLive(page);
@@ -501,17 +503,32 @@ function setSmoothing(value) {
 }
 
 // The slider released: the gateway's average over the whole series, asked once (each `input`
-// asked for every series again, a request per pause of the hand).
+// asked for every series again, a request per pause of the hand), and only it: the lines,
+// the subscription and the live lines' anchor stay. A view still loading is asked again
+// whole (its request has the old weight).
 function smoothingChosen(value) {
   setSmoothing(value);
-  if (value > 0) loadView();
+  if (!(value > 0)) return;
+  if (document.body.dataset.view !== "ready") {
+    loadView();
+    return;
+  }
+  if (state.smoothingRequest) state.smoothingRequest.abort();
+  const request = new AbortController();
+  state.smoothingRequest = request;
+  loadSmoothed(page, request).then(() => {
+    if (!request.signal.aborted) note("series", "");
+  }, (error) => {
+    if (error.name !== "AbortError" && !request.signal.aborted
+        && !(error instanceof Unauthenticated)) problem("series", String(error.message || error));
+  });
 }
 
 // --- live (anchoring.js) ---------------------------------------------------------------------
 // What the modules that load the series and follow live lines use of the page.
 const page = {
   state, bounds: BOUNDS, draw: () => drawCharts(), note, weight: smoothingAsked,
-  lists: listsAsked,
+  lists: listsAsked, plan,
   ask: (variables, request, which) => runRetrying(PROJECT, {
     workspace: state.workspace, project: state.project, first: 1, table: false, charts: true,
     ...variables }, request, which),
