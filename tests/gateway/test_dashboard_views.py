@@ -143,6 +143,27 @@ def test_another_project_picked_before_the_first_answer_charts_its_own(demo: Dem
     assert set(shared["experiments"].split(",")) <= theirs
 
 
+def test_another_workspace_picked_mid_load_stops_the_old_view() -> None:
+    # The link's view (a running experiment charted, live every second) has not answered when
+    # another workspace is picked: nothing of it may go on after that, neither its table's
+    # next pages nor its series nor a subscription, and no live value of it is drawn.
+    demo = start_demo()  # its own: values are logged to its running experiment
+    chosen = [LISTED[0].key, LISTED[1].key]
+    server = bounded(demo)
+    demo.latency(300)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", interval="1",
+                                               experiments=",".join(chosen)),
+                                  "switchWorkspace": "alice", "settle": 6})
+    finally:
+        demo.latency(0)
+        server.stop()
+        demo.stop()
+    assert [r["name"] for r in seen["afterSwitch"]] == ["DashboardProjects"]
+    assert seen["afterSwitch"][0]["workspace"] == "alice"
+    assert seen["subscribedAfterSwitch"] == 0 and seen["liveUpdates"] == 0
+
+
 def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) -> None:
     seen = open_view(with_key, {"hash": link(), "sortBy": "metric:loss"})
     assert len(LISTED) == 113 and sorted(seen["rows"]) == sorted(h.key for h in LISTED)

@@ -10,6 +10,9 @@
 //                         sent (before its answer),
 //                  switchTo: a project to pick as soon as the view's request is sent (before
 //                            its answer),
+//                  switchWorkspace: a workspace to pick then instead (what the page asks and
+//                                   draws after it is reported as `afterSwitch`, once its
+//                                   projects are listed and `settle` more seconds passed),
 //                  tick: an experiment's key to tick in the table once the view is ready
 //                        (the requests after it are reported as `afterTick`),
 //                  hold: true to hold the page's first subscription until this script reads
@@ -108,13 +111,28 @@ try {
     await page.$eval("#smoothing", (node) => node.dispatchEvent(new Event("change", { bubbles: true })));
     return preview;
   };
-  const viewSent = options.early === undefined && !options.switchTo ? null : page.waitForRequest(
-    (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
+  const viewSent = options.early === undefined && !options.switchTo && !options.switchWorkspace
+    ? null : page.waitForRequest(
+    (r) => r.method() === "POST" && (r.postData() || "").includes("query DashboardProject("), TIMEOUT);
   await page.goto(`${url}/dashboard#${options.hash}`, { waitUntil: "load" });
   if (viewSent) {
     await viewSent;
     if (options.early !== undefined) await slide(options.early);
     if (options.switchTo) await page.selectOption("#project", options.switchTo);
+  }
+  if (options.switchWorkspace) {
+    const before = seen.requests.length;
+    const subscribed = seen.subscribes;
+    await page.selectOption("#workspace", options.switchWorkspace);
+    await page.waitForFunction(() => document.body.dataset.view === "workspace", null, TIMEOUT);
+    // What the old view would still do: its answer, its table's pages, its live lines.
+    await new Promise((resolve) => setTimeout(resolve, options.settle * 1000));
+    seen.afterSwitch = seen.requests.slice(before);
+    seen.subscribedAfterSwitch = seen.subscribes - subscribed;
+    seen.liveUpdates = await page.$eval("#charts", (n) => Number(n.dataset.liveUpdates));
+    console.log(JSON.stringify(seen));
+    await browser.close();
+    process.exit(0);
   }
   // Ready: the view drawn, and the table read (as much of it as the page reads).
   const ready = () => page.waitForFunction(() => document.body.dataset.view === "ready"
@@ -129,7 +147,7 @@ try {
   if (options.tick) {
     const before = seen.requests.length;
     const sent = page.waitForRequest(
-      (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
+      (r) => r.method() === "POST" && (r.postData() || "").includes("query DashboardProject("), TIMEOUT);
     await page.click(`#experiments tr[data-key="${options.tick}"] input[type=checkbox]`);
     await sent;
     await page.waitForFunction(() => document.body.dataset.view === "ready", null, TIMEOUT);

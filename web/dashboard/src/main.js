@@ -199,6 +199,7 @@ async function start() {
 }
 
 async function pickWorkspace(name, project = null) {
+  stopView(); // nothing of the last workspace's view may go on: requests, table pages, live
   ui.workspace.value = name;
   state.workspace = name;
   state.project = null;
@@ -216,6 +217,18 @@ async function pickWorkspace(name, project = null) {
   if (result.errors.length) say(errorsOf(result), "error");
   mark("view", "workspace");
   if (project && edges.some(({ node }) => node.name === project)) await pickProject(project);
+}
+
+function stopView() {
+  for (const request of [state.request, state.tableRequest, state.smoothingRequest]) {
+    if (request) request.abort();
+  }
+  state.request = null;
+  state.tableRequest = null;
+  state.smoothingRequest = null;
+  state.tableOf = null;
+  state.tableLoading = false;
+  stopLive(page);
 }
 
 async function pickProject(name) {
@@ -318,7 +331,7 @@ async function loadView() {
   const takeFirstPage = (partial) => {
     if (tableTaken || request.signal.aborted || !partial.data) return;
     tableTaken = true;
-    takeTable(view, partial);
+    takeTable(view, variables, partial);
     mark("tableMs", String(Math.round(performance.now() - started)));
     mark("view", partial.hasNext ? "table" : "ready");
   };
@@ -372,7 +385,7 @@ async function showView(request, result, queue, variables) {
   note("series", "");
   drawCharts();
   mark("view", "ready");
-  follow(page);
+  follow(page, variables);
 }
 
 const reloadView = debounce(loadView, 250);
@@ -386,7 +399,7 @@ function chartError(error) {
 }
 
 // The table's first page, from the view's answer; the rest follow (see loadRows).
-function takeTable(view, result) {
+function takeTable(view, where, result) {
   const project = result.data.project;
   const connection = project && project.experiments;
   if (!connection) return;
@@ -401,7 +414,7 @@ function takeTable(view, result) {
   state.tableLoading = again || connection.pageInfo.hasNextPage;
   takeMetricNames();
   remember();
-  loadRows(page, view, connection, again);
+  loadRows(page, view, where, connection, again);
 }
 
 // The metrics to pick from: those of the rows read, and those picked (a link may name one
@@ -516,7 +529,8 @@ function smoothingChosen(value) {
   if (state.smoothingRequest) state.smoothingRequest.abort();
   const request = new AbortController();
   state.smoothingRequest = request;
-  loadSmoothed(page, request).then(() => {
+  const where = { workspace: state.workspace, project: state.project };
+  loadSmoothed(page, where, request).then(() => {
     if (!request.signal.aborted) note("series", "");
   }, (error) => {
     if (error.name !== "AbortError" && !request.signal.aborted
@@ -529,9 +543,10 @@ function smoothingChosen(value) {
 const page = {
   state, bounds: BOUNDS, draw: () => drawCharts(), note, weight: smoothingAsked,
   lists: listsAsked, plan,
-  ask: (variables, request, which) => runRetrying(PROJECT, {
-    workspace: state.workspace, project: state.project, first: 1, table: false, charts: true,
-    ...variables }, request, which),
+  // `where`: the view's {workspace, project}, as it was when the view was asked.
+  ask: (where, variables, request, which) => runRetrying(PROJECT, {
+    first: 1, table: false, charts: true, ...variables,
+    workspace: where.workspace, project: where.project }, request, which),
   liveNote: (text, kind = "") => {
     ui.live.textContent = text;
     ui.live.className = kind;
@@ -539,9 +554,9 @@ const page = {
   count: (name, n) => { ui.charts.dataset[name] = String(n); },
   // the table's (rows.js)
   problem,
-  askRows: (variables, request) => runRetrying(PROJECT, {
-    workspace: state.workspace, project: state.project, table: true, charts: false,
-    metrics: [], experimentKeys: [], ...variables }, request, "table"),
+  askRows: (where, variables, request) => runRetrying(PROJECT, {
+    table: true, charts: false, metrics: [], experimentKeys: [], ...variables,
+    workspace: where.workspace, project: where.project }, request, "table"),
   rowsRead: () => takeMetricNames(),
   rowsDone: () => drawRows(),
 };

@@ -70,9 +70,10 @@ export function coverage(read, total, loading) {
 
 // The rest of the table after its first page, a page at a time, sized by the columns read so
 // far, up to `bounds.tableRows` rows; `again`: the first page read again too. `page`: what of
-// the page this uses (main.js): `state`, `bounds`, `askRows(variables, request)`,
+// the page this uses (main.js): `state`, `bounds`, `askRows(where, variables, request)`
+// (`where`: the view's {workspace, project}, bound when the view was asked),
 // `note(which, text)`, `problem(which, text)`, `rowsRead()`, `rowsDone()`.
-export async function loadRows(page, view, connection, again) {
+export async function loadRows(page, view, where, connection, again) {
   const { state, bounds } = page;
   if (state.tableRequest) state.tableRequest.abort();
   const request = new AbortController();
@@ -87,7 +88,7 @@ export async function loadRows(page, view, connection, again) {
     while (more && (replacing || state.rows.length < bounds.tableRows)) {
       const first = Math.min(size, bounds.tableRows - (replacing ? 0 : state.rows.length));
       page.note("table", `Reading the experiments… ${state.rows.length} of ${state.total}`);
-      const result = await page.askRows({ first, after }, request);
+      const result = await page.askRows(where, { first, after }, request);
       if (request.signal.aborted || state.tableOf !== view) return;
       const read = result.data && result.data.project && result.data.project.experiments;
       if (read && tooLarge(result) && first > 1) { // columns wider than the rows read so far

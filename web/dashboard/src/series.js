@@ -1,8 +1,9 @@
 // The charts' series of a view, asked in groups of experiments that fit in one operation
 // (plan.js): each group's answer taken into the page's lines, or cut in two and asked again
 // when the gateway refuses it for size, or (one experiment, another refusal) said in the
-// charts. `page`: what of the page this uses (main.js builds it): its `state`, `ask(variables,
-// request, which)` for a series request, `draw()`, `note(which, text)`, `weight()`.
+// charts. `page`: what of the page this uses (main.js builds it): its `state`, `ask(where,
+// variables, request, which)` for a series request of the project `where` ({workspace,
+// project}), `draw()`, `note(which, text)`, `weight()`.
 import { anchor, line, wholeState } from "./charts.js";
 import { refusal } from "./plan.js";
 
@@ -40,7 +41,8 @@ export async function loadGroups(page, request, queue, variables) {
   for (let asked = 1; queue.length; asked += 1) {
     const keys = queue.shift();
     page.note("series", `Loading the series… (request ${asked + 1})`);
-    const result = await page.ask({ ...variables, experimentKeys: keys }, request, "series");
+    const result = await page.ask(variables, { ...variables, experimentKeys: keys }, request,
+                                  "series");
     if (request.signal.aborted) return;
     takeGroup(page, keys, result, queue);
     page.draw();
@@ -64,7 +66,7 @@ export function takeSeries(page, project) {
 // series may have grown since it was read (its points, chosen from the longer series, then
 // differ: the line's points the gateway sent are replaced, its live points after them kept).
 // `page`: as for loadGroups, and `plan(keys)` (plan.js `groups` for the view).
-export async function loadSmoothed(page, request) {
+export async function loadSmoothed(page, where, request) {
   const { state } = page;
   const weight = page.weight();
   const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
@@ -72,7 +74,7 @@ export async function loadSmoothed(page, request) {
   while (queue.length) {
     const keys = queue.shift();
     const values = keys.some((k) => running.has(k));
-    const result = await page.ask({ metrics: state.metrics, experimentKeys: keys,
+    const result = await page.ask(where, { metrics: state.metrics, experimentKeys: keys,
                                     points: state.points, smoothing: weight, values },
                                   request, "series");
     if (request.signal.aborted) return;
