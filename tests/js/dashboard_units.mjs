@@ -8,6 +8,7 @@ import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smo
 import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
 import { pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
+import { oneAtATime } from "../../web/dashboard/src/dom.js";
 
 const failed = [];
 function check(name, ok) {
@@ -256,5 +257,44 @@ const last = await retrying(async () => {
 }, async (seconds) => { waited.push(seconds); });
 check("a rate-limited page is asked again after the wait",
       asked === 3 && same(waited, [2, 2]) && last.errors.length === 0);
+
+// A key whose budget stays spent (an hour, says the gateway, for the first 20 answers): 8
+// waits at most, of a minute at most each, then the last answer is the page's to say.
+let tries = 0;
+const waits = [];
+const given = await retrying(async () => {
+  tries += 1;
+  return { errors: tries <= 20 ? [{ message: "x", extensions: { code: "RATE_LIMITED", retryAfter: 3600 } }] : [] };
+}, async (seconds) => { waits.push(seconds); });
+check("rate-limited answers are waited out 8 times at most, a minute at most each",
+      tries === 9 && same(waits, Array(8).fill(60)) && given.errors.length === 1);
+
+// A flapping websocket: reconnects while an anchor is asked start no second one; one more
+// runs after it, from the latest reconnect's baseline.
+let inFlight = 0;
+let most = 0;
+const ran = [];
+const release = [];
+const anchorFrom = oneAtATime(async (since) => {
+  inFlight += 1;
+  most = Math.max(most, inFlight);
+  ran.push(since);
+  await new Promise((resolve) => release.push(resolve));
+  inFlight -= 1;
+});
+anchorFrom(1);
+anchorFrom(2);
+anchorFrom(3);
+anchorFrom(4);
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+await settle();
+release.shift()();
+await settle();
+await settle();
+check("a flapping websocket anchors one at a time",
+      most === 1 && same(ran, [1, 4]) && release.length === 1);
+release.shift()();
+await settle();
+check("and no more once it is done", same(ran, [1, 4]) && inFlight === 0);
 
 console.log(JSON.stringify({ failed, checks: "done" }));

@@ -17,7 +17,7 @@
 // page may show another project by then).
 import LIVE from "../queries/live.graphql";
 import { anchor, anchorStep, extend, line } from "./charts.js";
-import { sleep } from "./dom.js";
+import { oneAtATime, sleep } from "./dom.js";
 import { lengthOf, ranges, requestsOf } from "./plan.js";
 import { cutWhenRefused, linesOf } from "./series.js";
 
@@ -43,11 +43,15 @@ export function follow(page, where) {
   // answer: what is logged in between comes from the gateway once that poll is surely past
   // (the first value pushed says so; else a while after subscribing).
   const anchoring = { done: false, timer: 0 };
+  // One anchor in flight at a time: a websocket that flaps (reconnects while an anchor is
+  // asked) must not start overlapping ones, each re-reading the running experiments' full
+  // series; reconnects meanwhile make one more, from the latest baseline.
+  const anchorFrom = oneAtATime((since) => anchorLines(page, where, keys, since));
   const anchorOnce = () => {
     if (anchoring.done) return;
     anchoring.done = true;
     clearTimeout(anchoring.timer);
-    anchorLines(page, where, keys, seriesAt);
+    anchorFrom(seriesAt);
   };
   anchoring.timer = setTimeout(anchorOnce, (2 * state.interval + 1) * 1000);
   state.stopAnchoring = () => { anchoring.done = true; clearTimeout(anchoring.timer); };
@@ -67,8 +71,7 @@ export function follow(page, where) {
     onError: (message) => page.liveNote(`live: ${message}`, "error"),
     // graphql-ws subscribed again on a new connection: its baseline is new, and what was
     // logged while it was away comes from the gateway, once that baseline is surely past.
-    onReconnect: () => anchorLines(page, where, keys,
-                                   performance.now() + (state.interval + 1) * 1000),
+    onReconnect: () => anchorFrom(performance.now() + (state.interval + 1) * 1000),
   });
 }
 
