@@ -25,8 +25,8 @@ export function pageSize(rows, bounds, wanted = LARGEST_PAGE) {
     const params = Object.keys(r.params).length;
     const summaries = Object.keys(r.metrics).length;
     objects = Math.max(objects, 1 + params + summaries); // the edge, its lists' items
-    // edge, node and its 7 fields; name and value per parameter; 7 fields per summary
-    fields = Math.max(fields, 9 + 2 * params + 7 * summaries);
+    // edge, its cursor, node and its 7 fields; name and value per parameter; 7 per summary
+    fields = Math.max(fields, 10 + 2 * params + 7 * summaries);
   }
   const fit = Math.min(bounds.answerObjects * SHARE / objects,
                        bounds.answerFields * SHARE / fields);
@@ -91,7 +91,11 @@ export async function loadRows(page, view, where, connection, again) {
       const result = await page.askRows(where, { first, after }, request);
       if (request.signal.aborted || state.tableOf !== view) return;
       const read = result.data && result.data.project && result.data.project.experiments;
-      if (read && tooLarge(result) && first > 1) { // columns wider than the rows read so far
+      // Refused for size (columns wider than the rows read so far): the rows before the
+      // first one the gateway cut are whole, kept, and the next page starts after them.
+      const refused = read && tooLarge(result) && first > 1;
+      const whole = refused ? wholeRows(result, read) : 0;
+      if (refused && !whole) {
         size = Math.ceil(first / 2);
         continue;
       }
@@ -99,14 +103,16 @@ export async function loadRows(page, view, where, connection, again) {
         page.problem("table", messages(result) || "The rest of the experiments could not be read.");
         break;
       }
-      if (result.errors.length) page.problem("table", messages(result));
-      const rows = read.edges.map(({ node }) => row(node));
+      if (result.errors.length && !refused) page.problem("table", messages(result));
+      const edges = refused ? read.edges.slice(0, whole) : read.edges;
+      const rows = edges.map(({ node }) => row(node));
       state.rows = replacing ? rows : [...state.rows, ...rows];
       replacing = false;
       state.total = read.totalCount;
-      after = read.pageInfo.endCursor;
-      more = read.pageInfo.hasNextPage;
-      size = pageSize(state.rows, bounds);
+      after = refused ? edges[edges.length - 1].cursor : read.pageInfo.endCursor;
+      more = refused || read.pageInfo.hasNextPage;
+      // A refused page's whole rows fitted: no larger one next.
+      size = refused ? Math.min(whole, pageSize(state.rows, bounds)) : pageSize(state.rows, bounds);
       page.rowsRead();
     }
   } catch (error) {
@@ -117,6 +123,24 @@ export async function loadRows(page, view, where, connection, again) {
   }
   page.note("table", "");
   page.rowsDone();
+}
+
+// How many of a page's rows came whole: those before the first row an error is at (its path
+// [..., "experiments", "edges", index, ...]; an error on the connection itself: none), and
+// before the first row with a list left null: the gateway nulls the fields it completes after
+// the bound is passed, in the order it completes them, which may be an earlier row's.
+export function wholeRows(result, read) {
+  const cut = read.edges.findIndex((e) => !e || !e.node || e.node.parameters == null
+                                          || e.node.metricsSummary == null);
+  let whole = cut < 0 ? read.edges.length : cut;
+  for (const error of result.errors) {
+    const path = error.path || [];
+    const at = path.indexOf("experiments");
+    if (at < 0) continue;
+    const index = path[at + 1] === "edges" ? path[at + 2] : 0;
+    whole = Math.min(whole, Number.isInteger(index) ? index : 0);
+  }
+  return whole;
 }
 
 function messages(result) {
