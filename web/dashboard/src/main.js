@@ -13,8 +13,8 @@ import { groups, lengthOf, pointsPerSeries } from "./plan.js";
 import { follow, stopLive } from "./anchoring.js";
 import { loadGroups, loadSmoothed, takeGroup } from "./series.js";
 import { FIRST_PAGE, coverage, loadRows, rateLimited, retrying, tooLarge } from "./rows.js";
-import { debounce, h, replace, sleep } from "./dom.js";
-import { execute, Unauthenticated } from "./graphql.js";
+import { append, debounce, h, replace, sleep } from "./dom.js";
+import { execute, messagesOf, Unauthenticated } from "./graphql.js";
 import * as apiKey from "./key.js";
 import { Live } from "./live.js";
 import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./table.js";
@@ -106,10 +106,6 @@ replace(document.getElementById("dashboard"),
         ui.live),
       ui.hint, ui.charts)));
 
-function append(node, children) {
-  for (const child of children) node.append(child);
-}
-
 function say(text, kind = "info") {
   ui.status.textContent = text;
   ui.status.className = kind;
@@ -172,10 +168,6 @@ async function run(query, variables, options) {
   }
 }
 
-function errorsOf(result) {
-  return result.errors.map((e) => e.message).join("; ");
-}
-
 // --- workspaces and projects ------------------------------------------------------------------
 async function start() {
   if (config.apiKey && !apiKey.stored()) apiKey.keep(config.apiKey); // the demo's own key
@@ -186,7 +178,7 @@ async function start() {
   say("Loading workspaces…");
   const result = await run(WORKSPACES, {});
   const names = (result.data && result.data.workspaces || []).map((w) => w.name);
-  if (!names.length) return say(`No workspace to read. ${errorsOf(result)}`, "error");
+  if (!names.length) return say(`No workspace to read. ${messagesOf(result.errors)}`, "error");
   const viewer = result.data.viewer || {};
   replace(ui.workspace, h("option", { value: "", disabled: true }, "pick a workspace"),
     names.map((n) => h("option", { value: n }, n)));
@@ -214,7 +206,7 @@ async function pickWorkspace(name, project = null) {
       `${node.name} (${node.numberOfExperiments ?? "?"})`)));
   ui.project.value = "";
   ui.project.disabled = false;
-  if (result.errors.length) say(errorsOf(result), "error");
+  if (result.errors.length) say(messagesOf(result.errors), "error");
   mark("view", "workspace");
   if (project && edges.some(({ node }) => node.name === project)) await pickProject(project);
 }
@@ -358,7 +350,7 @@ async function showView(request, result, queue, variables) {
   const first = variables.experimentKeys;
   mark("parts", String(result.parts));
   if (!result.data || !result.data.project) {
-    problem("series", result.errors.length ? errorsOf(result) : "No such project.");
+    problem("series", result.errors.length ? messagesOf(result.errors) : "No such project.");
     note("series", "");
     mark("view", "error");
     return;
@@ -410,7 +402,7 @@ function takeTable(view, where, result) {
   const errors = { errors: result.errors.filter(tableError) };
   // Rows the gateway could not fill (its budget for the key, the answer's bounds): read again.
   const again = rateLimited(errors) != null || tooLarge(errors);
-  problem("table", again ? "" : errors.errors.map((e) => e.message).join("; "));
+  problem("table", again ? "" : messagesOf(errors.errors));
   state.tableLoading = again || connection.pageInfo.hasNextPage;
   takeMetricNames();
   remember();

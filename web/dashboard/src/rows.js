@@ -7,7 +7,7 @@
 // of the rows already read: a project whose experiments log 50 parameters and metrics cannot
 // take 500 rows in one answer of 25,000 objects.
 
-import { Unauthenticated } from "./graphql.js";
+import { Unauthenticated, isCode, messagesOf } from "./graphql.js";
 import { row } from "./table.js";
 
 export const FIRST_PAGE = 100; // rows of the first page, before the columns are known
@@ -36,7 +36,7 @@ export function pageSize(rows, bounds, wanted = LARGEST_PAGE) {
 // Seconds to wait before asking again when the gateway answered RATE_LIMITED (the key's
 // upstream budget, or the gateway's own rate limit), else null.
 export function rateLimited(result) {
-  const limited = result.errors.filter((e) => (e.extensions || {}).code === "RATE_LIMITED");
+  const limited = result.errors.filter((e) => isCode(e, "RATE_LIMITED"));
   if (!limited.length) return null;
   const waits = limited.map((e) => Number((e.extensions || {}).retryAfter)).filter(
     (s) => Number.isFinite(s) && s > 0);
@@ -45,7 +45,7 @@ export function rateLimited(result) {
 
 // Whether the answer passed one of its bounds (a smaller page may not).
 export function tooLarge(result) {
-  return result.errors.some((e) => (e.extensions || {}).code === "QUERY_TOO_COMPLEX");
+  return result.errors.some((e) => isCode(e, "QUERY_TOO_COMPLEX"));
 }
 
 // `ask()` again while the gateway answers RATE_LIMITED, after the wait it says (at most
@@ -55,7 +55,7 @@ export async function retrying(ask, wait) {
   for (let tries = 0; tries < RETRIES; tries += 1) {
     const seconds = rateLimited(result);
     if (seconds == null) break;
-    await wait(seconds, result.errors.find((e) => (e.extensions || {}).code === "RATE_LIMITED"));
+    await wait(seconds, result.errors.find((e) => isCode(e, "RATE_LIMITED")));
     result = await ask();
   }
   return result;
@@ -100,10 +100,10 @@ export async function loadRows(page, view, where, connection, again) {
         continue;
       }
       if (!read || rateLimited(result) != null) {
-        page.problem("table", messages(result) || "The rest of the experiments could not be read.");
+        page.problem("table", messagesOf(result.errors) || "The rest of the experiments could not be read.");
         break;
       }
-      if (result.errors.length && !refused) page.problem("table", messages(result));
+      if (result.errors.length && !refused) page.problem("table", messagesOf(result.errors));
       const edges = refused ? read.edges.slice(0, whole) : read.edges;
       const rows = edges.map(({ node }) => row(node));
       state.rows = replacing ? rows : [...state.rows, ...rows];
@@ -141,8 +141,4 @@ export function wholeRows(result, read) {
     whole = Math.min(whole, Number.isInteger(index) ? index : 0);
   }
   return whole;
-}
-
-function messages(result) {
-  return result.errors.map((e) => e.message).join("; ");
 }
