@@ -11,7 +11,6 @@ import { isCode, messagesOf } from "./graphql.js";
 
 // Bytes of Comet's full-series JSON a point takes (step, value, timestamp, duration, epoch),
 // on the high side; and the longest series Comet keeps of a metric.
-
 export const BYTES_PER_POINT = 64;
 export const LONGEST = 15000;
 // Share of each bound a group may fill by the estimate: it is rough.
