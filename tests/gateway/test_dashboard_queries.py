@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from demo_upstream.world import World
+from gateway.settings import Settings
 from tests.demo_server import DemoServer
-from tests.gateway_server import GatewayServer
+from tests.demo_server import start as start_demo
+from tests.gateway_server import GatewayServer, start
 from tests.graphql_ws import acked, subscribe
 
 QUERIES = Path(__file__).resolve().parents[2] / "web" / "dashboard" / "queries"
@@ -152,10 +154,40 @@ def test_live_pushes_what_a_running_experiment_logs(gateway: GatewayServer,
         "experimentKey": key, "metricName": "loss", "steps": steps, "values": [0.125, 0.0625]}
 
 
+def test_a_page_refused_for_size_says_which_rows_came_whole() -> None:
+    # What the page keeps of a table's page the gateway refuses for size (rows.js wholeRows):
+    # the leading rows before the edge the error is at whose lists came (the gateway nulls
+    # the fields it completes after the bound, an earlier row's too), and their cursors.
+    demo = start_demo(scale=6)
+    server = start(Settings(upstream_url=demo.url, rate_limit_per_second=0,
+                            max_answer_objects=2000), default_key=demo.keys["alice"])
+    variables = {"workspace": WS, "project": PROJECT, "first": 500, "metrics": [],
+                 "experimentKeys": [], "charts": False}
+    try:
+        refused, _ = run(server, document("project"), variables)
+        [error] = refused["errors"]
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert error["path"][:3] == ["project", "experiments", "edges"]
+        edges = refused["data"]["project"]["experiments"]["edges"]
+        assert 0 < error["path"][3] < len(edges) == 500
+        whole = next((i for i, e in enumerate(edges[:error["path"][3]])
+                      if e["node"]["parameters"] is None or e["node"]["metricsSummary"] is None),
+                     error["path"][3])
+        rest, _ = run(server, document("project"), {
+            **variables, "first": max(whole, 1),
+            "after": edges[whole - 1]["cursor"] if whole else None})
+    finally:
+        server.stop()
+        demo.stop()
+    assert not rest.get("errors")
+    after = rest["data"]["project"]["experiments"]["edges"]
+    keys = [e["node"]["key"] for e in edges[:whole] + after]
+    assert len(set(keys)) == len(keys) == whole + max(whole, 1)  # no row twice
+
+
 @pytest.mark.parametrize("name", ["workspaces", "projects", "project", "live"])
 def test_each_document_passes_the_gateways_checks_at_its_defaults(name: str) -> None:
     from gateway.schema import build_schema
-    from gateway.settings import Settings
 
     documents = build_schema(Settings().document_limits()).documents
     assert documents is not None

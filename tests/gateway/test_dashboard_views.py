@@ -143,6 +143,27 @@ def test_another_project_picked_before_the_first_answer_charts_its_own(demo: Dem
     assert set(shared["experiments"].split(",")) <= theirs
 
 
+def test_another_workspace_picked_mid_load_stops_the_old_view() -> None:
+    # The link's view (a running experiment charted, live every second) has not answered when
+    # another workspace is picked: nothing of it may go on after that, neither its table's
+    # next pages nor its series nor a subscription, and no live value of it is drawn.
+    demo = start_demo()  # its own: values are logged to its running experiment
+    chosen = [LISTED[0].key, LISTED[1].key]
+    server = bounded(demo)
+    demo.latency(300)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", interval="1",
+                                               experiments=",".join(chosen)),
+                                  "switchWorkspace": "alice", "settle": 6})
+    finally:
+        demo.latency(0)
+        server.stop()
+        demo.stop()
+    assert [r["name"] for r in seen["afterSwitch"]] == ["DashboardProjects"]
+    assert seen["afterSwitch"][0]["workspace"] == "alice"
+    assert seen["subscribedAfterSwitch"] == 0 and seen["liveUpdates"] == 0
+
+
 def test_the_table_sorts_and_filters_the_whole_project(with_key: GatewayServer) -> None:
     seen = open_view(with_key, {"hash": link(), "sortBy": "metric:loss"})
     assert len(LISTED) == 113 and sorted(seen["rows"]) == sorted(h.key for h in LISTED)
@@ -283,6 +304,35 @@ def test_smoothing_draws_the_average_over_the_whole_series() -> None:
     # The preview, at once, was the page's average over the points drawn: another curve.
     preview = seen["preview"][0]["drawn"][1]
     assert len(preview) == asked and preview != series["smoothed"]
+
+
+def test_the_slider_released_asks_the_smoothed_series_only() -> None:
+    # A running experiment followed live, its lines anchored, and an ended one: the release
+    # asks the gateway's average once, keeps the subscription (no new one, so no new anchor
+    # re-reading the running experiment's full series) and asks values only for the group
+    # holding the running experiment (its series may have grown).
+    demo = start_demo()
+    running, ended = LISTED[0].key, LISTED[2].key
+    server = bounded(demo)
+    try:
+        seen = open_view(server, {"hash": link(metrics="loss", interval="1",
+                                               experiments=f"{ended},{running}"),
+                                  "smoothing": 0.6, "liveFirst": True})
+        alone = open_view(server, {"hash": link(metrics="loss", experiments=ended),
+                                   "smoothing": 0.6})
+    finally:
+        server.stop()
+        demo.stop()
+    assert seen["subscribedBefore"] == 1 and seen["subscribedAfterSlide"] == 0
+    [again] = seen["afterSlide"]
+    assert again["smoothing"] == 0.6 and again["table"] is False and again["values"] is True
+    assert sorted(again["experimentKeys"]) == sorted([ended, running])
+    [chart] = seen["smoothed"]
+    assert chart["lines"] == 2
+    [only] = alone["afterSlide"]
+    assert only["values"] is False and only["experimentKeys"] == [ended]
+    steps, smoothed, raw = alone["smoothed"][0]["drawn"]
+    assert len(steps) == len(smoothed) == len(raw) and None not in smoothed
 
 
 def steps_of(chart: dict[str, Any], key: str) -> list[int]:

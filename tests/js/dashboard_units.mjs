@@ -7,7 +7,8 @@ import { groups, lengthOf, pointsPerSeries, ranges, refusal, requestsOf } from "
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
 import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
-import { pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
+import { loadRows, pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
+import { oneAtATime } from "../../web/dashboard/src/dom.js";
 
 const failed = [];
 function check(name, ok) {
@@ -242,7 +243,7 @@ check("no group past what one chart takes", same(
 const wide = row({ key: "w", parameters: Array.from({ length: 30 }, (_, i) => ({ name: `p${i}` })),
                    metricsSummary: Array.from({ length: 20 }, (_, i) => ({ name: `m${i}` })) });
 const answers = { answerObjects: 25000, answerFields: 100000 };
-check("pages of wide rows are smaller", pageSize([wide], answers) === 239
+check("pages of wide rows are smaller", pageSize([wide], answers) === 238
       && pageSize([rows[2]], answers) === 500 && pageSize([], { answerObjects: 2, answerFields: 2 }) === 1);
 check("RATE_LIMITED says how long to wait",
       rateLimited({ errors: [{ message: "x", extensions: { code: "RATE_LIMITED", retryAfter: 3 } }] }) === 3
@@ -256,5 +257,73 @@ const last = await retrying(async () => {
 }, async (seconds) => { waited.push(seconds); });
 check("a rate-limited page is asked again after the wait",
       asked === 3 && same(waited, [2, 2]) && last.errors.length === 0);
+
+// A key whose budget stays spent (an hour, says the gateway, for the first 20 answers): 8
+// waits at most, of a minute at most each, then the last answer is the page's to say.
+let tries = 0;
+const waits = [];
+const given = await retrying(async () => {
+  tries += 1;
+  return { errors: tries <= 20 ? [{ message: "x", extensions: { code: "RATE_LIMITED", retryAfter: 3600 } }] : [] };
+}, async (seconds) => { waits.push(seconds); });
+check("rate-limited answers are waited out 8 times at most, a minute at most each",
+      tries === 9 && same(waits, Array(8).fill(60)) && given.errors.length === 1);
+
+// A flapping websocket: reconnects while an anchor is asked start no second one; one more
+// runs after it, from the latest reconnect's baseline.
+let inFlight = 0;
+let most = 0;
+const ran = [];
+const release = [];
+const anchorFrom = oneAtATime(async (since) => {
+  inFlight += 1;
+  most = Math.max(most, inFlight);
+  ran.push(since);
+  await new Promise((resolve) => release.push(resolve));
+  inFlight -= 1;
+});
+anchorFrom(1);
+anchorFrom(2);
+anchorFrom(3);
+anchorFrom(4);
+const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+await settle();
+release.shift()();
+await settle();
+await settle();
+check("a flapping websocket anchors one at a time",
+      most === 1 && same(ran, [1, 4]) && release.length === 1);
+release.shift()();
+await settle();
+check("and no more once it is done", same(ran, [1, 4]) && inFlight === 0);
+
+// A page refused for size past its 3rd row (the gateway's error at edges index 3, as at
+// max_answer_objects=2,000 for 500 rows of scale 6, s7): its 3 whole rows kept, the next page
+// from after the 3rd, no larger.
+const edge = (i) => ({ cursor: `c${i}`, node: { key: `r${i}`, name: `r${i}`, parameters: [],
+                                              metricsSummary: [] } });
+const pageOf = (from, n, total, errorAt = null) => ({
+  data: { project: { experiments: {
+    totalCount: total, pageInfo: { hasNextPage: from + n < total, endCursor: `c${from + n - 1}` },
+    edges: Array.from({ length: n }, (_, i) => edge(from + i)) } } },
+  errors: errorAt == null ? [] : [{ message: "too many objects", extensions: { code: "QUERY_TOO_COMPLEX" },
+                                    path: ["project", "experiments", "edges", errorAt, "node", "parameters"] }] });
+const asks = [];
+const tablePage = {
+  state: { rows: [row(edge(0).node)], total: 9, tableOf: "v", tableRequest: null },
+  bounds: { tableRows: 1000, answerObjects: 8, answerFields: 1e6 },
+  askRows: async (where, { first, after }) => {
+    asks.push([where.project, first, after]);
+    const from = after == null ? 0 : Number(after.slice(1)) + 1;
+    const n = Math.min(first, 9 - from);
+    return pageOf(from, n, 9, asks.length === 1 ? 3 : null); // the first page cut at its 4th row
+  },
+  note: () => {}, problem: (which, text) => { throw new Error(text); }, rowsRead: () => {}, rowsDone: () => {},
+};
+await loadRows(tablePage, "v", { workspace: "w", project: "p" },
+               { pageInfo: { hasNextPage: true, endCursor: "c0" } }, false);
+check("a page refused for size keeps its whole rows and goes on after them",
+      same(tablePage.state.rows.map((r) => r.key), ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"])
+      && same(asks[0], ["p", 4, "c0"]) && same(asks[1], ["p", 3, "c3"]));
 
 console.log(JSON.stringify({ failed, checks: "done" }));

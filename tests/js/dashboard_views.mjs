@@ -4,11 +4,15 @@
 // colours, messages and drawn values. Usage: node dashboard_views.mjs URL OPTIONS_JSON
 //   OPTIONS_JSON: {hash: "workspace=...&project=...&metrics=...&experiments=...",
 //                  sortBy: a column to sort by (ascending) once the view is ready,
-//                  smoothing: a weight to move the slider to once the view is ready,
+//                  smoothing: a weight to move the slider to once the view is ready (and,
+//                             with liveFirst: true, its live lines anchored),
 //                  early: a weight to move the slider to as soon as the view's request is
 //                         sent (before its answer),
 //                  switchTo: a project to pick as soon as the view's request is sent (before
 //                            its answer),
+//                  switchWorkspace: a workspace to pick then instead (what the page asks and
+//                                   draws after it is reported as `afterSwitch`, once its
+//                                   projects are listed and `settle` more seconds passed),
 //                  tick: an experiment's key to tick in the table once the view is ready
 //                        (the requests after it are reported as `afterTick`),
 //                  hold: true to hold the page's first subscription until this script reads
@@ -41,7 +45,7 @@ stdin.on("line", (line) => {
 });
 const nextLine = () => (lines.length ? Promise.resolve(lines.shift())
   : new Promise((resolve) => { waiter = resolve; }));
-const seen = { requests: [], console: [], external: [] };
+const seen = { requests: [], console: [], external: [], subscribes: 0 };
 
 const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 try {
@@ -54,6 +58,9 @@ try {
     const name = (/(?:query|mutation)\s+(\w+)/.exec(body.query) || [])[1];
     seen.requests.push({ name, ...body.variables });
   });
+  page.on("websocket", (ws) => ws.on("framesent", ({ payload }) => {
+    if (JSON.parse(payload).type === "subscribe") seen.subscribes += 1;
+  }));
   page.on("console", (message) => {
     if (message.type() === "error") seen.console.push(message.text());
   });
@@ -104,13 +111,28 @@ try {
     await page.$eval("#smoothing", (node) => node.dispatchEvent(new Event("change", { bubbles: true })));
     return preview;
   };
-  const viewSent = options.early === undefined && !options.switchTo ? null : page.waitForRequest(
-    (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
+  const viewSent = options.early === undefined && !options.switchTo && !options.switchWorkspace
+    ? null : page.waitForRequest(
+    (r) => r.method() === "POST" && (r.postData() || "").includes("query DashboardProject("), TIMEOUT);
   await page.goto(`${url}/dashboard#${options.hash}`, { waitUntil: "load" });
   if (viewSent) {
     await viewSent;
     if (options.early !== undefined) await slide(options.early);
     if (options.switchTo) await page.selectOption("#project", options.switchTo);
+  }
+  if (options.switchWorkspace) {
+    const before = seen.requests.length;
+    const subscribed = seen.subscribes;
+    await page.selectOption("#workspace", options.switchWorkspace);
+    await page.waitForFunction(() => document.body.dataset.view === "workspace", null, TIMEOUT);
+    // What the old view would still do: its answer, its table's pages, its live lines.
+    await new Promise((resolve) => setTimeout(resolve, options.settle * 1000));
+    seen.afterSwitch = seen.requests.slice(before);
+    seen.subscribedAfterSwitch = seen.subscribes - subscribed;
+    seen.liveUpdates = await page.$eval("#charts", (n) => Number(n.dataset.liveUpdates));
+    console.log(JSON.stringify(seen));
+    await browser.close();
+    process.exit(0);
   }
   // Ready: the view drawn, and the table read (as much of it as the page reads).
   const ready = () => page.waitForFunction(() => document.body.dataset.view === "ready"
@@ -125,7 +147,7 @@ try {
   if (options.tick) {
     const before = seen.requests.length;
     const sent = page.waitForRequest(
-      (r) => r.method() === "POST" && (r.postData() || "").includes("DashboardProject"), TIMEOUT);
+      (r) => r.method() === "POST" && (r.postData() || "").includes("query DashboardProject("), TIMEOUT);
     await page.click(`#experiments tr[data-key="${options.tick}"] input[type=checkbox]`);
     await sent;
     await page.waitForFunction(() => document.body.dataset.view === "ready", null, TIMEOUT);
@@ -140,12 +162,20 @@ try {
     seen.sorted = await page.$$eval("#experiments tbody tr", (rows) => rows.map((r) => r.dataset.key));
   }
   if (options.smoothing !== undefined) {
+    if (options.liveFirst) { // the running experiments followed and anchored before the slide
+      await page.waitForFunction(() => Number(document.querySelector("#charts").dataset.anchors)
+        > 0, null, TIMEOUT);
+    }
     const asked = seen.requests.length;
+    const subscribed = seen.subscribes;
     seen.preview = await slide(options.smoothing); // at once, before the gateway's answer
     await page.waitForFunction((n) => document.body.dataset.smoothed === "server"
       && document.body.dataset.view === "ready", asked, TIMEOUT);
     seen.smoothed = await charts();
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a subscription sent after it
     seen.afterSlide = seen.requests.slice(asked);
+    seen.subscribedBefore = subscribed;
+    seen.subscribedAfterSlide = seen.subscribes - subscribed;
   }
   if (options.hold) {
     while (!release) await new Promise((resolve) => setTimeout(resolve, 50));

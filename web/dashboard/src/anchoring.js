@@ -12,10 +12,12 @@
 // points. Its cost: the gateway reads those
 // experiments' full series once more (Comet has no step range; the answer holds the range).
 // `page`: what of the page this uses (see series.js), and `liveNote(text, kind)`,
-// `count(name, n)` (the charts' data attributes a test reads).
+// `count(name, n)` (the charts' data attributes a test reads). `where`: the view's
+// `{workspace, project}`, bound when it was asked (never read from the page's state later: the
+// page may show another project by then).
 import LIVE from "../queries/live.graphql";
 import { anchor, anchorStep, extend, line } from "./charts.js";
-import { sleep } from "./dom.js";
+import { oneAtATime, sleep } from "./dom.js";
 import { lengthOf, ranges, requestsOf } from "./plan.js";
 import { cutWhenRefused, linesOf } from "./series.js";
 
@@ -25,7 +27,7 @@ export function stopLive(page) {
 }
 
 // Follows the charted running experiments live (the subscription), anchoring their lines once.
-export function follow(page) {
+export function follow(page, where) {
   const { state, bounds } = page;
   const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
   // Not those the gateway refused (no line to go on), and no more than one chart takes.
@@ -41,11 +43,15 @@ export function follow(page) {
   // answer: what is logged in between comes from the gateway once that poll is surely past
   // (the first value pushed says so; else a while after subscribing).
   const anchoring = { done: false, timer: 0 };
+  // One anchor in flight at a time: a websocket that flaps (reconnects while an anchor is
+  // asked) must not start overlapping ones, each re-reading the running experiments' full
+  // series; reconnects meanwhile make one more, from the latest baseline.
+  const anchorFrom = oneAtATime((since) => anchorLines(page, where, keys, since));
   const anchorOnce = () => {
     if (anchoring.done) return;
     anchoring.done = true;
     clearTimeout(anchoring.timer);
-    anchorLines(page, keys, seriesAt);
+    anchorFrom(seriesAt);
   };
   anchoring.timer = setTimeout(anchorOnce, (2 * state.interval + 1) * 1000);
   state.stopAnchoring = () => { anchoring.done = true; clearTimeout(anchoring.timer); };
@@ -65,14 +71,14 @@ export function follow(page) {
     onError: (message) => page.liveNote(`live: ${message}`, "error"),
     // graphql-ws subscribed again on a new connection: its baseline is new, and what was
     // logged while it was away comes from the gateway, once that baseline is surely past.
-    onReconnect: () => anchorLines(page, keys, performance.now() + (state.interval + 1) * 1000),
+    onReconnect: () => anchorFrom(performance.now() + (state.interval + 1) * 1000),
   });
 }
 
 // The running experiments' lines from their last points the gateway sent on: per metric from
 // its own anchor step, in requests within the bounds, not downsampled, smoothed as the view
 // is. `since`: when the series drawn were answered, or the subscription (re)started.
-async function anchorLines(page, keys, since) {
+async function anchorLines(page, where, keys, since) {
   const { state, bounds } = page;
   const request = state.request;
   // An answer from after the view's cached one (a running experiment's series live that long
@@ -91,7 +97,7 @@ async function anchorLines(page, keys, since) {
       const group = queue.shift();
       let result;
       try {
-        result = await page.ask({ metrics: range.metrics, experimentKeys: group,
+        result = await page.ask(where, { metrics: range.metrics, experimentKeys: group,
                                   points, smoothing: page.weight(),
                                   stepMin: range.from }, request, "series");
       } catch (error) {

@@ -50,6 +50,29 @@ export function debounce(fn, ms) {
   };
 }
 
+// `fn` (async) with at most one call in flight: a call made meanwhile runs once the one in
+// flight is done, with the latest call's arguments (however many were made, one more run).
+export function oneAtATime(fn) {
+  let running = null;
+  let next = null;
+  const run = (...args) => {
+    if (running) {
+      next = args;
+      return running;
+    }
+    running = Promise.resolve().then(() => fn(...args)).finally(() => {
+      running = null;
+      if (next) {
+        const later = next;
+        next = null;
+        run(...later);
+      }
+    });
+    return running;
+  };
+  return run;
+}
+
 // Resolves after `ms`, or at once when `signal` aborts.
 export function sleep(ms, signal) {
   return new Promise((resolve) => {

@@ -11,6 +11,16 @@ const ACCEPT = [
 
 export class Unauthenticated extends Error {}
 
+// Whether a GraphQL error is of `code` (the gateway's `extensions.code`).
+export function isCode(error, code) {
+  return (error.extensions || {}).code === code;
+}
+
+// The messages of errors (a result's by default), as one line.
+export function messagesOf(errors) {
+  return errors.map((e) => e.message).join("; ");
+}
+
 // Runs `query` and calls `onResult({data, errors, hasNext, parts})` after each part (once for
 // a plain JSON answer). Resolves with the final result.
 export async function execute(url, key, query, variables, { signal, onResult } = {}) {
@@ -38,8 +48,8 @@ export async function execute(url, key, query, variables, { signal, onResult } =
     take(payload);
   }
   if (response.status === 401 || result.errors.some(
-    (e) => (e.extensions || {}).code === "UNAUTHENTICATED")) {
-    throw new Unauthenticated(result.errors.map((e) => e.message).join("; ") || "unauthenticated");
+    (e) => isCode(e, "UNAUTHENTICATED"))) {
+    throw new Unauthenticated(messagesOf(result.errors) || "unauthenticated");
   }
   return result;
 }

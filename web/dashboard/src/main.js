@@ -11,10 +11,10 @@ import { Chart } from "./charts.js";
 import { Palette } from "./colours.js";
 import { groups, lengthOf, pointsPerSeries } from "./plan.js";
 import { follow, stopLive } from "./anchoring.js";
-import { loadGroups, takeGroup } from "./series.js";
+import { loadGroups, loadSmoothed, takeGroup } from "./series.js";
 import { FIRST_PAGE, coverage, loadRows, rateLimited, retrying, tooLarge } from "./rows.js";
-import { debounce, h, replace, sleep } from "./dom.js";
-import { execute, Unauthenticated } from "./graphql.js";
+import { append, debounce, h, replace, sleep } from "./dom.js";
+import { execute, messagesOf, Unauthenticated } from "./graphql.js";
 import * as apiKey from "./key.js";
 import { Live } from "./live.js";
 import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./table.js";
@@ -44,6 +44,7 @@ const state = {
   failed: new Map(), // experiment key -> why the gateway sent none of its series
   charts: new Map(), // metric name -> Chart
   request: null, // the AbortController of the view's series
+  smoothingRequest: null, // of the gateway's average asked again (the slider released)
   tableRequest: null, // the table's, for as long as its rows are read
   tableOf: null, // the project (workspace and name) whose table is read
   tableLoading: false,
@@ -104,10 +105,6 @@ replace(document.getElementById("dashboard"),
         h("label", { className: "smoothing" }, "smoothing ", ui.smoothing, ui.smoothingValue),
         ui.live),
       ui.hint, ui.charts)));
-
-function append(node, children) {
-  for (const child of children) node.append(child);
-}
 
 function say(text, kind = "info") {
   ui.status.textContent = text;
@@ -171,10 +168,6 @@ async function run(query, variables, options) {
   }
 }
 
-function errorsOf(result) {
-  return result.errors.map((e) => e.message).join("; ");
-}
-
 // --- workspaces and projects ------------------------------------------------------------------
 async function start() {
   if (config.apiKey && !apiKey.stored()) apiKey.keep(config.apiKey); // the demo's own key
@@ -185,7 +178,7 @@ async function start() {
   say("Loading workspaces…");
   const result = await run(WORKSPACES, {});
   const names = (result.data && result.data.workspaces || []).map((w) => w.name);
-  if (!names.length) return say(`No workspace to read. ${errorsOf(result)}`, "error");
+  if (!names.length) return say(`No workspace to read. ${messagesOf(result.errors)}`, "error");
   const viewer = result.data.viewer || {};
   replace(ui.workspace, h("option", { value: "", disabled: true }, "pick a workspace"),
     names.map((n) => h("option", { value: n }, n)));
@@ -198,6 +191,7 @@ async function start() {
 }
 
 async function pickWorkspace(name, project = null) {
+  stopView(); // nothing of the last workspace's view may go on: requests, table pages, live
   ui.workspace.value = name;
   state.workspace = name;
   state.project = null;
@@ -212,9 +206,21 @@ async function pickWorkspace(name, project = null) {
       `${node.name} (${node.numberOfExperiments ?? "?"})`)));
   ui.project.value = "";
   ui.project.disabled = false;
-  if (result.errors.length) say(errorsOf(result), "error");
+  if (result.errors.length) say(messagesOf(result.errors), "error");
   mark("view", "workspace");
   if (project && edges.some(({ node }) => node.name === project)) await pickProject(project);
+}
+
+function stopView() {
+  for (const request of [state.request, state.tableRequest, state.smoothingRequest]) {
+    if (request) request.abort();
+  }
+  state.request = null;
+  state.tableRequest = null;
+  state.smoothingRequest = null;
+  state.tableOf = null;
+  state.tableLoading = false;
+  stopLive(page);
 }
 
 async function pickProject(name) {
@@ -286,6 +292,7 @@ function runRetrying(query, variables, request, which, onResult = undefined) {
 async function loadView() {
   if (!state.project || !state.key) return;
   if (state.request) state.request.abort();
+  if (state.smoothingRequest) state.smoothingRequest.abort();
   const request = new AbortController();
   state.request = request; // the series' (the table has its own: a tick does not stop it)
   stopLive(page);
@@ -316,7 +323,7 @@ async function loadView() {
   const takeFirstPage = (partial) => {
     if (tableTaken || request.signal.aborted || !partial.data) return;
     tableTaken = true;
-    takeTable(view, partial);
+    takeTable(view, variables, partial);
     mark("tableMs", String(Math.round(performance.now() - started)));
     mark("view", partial.hasNext ? "table" : "ready");
   };
@@ -343,7 +350,7 @@ async function showView(request, result, queue, variables) {
   const first = variables.experimentKeys;
   mark("parts", String(result.parts));
   if (!result.data || !result.data.project) {
-    problem("series", result.errors.length ? errorsOf(result) : "No such project.");
+    problem("series", result.errors.length ? messagesOf(result.errors) : "No such project.");
     note("series", "");
     mark("view", "error");
     return;
@@ -370,7 +377,7 @@ async function showView(request, result, queue, variables) {
   note("series", "");
   drawCharts();
   mark("view", "ready");
-  follow(page);
+  follow(page, variables);
 }
 
 const reloadView = debounce(loadView, 250);
@@ -384,7 +391,7 @@ function chartError(error) {
 }
 
 // The table's first page, from the view's answer; the rest follow (see loadRows).
-function takeTable(view, result) {
+function takeTable(view, where, result) {
   const project = result.data.project;
   const connection = project && project.experiments;
   if (!connection) return;
@@ -395,11 +402,11 @@ function takeTable(view, result) {
   const errors = { errors: result.errors.filter(tableError) };
   // Rows the gateway could not fill (its budget for the key, the answer's bounds): read again.
   const again = rateLimited(errors) != null || tooLarge(errors);
-  problem("table", again ? "" : errors.errors.map((e) => e.message).join("; "));
+  problem("table", again ? "" : messagesOf(errors.errors));
   state.tableLoading = again || connection.pageInfo.hasNextPage;
   takeMetricNames();
   remember();
-  loadRows(page, view, connection, again);
+  loadRows(page, view, where, connection, again);
 }
 
 // The metrics to pick from: those of the rows read, and those picked (a link may name one
@@ -501,20 +508,37 @@ function setSmoothing(value) {
 }
 
 // The slider released: the gateway's average over the whole series, asked once (each `input`
-// asked for every series again, a request per pause of the hand).
+// asked for every series again, a request per pause of the hand), and only it: the lines,
+// the subscription and the live lines' anchor stay. A view still loading is asked again
+// whole (its request has the old weight).
 function smoothingChosen(value) {
   setSmoothing(value);
-  if (value > 0) loadView();
+  if (!(value > 0)) return;
+  if (document.body.dataset.view !== "ready") {
+    loadView();
+    return;
+  }
+  if (state.smoothingRequest) state.smoothingRequest.abort();
+  const request = new AbortController();
+  state.smoothingRequest = request;
+  const where = { workspace: state.workspace, project: state.project };
+  loadSmoothed(page, where, request).then(() => {
+    if (!request.signal.aborted) note("series", "");
+  }, (error) => {
+    if (error.name !== "AbortError" && !request.signal.aborted
+        && !(error instanceof Unauthenticated)) problem("series", String(error.message || error));
+  });
 }
 
 // --- live (anchoring.js) ---------------------------------------------------------------------
 // What the modules that load the series and follow live lines use of the page.
 const page = {
   state, bounds: BOUNDS, draw: () => drawCharts(), note, weight: smoothingAsked,
-  lists: listsAsked,
-  ask: (variables, request, which) => runRetrying(PROJECT, {
-    workspace: state.workspace, project: state.project, first: 1, table: false, charts: true,
-    ...variables }, request, which),
+  lists: listsAsked, plan,
+  // `where`: the view's {workspace, project}, as it was when the view was asked.
+  ask: (where, variables, request, which) => runRetrying(PROJECT, {
+    first: 1, table: false, charts: true, ...variables,
+    workspace: where.workspace, project: where.project }, request, which),
   liveNote: (text, kind = "") => {
     ui.live.textContent = text;
     ui.live.className = kind;
@@ -522,9 +546,9 @@ const page = {
   count: (name, n) => { ui.charts.dataset[name] = String(n); },
   // the table's (rows.js)
   problem,
-  askRows: (variables, request) => runRetrying(PROJECT, {
-    workspace: state.workspace, project: state.project, table: true, charts: false,
-    metrics: [], experimentKeys: [], ...variables }, request, "table"),
+  askRows: (where, variables, request) => runRetrying(PROJECT, {
+    table: true, charts: false, metrics: [], experimentKeys: [], ...variables,
+    workspace: where.workspace, project: where.project }, request, "table"),
   rowsRead: () => takeMetricNames(),
   rowsDone: () => drawRows(),
 };

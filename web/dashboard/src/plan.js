@@ -7,6 +7,8 @@
 // from the table (each metric's last step). When the gateway still refuses a group, it is cut
 // in two and asked again; one experiment it refuses is not drawn, and its charts say why.
 
+import { isCode, messagesOf } from "./graphql.js";
+
 // Bytes of Comet's full-series JSON a point takes (step, value, timestamp, duration, epoch),
 // on the high side; and the longest series Comet keeps of a metric.
 export const BYTES_PER_POINT = 64;
@@ -20,7 +22,7 @@ const FEWEST_POINTS = 50;
 // not the operation's deadline (a smaller request is no faster upstream), nor a bad answer
 // from Comet, nor anything else.
 function forSize(error) {
-  return (error.extensions || {}).code === "QUERY_TOO_COMPLEX" && !/deadline/i.test(error.message);
+  return isCode(error, "QUERY_TOO_COMPLEX") && !/deadline/i.test(error.message);
 }
 
 // A metric's points in an experiment, estimated from its row: its last step + 1 (steps count
@@ -77,7 +79,7 @@ export function refusal(result) {
   if (!missing && !errors.length) return null;
   const shown = errors.length ? errors : result.errors;
   return {
-    message: shown.map((e) => e.message).join("; ") || "the gateway sent no series",
+    message: messagesOf(shown) || "the gateway sent no series",
     smaller: shown.some(forSize),
     missing,
   };

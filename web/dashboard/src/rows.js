@@ -7,7 +7,7 @@
 // of the rows already read: a project whose experiments log 50 parameters and metrics cannot
 // take 500 rows in one answer of 25,000 objects.
 
-import { Unauthenticated } from "./graphql.js";
+import { Unauthenticated, isCode, messagesOf } from "./graphql.js";
 import { row } from "./table.js";
 
 export const FIRST_PAGE = 100; // rows of the first page, before the columns are known
@@ -25,8 +25,8 @@ export function pageSize(rows, bounds, wanted = LARGEST_PAGE) {
     const params = Object.keys(r.params).length;
     const summaries = Object.keys(r.metrics).length;
     objects = Math.max(objects, 1 + params + summaries); // the edge, its lists' items
-    // edge, node and its 7 fields; name and value per parameter; 7 fields per summary
-    fields = Math.max(fields, 9 + 2 * params + 7 * summaries);
+    // edge, its cursor, node and its 7 fields; name and value per parameter; 7 per summary
+    fields = Math.max(fields, 10 + 2 * params + 7 * summaries);
   }
   const fit = Math.min(bounds.answerObjects * SHARE / objects,
                        bounds.answerFields * SHARE / fields);
@@ -36,7 +36,7 @@ export function pageSize(rows, bounds, wanted = LARGEST_PAGE) {
 // Seconds to wait before asking again when the gateway answered RATE_LIMITED (the key's
 // upstream budget, or the gateway's own rate limit), else null.
 export function rateLimited(result) {
-  const limited = result.errors.filter((e) => (e.extensions || {}).code === "RATE_LIMITED");
+  const limited = result.errors.filter((e) => isCode(e, "RATE_LIMITED"));
   if (!limited.length) return null;
   const waits = limited.map((e) => Number((e.extensions || {}).retryAfter)).filter(
     (s) => Number.isFinite(s) && s > 0);
@@ -45,7 +45,7 @@ export function rateLimited(result) {
 
 // Whether the answer passed one of its bounds (a smaller page may not).
 export function tooLarge(result) {
-  return result.errors.some((e) => (e.extensions || {}).code === "QUERY_TOO_COMPLEX");
+  return result.errors.some((e) => isCode(e, "QUERY_TOO_COMPLEX"));
 }
 
 // `ask()` again while the gateway answers RATE_LIMITED, after the wait it says (at most
@@ -55,7 +55,7 @@ export async function retrying(ask, wait) {
   for (let tries = 0; tries < RETRIES; tries += 1) {
     const seconds = rateLimited(result);
     if (seconds == null) break;
-    await wait(seconds, result.errors.find((e) => (e.extensions || {}).code === "RATE_LIMITED"));
+    await wait(seconds, result.errors.find((e) => isCode(e, "RATE_LIMITED")));
     result = await ask();
   }
   return result;
@@ -70,9 +70,10 @@ export function coverage(read, total, loading) {
 
 // The rest of the table after its first page, a page at a time, sized by the columns read so
 // far, up to `bounds.tableRows` rows; `again`: the first page read again too. `page`: what of
-// the page this uses (main.js): `state`, `bounds`, `askRows(variables, request)`,
+// the page this uses (main.js): `state`, `bounds`, `askRows(where, variables, request)`
+// (`where`: the view's {workspace, project}, bound when the view was asked),
 // `note(which, text)`, `problem(which, text)`, `rowsRead()`, `rowsDone()`.
-export async function loadRows(page, view, connection, again) {
+export async function loadRows(page, view, where, connection, again) {
   const { state, bounds } = page;
   if (state.tableRequest) state.tableRequest.abort();
   const request = new AbortController();
@@ -87,25 +88,31 @@ export async function loadRows(page, view, connection, again) {
     while (more && (replacing || state.rows.length < bounds.tableRows)) {
       const first = Math.min(size, bounds.tableRows - (replacing ? 0 : state.rows.length));
       page.note("table", `Reading the experiments… ${state.rows.length} of ${state.total}`);
-      const result = await page.askRows({ first, after }, request);
+      const result = await page.askRows(where, { first, after }, request);
       if (request.signal.aborted || state.tableOf !== view) return;
       const read = result.data && result.data.project && result.data.project.experiments;
-      if (read && tooLarge(result) && first > 1) { // columns wider than the rows read so far
+      // Refused for size (columns wider than the rows read so far): the rows before the
+      // first one the gateway cut are whole, kept, and the next page starts after them.
+      const refused = read && tooLarge(result) && first > 1;
+      const whole = refused ? wholeRows(result, read) : 0;
+      if (refused && !whole) {
         size = Math.ceil(first / 2);
         continue;
       }
       if (!read || rateLimited(result) != null) {
-        page.problem("table", messages(result) || "The rest of the experiments could not be read.");
+        page.problem("table", messagesOf(result.errors) || "The rest of the experiments could not be read.");
         break;
       }
-      if (result.errors.length) page.problem("table", messages(result));
-      const rows = read.edges.map(({ node }) => row(node));
+      if (result.errors.length && !refused) page.problem("table", messagesOf(result.errors));
+      const edges = refused ? read.edges.slice(0, whole) : read.edges;
+      const rows = edges.map(({ node }) => row(node));
       state.rows = replacing ? rows : [...state.rows, ...rows];
       replacing = false;
       state.total = read.totalCount;
-      after = read.pageInfo.endCursor;
-      more = read.pageInfo.hasNextPage;
-      size = pageSize(state.rows, bounds);
+      after = refused ? edges[edges.length - 1].cursor : read.pageInfo.endCursor;
+      more = refused || read.pageInfo.hasNextPage;
+      // A refused page's whole rows fitted: no larger one next.
+      size = refused ? Math.min(whole, pageSize(state.rows, bounds)) : pageSize(state.rows, bounds);
       page.rowsRead();
     }
   } catch (error) {
@@ -118,6 +125,20 @@ export async function loadRows(page, view, connection, again) {
   page.rowsDone();
 }
 
-function messages(result) {
-  return result.errors.map((e) => e.message).join("; ");
+// How many of a page's rows came whole: those before the first row an error is at (its path
+// [..., "experiments", "edges", index, ...]; an error on the connection itself: none), and
+// before the first row with a list left null: the gateway nulls the fields it completes after
+// the bound is passed, in the order it completes them, which may be an earlier row's.
+export function wholeRows(result, read) {
+  const cut = read.edges.findIndex((e) => !e || !e.node || e.node.parameters == null
+                                          || e.node.metricsSummary == null);
+  let whole = cut < 0 ? read.edges.length : cut;
+  for (const error of result.errors) {
+    const path = error.path || [];
+    const at = path.indexOf("experiments");
+    if (at < 0) continue;
+    const index = path[at + 1] === "edges" ? path[at + 2] : 0;
+    whole = Math.min(whole, Number.isInteger(index) ? index : 0);
+  }
+  return whole;
 }

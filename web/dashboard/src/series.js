@@ -1,9 +1,10 @@
 // The charts' series of a view, asked in groups of experiments that fit in one operation
 // (plan.js): each group's answer taken into the page's lines, or cut in two and asked again
 // when the gateway refuses it for size, or (one experiment, another refusal) said in the
-// charts. `page`: what of the page this uses (main.js builds it): its `state`, `ask(variables,
-// request, which)` for a series request, `draw()`, `note(which, text)`, `weight()`.
-import { line, wholeState } from "./charts.js";
+// charts. `page`: what of the page this uses (main.js builds it): its `state`, `ask(where,
+// variables, request, which)` for a series request of the project `where` ({workspace,
+// project}), `draw()`, `note(which, text)`, `weight()`.
+import { anchor, line, wholeState } from "./charts.js";
 import { refusal } from "./plan.js";
 
 // The lines of `metric`, experiment key -> line (made when there are none yet).
@@ -40,7 +41,8 @@ export async function loadGroups(page, request, queue, variables) {
   for (let asked = 1; queue.length; asked += 1) {
     const keys = queue.shift();
     page.note("series", `Loading the series… (request ${asked + 1})`);
-    const result = await page.ask({ ...variables, experimentKeys: keys }, request, "series");
+    const result = await page.ask(variables, { ...variables, experimentKeys: keys }, request,
+                                  "series");
     if (request.signal.aborted) return;
     takeGroup(page, keys, result, queue);
     page.draw();
@@ -55,5 +57,50 @@ export function takeSeries(page, project) {
       if (drawn.steps.length < state.points) drawn.ema = wholeState(drawn); // not downsampled
       linesOf(state, series.metricName).set(entry.experimentKey, drawn);
     }
+  }
+}
+
+// The slider released: the gateway's average at the new weight for the lines drawn, and
+// nothing else (the subscription and the live lines' anchor stay as they are). A group asks
+// for steps and `smoothed` only; for values too when it holds a running experiment, whose
+// series may have grown since it was read (its points, chosen from the longer series, then
+// differ: the line's points the gateway sent are replaced, its live points after them kept).
+// `page`: as for loadGroups, and `plan(keys)` (plan.js `groups` for the view).
+export async function loadSmoothed(page, where, request) {
+  const { state } = page;
+  const weight = page.weight();
+  const running = new Set(state.rows.filter((r) => r.running).map((r) => r.key));
+  const queue = page.plan((state.chosen || []).filter((k) => !state.failed.has(k)));
+  while (queue.length) {
+    const keys = queue.shift();
+    const values = keys.some((k) => running.has(k));
+    const result = await page.ask(where, { metrics: state.metrics, experimentKeys: keys,
+                                    points: state.points, smoothing: weight, values },
+                                  request, "series");
+    if (request.signal.aborted) return;
+    if (cutWhenRefused(keys, result, queue)) continue; // its lines keep the page's preview
+    for (const entry of result.data.project.metricChart) {
+      for (const series of entry.metrics) {
+        const target = linesOf(state, series.metricName).get(entry.experimentKey);
+        if (target) takeSmoothed(target, series, weight, state.points);
+      }
+    }
+    page.draw();
+  }
+}
+
+function takeSmoothed(target, series, weight, points) {
+  const steps = (series.steps || []).filter((s) => s != null);
+  const served = target.steps.slice(0, target.served);
+  const whole = steps.length < points; // not downsampled: the count is known
+  if (steps.length === served.length && steps.every((s, i) => s === served[i])) {
+    const smoothed = (series.steps || []).map((s, i) => (s == null ? undefined
+      : series.smoothed[i] ?? null)).filter((v) => v !== undefined);
+    target.smoothed = smoothed;
+    target.weight = weight;
+    target.ema = whole ? wholeState({ values: target.values.slice(0, target.served), smoothed,
+                                      weight }) : null;
+  } else if (series.values) {
+    anchor(target, line(series, weight), null, whole);
   }
 }
