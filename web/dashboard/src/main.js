@@ -4,40 +4,31 @@
 // ../queries/, which the Python test suite runs against the gateway too.
 import "uplot/dist/uPlot.min.css";
 import "./dashboard.css";
-import PROJECT from "../queries/project.graphql";
 import PROJECTS from "../queries/projects.graphql";
 import WORKSPACES from "../queries/workspaces.graphql";
 import { Chart } from "./charts.js";
 import { Palette } from "./colours.js";
-import { groups, lengthOf, pointsPerSeries } from "./plan.js";
-import { follow, stopLive } from "./anchoring.js";
-import { loadGroups, loadSmoothed, takeGroup } from "./series.js";
-import { FIRST_PAGE, coverage, loadRows, rateLimited, retrying, tooLarge } from "./rows.js";
-import { append, debounce, h, replace, sleep } from "./dom.js";
+import { append, debounce, h, replace } from "./dom.js";
 import { execute, messagesOf, Unauthenticated } from "./graphql.js";
+import { remember, viewOf } from "./hash.js";
 import * as apiKey from "./key.js";
 import { Live } from "./live.js";
-import { SUMMARIES, columns, drawTable, parseFilter, row, sortRows } from "./table.js";
+import { coverage } from "./rows.js";
+import { setSmoothing, smoothingChosen } from "./slider.js";
+import { SUMMARIES, columns, drawTable, parseFilter, sortRows } from "./table.js";
+import { askRows, askSeries, listsAsked, loadView, plan, projectId, smoothingAsked, stopView }
+  from "./view.js";
 
 const config = JSON.parse(document.getElementById("dashboard-config").textContent);
 // What one GraphQL operation may read and answer, and the table's rows at most (the
 // gateway's settings, see gateway/dashboard.py, plan.js and rows.js).
 const BOUNDS = config.bounds;
-const FIRST_CHOSEN = 5; // experiments charted when a project opens
 
-const hash = new URLSearchParams(location.hash.slice(1));
 const state = {
   key: null,
-  workspace: hash.get("workspace"),
-  project: hash.get("project"),
+  ...viewOf(location.hash, BOUNDS), // the view a link names (hash.js)
   rows: [],
   total: 0,
-  // A link names the experiments charted (none: the newest few, once the table is known).
-  chosen: hash.has("experiments") ? hash.get("experiments").split(",").filter(Boolean) : null,
-  chosenOf: `${hash.get("workspace")}\n${hash.get("project")}`, // the project `chosen` is of
-  metrics: (hash.get("metrics") || "").split(",").filter(Boolean).slice(0, BOUNDS.chartMetrics),
-  smoothing: Math.min(0.99, Math.max(0, Number(hash.get("smoothing")) || 0)),
-  interval: Math.max(1, Number(hash.get("interval")) || 5),
   summary: "valueCurrent",
   sort: { column: "started", descending: true },
   series: new Map(), // metric name -> experiment key -> {steps, values}
@@ -74,8 +65,8 @@ const ui = {
   smoothing: h("input", { id: "smoothing", type: "range", min: "0", max: "0.99", step: "0.01",
                           value: String(state.smoothing), "aria-label": "smoothing",
                           // The preview while it moves; the gateway asked once, on release.
-                          oninput: (e) => setSmoothing(Number(e.target.value)),
-                          onchange: (e) => smoothingChosen(Number(e.target.value)) }),
+                          oninput: (e) => setSmoothing(page, Number(e.target.value)),
+                          onchange: (e) => smoothingChosen(page, Number(e.target.value)) }),
   smoothingValue: h("output", { id: "smoothing-value" }, state.smoothing.toFixed(2)),
   live: h("span", { id: "live" }),
   charts: h("div", { id: "charts", dataset: { experiments: "0", liveUpdates: "0" } }),
@@ -191,12 +182,12 @@ async function start() {
 }
 
 async function pickWorkspace(name, project = null) {
-  stopView(); // nothing of the last workspace's view may go on: requests, table pages, live
+  stopView(page); // nothing of the last workspace's view may go on: requests, table pages, live
   ui.workspace.value = name;
   state.workspace = name;
   state.project = null;
   ui.project.disabled = true;
-  remember();
+  remember(state);
   const result = await run(PROJECTS, { workspace: name });
   if (state.workspace !== name) return; // picked another meanwhile
   const edges = result.data && result.data.workspace && result.data.workspace.projects
@@ -211,37 +202,25 @@ async function pickWorkspace(name, project = null) {
   if (project && edges.some(({ node }) => node.name === project)) await pickProject(project);
 }
 
-function stopView() {
-  for (const request of [state.request, state.tableRequest, state.smoothingRequest]) {
-    if (request) request.abort();
-  }
-  state.request = null;
-  state.tableRequest = null;
-  state.smoothingRequest = null;
-  state.tableOf = null;
-  state.tableLoading = false;
-  stopLive(page);
-}
-
 async function pickProject(name) {
   ui.project.value = name;
   const fresh = name !== state.project;
   state.project = name;
   if (fresh) {
     // Another project: its newest, as it opens (whether or not the last one's rows came).
-    if (state.chosenOf !== projectId()) state.chosen = null;
-    state.chosenOf = projectId();
+    if (state.chosenOf !== projectId(state)) state.chosen = null;
+    state.chosenOf = projectId(state);
     if (state.tableRequest) state.tableRequest.abort();
     state.tableOf = null;
     state.rows = [];
     state.series.clear();
     Object.keys(notes).forEach((k) => { notes[k] = ""; });
   }
-  remember();
-  await loadView();
+  remember(state);
+  await loadView(page);
 }
 
-// --- the project view: one query, the series deferred -----------------------------------
+// --- the project view (view.js) ------------------------------------------------------------
 function chartWidth() {
   const width = ui.charts.clientWidth || document.documentElement.clientWidth - 32;
   const columns = width >= 1100 ? 2 : 1;
@@ -249,165 +228,7 @@ function chartWidth() {
   return Math.max(200, Math.floor((width - (columns - 1) * 16) / columns));
 }
 
-function pointsFor(width) {
-  return Math.round(width * Math.min(window.devicePixelRatio || 1, 2));
-}
-
-function listsAsked() {
-  return state.smoothing > 0 ? 3 : 2; // steps, values and the gateway's smoothed values
-}
-
-function smoothingAsked() {
-  return state.smoothing > 0 ? state.smoothing : null;
-}
-
-function projectId() {
-  return `${state.workspace}\n${state.project}`;
-}
-
-// The experiments `keys` in groups of one request each (see plan.js), by what the table says;
-// before it is known, by the points drawn (optimistic: a group the gateway finds too large
-// is cut in two and asked again).
-function plan(keys) {
-  const rows = new Map(state.rows.map((r) => [r.key, r]));
-  const known = state.tableOf === projectId();
-  return groups(keys, state.metrics, state.points, listsAsked(),
-                (key, metric) => (known ? lengthOf(rows.get(key), metric) : state.points), BOUNDS);
-}
-
-// `run`, waiting out a RATE_LIMITED answer (the key's upstream budget) as the gateway says.
-// `variables`: an object, or a function giving each attempt's; `onResult`: see graphql.js.
-function runRetrying(query, variables, request, which, onResult = undefined) {
-  const attempt = () => run(query, typeof variables === "function" ? variables() : variables,
-                            { signal: request.signal, onResult });
-  return retrying(attempt, async (seconds) => {
-    note(which, `The key's upstream budget is spent for now: going on in ${seconds} s…`);
-    await sleep(seconds * 1000, request.signal);
-  });
-}
-
-// The view: its table once per project (the first page in this request, the rest after it,
-// on their own), its charts' series deferred in the same request, and the series of more
-// experiments than one request may read in the requests after it.
-async function loadView() {
-  if (!state.project || !state.key) return;
-  if (state.request) state.request.abort();
-  if (state.smoothingRequest) state.smoothingRequest.abort();
-  const request = new AbortController();
-  state.request = request; // the series' (the table has its own: a tick does not stop it)
-  stopLive(page);
-  const view = projectId();
-  const withTable = state.tableOf !== view;
-  const chosen = state.chosen || [];
-  const charts = state.metrics.length > 0 && chosen.length > 0;
-  if (!withTable && !charts) {
-    drawCharts();
-    mark("view", "ready");
-    return;
-  }
-  state.width = chartWidth();
-  state.points = pointsPerSeries(pointsFor(state.width), chosen.length, state.metrics.length,
-                                 listsAsked(), BOUNDS);
-  const queue = charts ? plan(chosen) : [];
-  const first = queue.length ? queue.shift() : [];
-  const variables = {
-    workspace: state.workspace, project: state.project, first: FIRST_PAGE, table: withTable,
-    metrics: state.metrics, experimentKeys: first, points: state.points, charts,
-    smoothing: smoothingAsked(),
-  };
-  mark("view", "loading");
-  note("series", withTable ? "Loading the experiments…" : "Loading the series…");
-  notes.seriesError = "";
-  const started = performance.now();
-  let tableTaken = !withTable;
-  const takeFirstPage = (partial) => {
-    if (tableTaken || request.signal.aborted || !partial.data) return;
-    tableTaken = true;
-    takeTable(view, variables, partial);
-    mark("tableMs", String(Math.round(performance.now() - started)));
-    mark("view", partial.hasNext ? "table" : "ready");
-  };
-  try {
-    // Through the retrying path like every later request: once the key's upstream budget is
-    // spent, a tick must wait it out, not leave the view refused for good.
-    // A table already taken is not read again: its rows would spend the budget once more.
-    const result = await runRetrying(PROJECT, () => ({ ...variables, table: !tableTaken }),
-                                     request, "series", takeFirstPage);
-    if (request.signal.aborted) return;
-    mark("seriesMs", String(Math.round(performance.now() - started)));
-    await showView(request, result, queue, variables);
-  } catch (error) {
-    if (error.name === "AbortError" || request.signal.aborted) return;
-    if (!(error instanceof Unauthenticated)) problem("series", String(error.message || error));
-    note("series", "");
-    mark("view", "error");
-  }
-}
-
-// The view's answer drawn, and the series of the groups after it asked.
-async function showView(request, result, queue, variables) {
-  const { charts } = variables;
-  const first = variables.experimentKeys;
-  mark("parts", String(result.parts));
-  if (!result.data || !result.data.project) {
-    problem("series", result.errors.length ? messagesOf(result.errors) : "No such project.");
-    note("series", "");
-    mark("view", "error");
-    return;
-  }
-  if (!charts && state.metrics.length && (state.chosen || []).length) {
-    // A link without experiments: the newest, known now that the table is.
-    await loadView();
-    return;
-  }
-  if (charts) {
-    state.series = new Map();
-    state.failed = new Map();
-    takeGroup(page, first, result, queue);
-    drawCharts();
-    await loadGroups(page, request, queue, variables);
-    if (request.signal.aborted) return;
-  }
-  const others = result.errors.filter((e) => !tableError(e) && !chartError(e))
-    .map((e) => e.message);
-  if (state.failed.size) {
-    others.push(`${state.failed.size} experiment(s) not charted: see the charts.`);
-  }
-  problem("series", others.join("; "));
-  note("series", "");
-  drawCharts();
-  mark("view", "ready");
-  follow(page, variables);
-}
-
-const reloadView = debounce(loadView, 250);
-
-function tableError(error) {
-  return (error.path || []).includes("experiments");
-}
-
-function chartError(error) {
-  return !error.path || error.path.includes("metricChart");
-}
-
-// The table's first page, from the view's answer; the rest follow (see loadRows).
-function takeTable(view, where, result) {
-  const project = result.data.project;
-  const connection = project && project.experiments;
-  if (!connection) return;
-  state.tableOf = view;
-  state.rows = connection.edges.map(({ node }) => row(node));
-  state.total = connection.totalCount;
-  if (state.chosen === null) state.chosen = state.rows.slice(0, FIRST_CHOSEN).map((r) => r.key);
-  const errors = { errors: result.errors.filter(tableError) };
-  // Rows the gateway could not fill (its budget for the key, the answer's bounds): read again.
-  const again = rateLimited(errors) != null || tooLarge(errors);
-  problem("table", again ? "" : messagesOf(errors.errors));
-  state.tableLoading = again || connection.pageInfo.hasNextPage;
-  takeMetricNames();
-  remember();
-  loadRows(page, view, where, connection, again);
-}
+const reloadView = debounce(() => loadView(page), 250);
 
 // The metrics to pick from: those of the rows read, and those picked (a link may name one
 // that only rows not read yet have).
@@ -435,7 +256,7 @@ function drawRows() {
     },
     onChoose: (key, on) => {
       state.chosen = on ? [...chosen, key] : chosen.filter((k) => k !== key);
-      remember();
+      remember(state);
       drawRows();
       reloadView();
     },
@@ -460,7 +281,7 @@ function pickMetric(name, on) {
     return;
   }
   state.metrics = on ? [...state.metrics, name] : state.metrics.filter((m) => m !== name);
-  remember();
+  remember(state);
   reloadView();
 }
 
@@ -499,71 +320,23 @@ function drawCharts() {
     && all.every((l) => l.weight === state.smoothing) ? "server" : "page");
 }
 
-// The page's preview at once (over the points it has), while the slider moves.
-function setSmoothing(value) {
-  state.smoothing = value;
-  ui.smoothingValue.textContent = value.toFixed(2);
-  remember();
-  drawCharts();
-}
-
-// The slider released: the gateway's average over the whole series, asked once (each `input`
-// asked for every series again, a request per pause of the hand), and only it: the lines,
-// the subscription and the live lines' anchor stay. A view still loading is asked again
-// whole (its request has the old weight).
-function smoothingChosen(value) {
-  setSmoothing(value);
-  if (!(value > 0)) return;
-  if (document.body.dataset.view !== "ready") {
-    loadView();
-    return;
-  }
-  if (state.smoothingRequest) state.smoothingRequest.abort();
-  const request = new AbortController();
-  state.smoothingRequest = request;
-  const where = { workspace: state.workspace, project: state.project };
-  loadSmoothed(page, where, request).then(() => {
-    if (!request.signal.aborted) note("series", "");
-  }, (error) => {
-    if (error.name !== "AbortError" && !request.signal.aborted
-        && !(error instanceof Unauthenticated)) problem("series", String(error.message || error));
-  });
-}
-
-// --- live (anchoring.js) ---------------------------------------------------------------------
-// What the modules that load the series and follow live lines use of the page.
+// --- what the modules use of the page (view.js, series.js, rows.js, anchoring.js, slider.js) ---
 const page = {
-  state, bounds: BOUNDS, draw: () => drawCharts(), note, weight: smoothingAsked,
-  lists: listsAsked, plan,
-  // `where`: the view's {workspace, project}, as it was when the view was asked.
-  ask: (where, variables, request, which) => runRetrying(PROJECT, {
-    first: 1, table: false, charts: true, ...variables,
-    workspace: where.workspace, project: where.project }, request, which),
+  state, bounds: BOUNDS, run, draw: () => drawCharts(), chartWidth, note, problem, notes, mark,
+  remember: () => remember(state), weight: () => smoothingAsked(state),
+  lists: () => listsAsked(state), plan: (keys) => plan(page, keys),
+  ask: (where, variables, request, which) => askSeries(page, where, variables, request, which),
   liveNote: (text, kind = "") => {
     ui.live.textContent = text;
     ui.live.className = kind;
   },
   count: (name, n) => { ui.charts.dataset[name] = String(n); },
+  showSmoothing: (value) => { ui.smoothingValue.textContent = value.toFixed(2); },
   // the table's (rows.js)
-  problem,
-  askRows: (where, variables, request) => runRetrying(PROJECT, {
-    table: true, charts: false, metrics: [], experimentKeys: [], ...variables,
-    workspace: where.workspace, project: where.project }, request, "table"),
+  askRows: (where, variables, request) => askRows(page, where, variables, request),
   rowsRead: () => takeMetricNames(),
   rowsDone: () => drawRows(),
 };
-
-// --- the URL's hash: the view (never the key) ------------------------------------------------
-function remember() {
-  const view = new URLSearchParams();
-  if (state.workspace) view.set("workspace", state.workspace);
-  if (state.project) view.set("project", state.project);
-  if (state.metrics.length) view.set("metrics", state.metrics.join(","));
-  if (state.chosen !== null) view.set("experiments", state.chosen.join(","));
-  if (state.smoothing) view.set("smoothing", String(state.smoothing));
-  if (state.interval !== 5) view.set("interval", String(state.interval));
-  history.replaceState(null, "", `#${view}`);
-}
 
 let lastWidth = 0;
 new ResizeObserver(debounce(() => {
@@ -571,7 +344,7 @@ new ResizeObserver(debounce(() => {
   if (!lastWidth) lastWidth = width;
   if (Math.abs(width - lastWidth) / lastWidth > 0.1 && state.metrics.length) {
     lastWidth = width;
-    loadView(); // another resolution: the series again, at the new width
+    loadView(page); // another resolution: the series again, at the new width
   }
 }, 300)).observe(ui.charts);
 
