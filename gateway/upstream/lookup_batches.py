@@ -18,8 +18,11 @@ stops counting at once, and is never sent); no command carries more than `MGET_K
 distinct keys or, by the callers' guess of each value's size, `MGET_BYTES` bytes, so that a
 large request's lookups are no likelier to time out than a small one's. A guess can be wrong
 (a worker that never saw a kind, another key's values in the same command): a command of
-several keys that was too slow (`SLOW`) sends its keys again, one to a command, within what
-is left of their wait (once: a key alone that is too slow is a miss).
+several keys that was too slow (`SLOW`) sends its keys again within what is left of their
+wait: each owner's as a command of their own when it held several owners' (the owners whose
+values are small hit; the one whose are large is slow alone), else one key to a command (a
+key alone that is too slow is a miss). Nor does one owner's large value end a command: an
+owner whose next key does not fit is passed over, first in the next command.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ SLOW = Slow.SLOW  # a command of several keys slower than its timeout, Redis sti
 Answer = Sequence[bytes | None] | Literal[Slow.SLOW] | None
 Fetch = Callable[[list[str]], Awaitable[Answer]]
 Waiters = dict[str, list[asyncio.Future[bytes | None]]]
+# A lookup waiting: its key, expected bytes, whether that size was guessed without a value of
+# its kind seen, and its caller's waiter.
+Entry = tuple[str, int, bool, asyncio.Future[bytes | None]]
 
 
 class LookupBatches:
@@ -65,21 +71,25 @@ class LookupBatches:
         self._max_waiting = max_waiting
         self._per_owner = max(1, max_waiting // KEY_SHARE)
         self._owner_of = owner_of
-        # Per owner, in turn (the next command's first): (key, expected bytes, its waiter),
+        # Per owner, in turn (the next command's first): its lookups (`Entry`),
         # a waiter each, so that one giving up (its deadline, a disconnect) cancels nobody
         # else's lookup of the same key. Given up ones are skipped when reached.
-        self._queues: collections.OrderedDict[str, collections.deque[
-            tuple[str, int, asyncio.Future[bytes | None]]]] = collections.OrderedDict()
+        self._queues: collections.OrderedDict[str, collections.deque[Entry]] = \
+            collections.OrderedDict()
         self._asked: collections.Counter[str] = collections.Counter()  # under way, per owner
         self._under_way = 0
         self._in_flight = 0
         self._scheduled = False
+        # Slow commands' keys, an owner's to a command (see `_again`): sent before the queues.
+        self._resent: collections.deque[Waiters] = collections.deque()
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0
-                       ) -> list[bytes | None]:
-        """Each key's value (None for a miss), with the other lookups of this moment."""
+    async def get_many(self, keys: Sequence[str], expected_bytes: int = 0, *,
+                       unseen: bool = False) -> list[bytes | None]:
+        """Each key's value (None for a miss), with the other lookups of this moment.
+        `unseen`: `expected_bytes` is a guess, no value of their kind seen; a command that
+        holds other owners' keys then holds one of them at most (see `_take`)."""
         if not keys:
             return []
         loop = asyncio.get_running_loop()
@@ -94,7 +104,7 @@ class LookupBatches:
         waiters: list[asyncio.Future[bytes | None]] = []
         for key in keys:
             waiter: asyncio.Future[bytes | None] = loop.create_future()
-            queue.append((key, expected, waiter))
+            queue.append((key, expected, unseen, waiter))
             waiters.append(waiter)
         self._asked[owner] += count
         self._under_way += count
@@ -123,7 +133,7 @@ class LookupBatches:
             del self._asked[owner]
         queue = self._queues.get(owner)
         if queue is not None and len(queue) > 2 * left + 64:
-            kept = [entry for entry in queue if not entry[2].done()]
+            kept = [entry for entry in queue if not entry[3].done()]
             if kept:
                 self._queues[owner] = collections.deque(kept)
             else:
@@ -134,8 +144,10 @@ class LookupBatches:
         self._scheduled = False
         if self._closed:  # scheduled before close(): nothing may start after it
             return
-        while self._queues and self._in_flight < self._max_in_flight:
-            batch = self._take()
+        while (self._queues or self._resent) and self._in_flight < self._max_in_flight:
+            batch = self._resent.popleft() if self._resent else self._take()
+            for key in [k for k, ws in batch.items() if all(w.done() for w in ws)]:
+                del batch[key]  # their callers gave up
             if batch:
                 self._in_flight += 1
                 task = asyncio.ensure_future(self._answer(batch))
@@ -145,30 +157,55 @@ class LookupBatches:
     def _take(self) -> Waiters:
         """The next command's keys, each once with its waiters: a key from each owner's queue
         in turn (the order asked within each), bounded in keys and expected bytes. An owner
-        whose next key does not fit is first in the next command."""
+        whose next key does not fit is passed over, not the end of the command (one owner's
+        large values would end every command after a key, every other owner's lookups in
+        commands of one key each, into misses), and is first in the next command."""
         batch: Waiters = {}
         size = 0
         queues = self._queues
-        while queues:
+        passed: list[tuple[str, collections.deque[Entry]]] = []
+        # Values of a size never seen are a guess, maybe far too small: an owner with several
+        # of them waiting has commands of its own (first in turn, the command is its; else it
+        # is passed over), so that its unknown large values slow its own lookups, not a
+        # command of everyone's. One such lookup alone (ten thousand keys' single lookups of
+        # a fresh worker) still shares a command.
+        alone: str | None = None  # the owner whose command it is
+        while queues and len(passed) < MGET_KEYS:
             owner, waiting = next(iter(queues.items()))
-            while waiting and waiting[0][2].done():  # their callers gave up
+            while waiting and waiting[0][3].done():  # their callers gave up
                 waiting.popleft()
             if not waiting:
                 del queues[owner]
                 continue
-            key, expected, waiter = waiting[0]
+            key, expected, unseen, waiter = waiting[0]
             same = batch.get(key)
+            if not batch and unseen and len(waiting) > 1:
+                alone = owner
             if same is None:
-                if len(batch) >= MGET_KEYS or (batch and size + expected > MGET_BYTES):
+                if len(batch) >= MGET_KEYS:  # full (a key in it still takes more waiters)
                     break
+                if batch and (size + expected > MGET_BYTES or alone not in (None, owner) or
+                              unseen and alone is None and len(waiting) > 1):
+                    if owner == alone:  # its command is full
+                        break
+                    passed.append((owner, queues.pop(owner)))
+                    continue
                 same = batch[key] = []
                 size += expected
             waiting.popleft()
             same.append(waiter)
             if waiting:
-                queues.move_to_end(owner)  # the next key is the next owner's
+                if alone is None:
+                    queues.move_to_end(owner)  # the next key is the next owner's
             else:
                 del queues[owner]
+                if alone is not None:
+                    break
+        if alone is not None and alone in queues:
+            queues.move_to_end(alone)  # the next command is the next owner's
+        for owner, waiting in reversed(passed):  # first in the next command, in their order
+            queues[owner] = waiting
+            queues.move_to_end(owner, last=False)
         return batch
 
     async def _answer(self, batch: Waiters) -> None:
@@ -178,7 +215,7 @@ class LookupBatches:
         finally:  # cancelled (the cache closing) too: its waiters are misses, not errors
             self._in_flight -= 1
             if values is SLOW and len(batch) > 1 and not self._closed:
-                self._alone(batch)
+                self._again(batch)
                 values = []
             elif not isinstance(values, Sequence) or len(values) != len(batch):
                 values = [None] * len(batch)
@@ -186,13 +223,22 @@ class LookupBatches:
                 for waiter in waiters:
                     if not waiter.done():
                         waiter.set_result(value)
-            if self._queues and not self._scheduled and not self._closed:
+            if (self._queues or self._resent) and not self._scheduled and not self._closed:
                 self._scheduled = True
                 asyncio.get_running_loop().call_soon(self._send)
 
-    def _alone(self, batch: Waiters) -> None:
-        """A slow command's keys, first in their owners' queues again, each expected to fill
-        a command (so that it goes alone)."""
+    def _again(self, batch: Waiters) -> None:
+        """A slow command's keys, sent again before what waits. Of several owners: each
+        owner's keys as a command of their own, so that the owners whose values are small
+        hit, and only the one whose values are large (its kind unseen, grown) is slow again.
+        Of one owner: each key alone, first in its owner's queue, expected to fill a command
+        (a key alone that is too slow is a miss)."""
+        owners: dict[str, Waiters] = {}
+        for key, waiters in batch.items():
+            owners.setdefault(self._owner_of(key), {})[key] = waiters
+        if len(owners) > 1:
+            self._resent.extend(owners.values())
+            return
         for key, waiters in reversed(batch.items()):
             owner = self._owner_of(key)
             queue = self._queues.get(owner)
@@ -201,15 +247,21 @@ class LookupBatches:
                 self._queues.move_to_end(owner, last=False)
             for waiter in waiters:
                 if not waiter.done():
-                    queue.appendleft((key, MGET_BYTES, waiter))
+                    queue.appendleft((key, MGET_BYTES, False, waiter))
 
     async def close(self) -> None:
         self._closed = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for batch in self._resent:
+            for waiters in batch.values():
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        self._resent.clear()
         for waiting in self._queues.values():
-            for _, _, waiter in waiting:
+            for _, _, _, waiter in waiting:
                 if not waiter.done():
                     waiter.set_result(None)
         self._queues.clear()

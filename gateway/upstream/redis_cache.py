@@ -119,7 +119,8 @@ class RedisCache:
         if not keys:
             return []
         # One call's keys are of one kind (an endpoint's answer, one chart's parts).
-        return await self._lookups.get_many(keys, self._sizes.guess(keys[0], expected_bytes))
+        return await self._lookups.get_many(keys, self._sizes.guess(keys[0], expected_bytes),
+                                            unseen=not self._sizes.seen(keys[0]))
 
     async def _mget(self, keys: list[str]) -> Answer:
         """One command of the lookups gathered (see `lookup_batches`). A timeout of several

@@ -92,6 +92,11 @@ class ValueSizes:
             return told or DEFAULT
         return max(told, int(seen.bytes), 1)
 
+    def seen(self, key: str) -> bool:
+        """Whether a value of `key`'s kind was seen (else its guess is only a guess)."""
+        sizes = self._owners.get(owner_of(key))
+        return sizes is not None and kind(key) in sizes
+
     def _entry(self, key: str, size: float) -> tuple[_Size, bool]:
         """`key`'s kind's record for its API key, and whether it is new (made with `size`)."""
         owner, of = owner_of(key), kind(key)

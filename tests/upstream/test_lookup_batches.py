@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.upstream.lookup_batches import KEY_SHARE, MGET_KEYS, SLOW, Answer, LookupBatches
+from gateway.upstream.lookup_batches import (
+    KEY_SHARE,
+    MGET_BYTES,
+    MGET_KEYS,
+    SLOW,
+    Answer,
+    LookupBatches,
+)
 
 PATIENT = 60.0
 
@@ -125,5 +132,24 @@ async def test_ten_thousand_keys_single_lookups_share_commands() -> None:
                                        for i in range(10_000)))
         assert found == [[f"key{i}:dashboard".encode()] for i in range(10_000)]
         assert len(fetch.commands) == -(-10_000 // MGET_KEYS)
+    finally:
+        await batches.close()
+
+
+async def test_a_key_whose_next_value_does_not_fit_is_passed_over_not_the_end() -> None:
+    """One key's values expected at half a command each, asked between two others' small
+    ones: the command carries every small lookup, and the large value that does not fit goes
+    first in the next, rather than every command ending at it after a key each."""
+    fetch = Recorded()
+    batches = LookupBatches(fetch, in_flight=1, wait=PATIENT, owner_of=owner)
+    try:
+        alice = asyncio.ensure_future(batches.get_many([f"alice:{i}" for i in range(20)]))
+        big = asyncio.ensure_future(batches.get_many(["big:0", "big:1"], MGET_BYTES // 2))
+        bob = asyncio.ensure_future(batches.get_many([f"bob:{i}" for i in range(20)]))
+        await asyncio.gather(alice, big, bob)
+        assert len(fetch.commands) == 2
+        assert sorted(fetch.commands[0]) == sorted(
+            [f"alice:{i}" for i in range(20)] + [f"bob:{i}" for i in range(20)] + ["big:0"])
+        assert fetch.commands[1] == ["big:1"]
     finally:
         await batches.close()

@@ -339,3 +339,30 @@ async def test_a_fresh_cache_reading_large_values_hits_by_its_second_load(
         assert cache._breaker.closed
     finally:
         await cache.close()
+
+
+async def test_another_keys_large_unseen_values_leave_a_keys_lookups_hits(
+        redis: RedisServer) -> None:
+    """Four keys' dashboards of small values this worker saw, looked up at once with another
+    key's 256 lookups of 2 MB values it never saw (its guess: 4 KB each): the other key's go
+    in commands of its own, so every one of the four keys' lookups hits, not the few that
+    shared no command with a 2 MB value."""
+    big = DEFAULT_MAX_BYTES // VALUE_SHARE - 100
+    setup = RedisCache(redis.url, timeout=PATIENT, write_behind=False)
+    try:
+        for i in range(64):
+            await setup.set(answer_key("output", i, "a" * 16), b"x" * big, 600)
+    finally:
+        await setup.close()
+    cache = RedisCache(redis.url, write_behind=False)  # the default timeout
+    victims = [answer_key("get_metrics", i, f"{v:016x}") for v in range(4) for i in range(300)]
+    try:
+        await cache.set_many([(k, b"v" * 1000, 600) for k in victims])
+        for _ in range(2):
+            other = asyncio.gather(*(cache.get(answer_key("output", i % 64, "a" * 16))
+                                     for i in range(256)))
+            found = await asyncio.gather(*(cache.get(k) for k in victims))
+            await other
+            assert found == [b"v" * 1000] * len(victims)
+    finally:
+        await cache.close()
