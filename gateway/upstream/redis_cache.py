@@ -123,9 +123,9 @@ class RedisCache:
                                             unseen=not self._sizes.seen(keys[0]))
 
     async def _mget(self, keys: list[str]) -> Answer:
-        """One command of the lookups gathered (see `lookup_batches`). A timeout of several
-        keys is `SLOW`: their kinds' guesses rise, and Redis is asked a PING before the
-        breaker hears of it (see the module's docstring)."""
+        """One command of the lookups gathered (see `lookup_batches`). A timeout is `SLOW`
+        (one key's too): the guesses of a command of one API key's kinds rise, and Redis is
+        asked a PING before the breaker hears of it (see the module's docstring)."""
         timed_out: list[bool] = []
 
         def too_slow() -> None:
@@ -133,8 +133,10 @@ class RedisCache:
             self._sizes.timed_out(keys)
             self._check_alive()
 
-        values = await self._guarded(lambda: self._redis.mget(keys),
-                                     on_slow=too_slow if len(keys) > 1 else None)
+        # A key alone that is slow too: its value is large, or the machine busy; Redis is
+        # down only if the PING fails (a burst of resent 2 MB values under load would
+        # otherwise open the breaker, every lookup a miss for its cooldown).
+        values = await self._guarded(lambda: self._redis.mget(keys), on_slow=too_slow)
         if timed_out:
             return SLOW
         if not isinstance(values, list) or len(values) != len(keys):
