@@ -14,10 +14,12 @@ each) nor tell it, by its lookups' timing, what that key's values weigh; and ano
 kinds never evict a key's (at most `KINDS_PER_OWNER` per key, the least recently seen
 forgotten; at most `OWNERS` keys, the least recently seen forgotten whole).
 
-A command of several keys that timed out says its values were larger than guessed (a worker
-that never saw them; values that grew): the guess of each of its kinds rises so that the
-next command carries half as many keys, and after `TIMEOUTS_UNBATCHED` such timeouts in a row
-to one key a command (a value read resets the count).
+A command of several keys of one API key that timed out says its values were larger than
+guessed (a worker that never saw them; values that grew): the guess of each of its kinds
+rises so that the next command carries half as many keys, and after `TIMEOUTS_UNBATCHED` such
+timeouts in a row to one key a command (a value read resets the count). A command of several
+API keys' that timed out raises nothing: which key's values were large, the values read when
+its keys go again say.
 """
 
 from __future__ import annotations
@@ -72,7 +74,11 @@ class ValueSizes:
     def timed_out(self, keys: Sequence[str]) -> None:
         """A lookup command of these keys (several) was slower than its timeout, while Redis
         still answers: its kinds' values are larger than guessed."""
-        if len(keys) < 2:
+        if len(keys) < 2 or len({owner_of(k) for k in keys}) > 1:
+            # Of several API keys: whose values were large is not known, and raising every
+            # owner's guess would send a victim's small values one to a command for another
+            # key's large ones. Their keys go again, an owner's to a command, and the values
+            # read then tell each kind's size (`saw`); a command of one key, likewise.
             return
         half = max(1, len(keys) // 2)
         # Each of the command's kinds once, however many of its keys are of that kind.

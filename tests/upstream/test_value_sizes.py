@@ -48,3 +48,16 @@ def test_another_keys_kinds_do_not_evict_a_keys_sizes() -> None:
     for i in range(10_000):  # every chart ask a kind of its own
         sizes.saw(f"cgw:v1:other:chart:{i:032x}:e:ended 1", 5)
     assert sizes.guess(key("victim")) == 1_900_000
+
+
+def test_a_timed_out_command_of_several_keys_raises_no_guess() -> None:
+    """A command of a victim's small values and another key's large ones timed out: whose
+    were large is not known, so neither guess rises (the victim's would send its lookups one
+    to a command for another key's values); the values read when they go again tell."""
+    sizes = ValueSizes(ONE_COMMAND)
+    sizes.saw(key("victim"), 1_000)
+    for _ in range(TIMEOUTS_UNBATCHED):
+        sizes.timed_out([key("victim", i) for i in range(50)] +
+                        [key("other", i) for i in range(50)])
+    assert sizes.guess(key("victim")) == 1_000
+    assert sizes.guess(key("other")) == DEFAULT
