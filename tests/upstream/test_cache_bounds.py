@@ -5,12 +5,14 @@ circuit breaker that probes once per cooldown."""
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 import pytest
 
 from gateway.upstream import ApiKey, CometClient, Transport, errors
 from gateway.upstream.breaker import CircuitBreaker
+from gateway.upstream.largest import Largest
 from gateway.upstream.memory_cache import ENTRY_OVERHEAD, MemoryCache
 from gateway.upstream.recent_keys import KNOWN_FOR, REFUSED_FOR, RecentKeys
 from tests.demo_server import DemoServer
@@ -251,3 +253,24 @@ async def test_a_fair_eviction_among_thousands_of_keys_costs_little_cpu() -> Non
         await cache.set(key(77_777 + i, 0), b"x" * 2_000_000, 600)
     assert time.process_time() - cpu < 0.2  # generous: ~0.02 s
     assert await cache.get(key(0, 0)) is not None  # the small holders kept theirs
+
+
+def test_largest_is_the_largest_holder_as_holders_grow_and_shrink() -> None:
+    """Largest against brute force: 300 holders growing (told) and shrinking (not told,
+    as an eviction does), in a seeded random order; every answer is a largest holder."""
+    rng = random.Random(1)
+    sizes: dict[str, int] = {}
+    largest = Largest(lambda holder: sizes.get(holder, 0))
+    for step in range(30_000):
+        holder = f"h{rng.randrange(300)}"
+        if rng.random() < 0.6:
+            sizes[holder] = sizes.get(holder, 0) + rng.randrange(1, 100)
+            largest.grew(holder, sizes[holder], len(sizes))
+        elif holder in sizes:
+            sizes[holder] = max(0, sizes[holder] - rng.randrange(1, 100))
+            if not sizes[holder]:
+                del sizes[holder]
+        if step % 7 == 0:
+            found = largest.largest()
+            assert (sizes.get(found, 0) if found is not None else 0) == \
+                max(sizes.values(), default=0)
