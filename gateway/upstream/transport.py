@@ -293,6 +293,8 @@ class Transport:
             # A key Comet has not vouched for lately is not served from the cache: it is not
             # looked up either (an invented key would cost a Redis command each).
             hit = await self.cache.get(shared) if self._recent_keys.vouched(key) else None
+            if hit is not None and not self._recent_keys.vouched(key):
+                hit = None  # Comet refused the key while it was looked up (Redis: ~0.5 s)
             self.observer.cache_lookup(endpoint.family, hit is not None)
             if hit is not None:
                 return hit

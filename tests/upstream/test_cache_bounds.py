@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -234,6 +235,33 @@ async def test_a_key_comet_has_not_vouched_for_costs_no_cache_lookup(demo: DemoS
         assert await carol.get_workspaces() == ("carol",)
         assert cache.lookups == 1
     assert demo.counts()["GET workspaces"] == 21
+
+
+class RevokingCache(MemoryCache):
+    """A cache during whose lookups Comet is heard refusing the key (as a Redis lookup
+    waits, other calls of the key land)."""
+
+    def __init__(self) -> None:
+        super().__init__(1000)
+        self.revoke: Callable[[], None] | None = None
+
+    async def get(self, key: str) -> bytes | None:
+        found = await super().get(key)
+        if self.revoke is not None:
+            self.revoke()
+        return found
+
+
+async def test_a_key_refused_while_it_is_looked_up_is_not_served_the_hit(
+        demo: DemoServer) -> None:
+    cache = RevokingCache()
+    async with Transport(config_for(demo), cache, {"workspace": 60}) as transport:
+        carol = ApiKey(demo.keys["carol"])
+        client = CometClient(transport, carol)
+        assert await client.get_workspaces() == ("carol",)  # vouched, and cached
+        cache.revoke = lambda: transport._recent_keys.rejected(carol)
+        assert await client.get_workspaces() == ("carol",)  # asked upstream again
+    assert demo.counts()["GET workspaces"] == 2
 
 
 async def test_a_fair_eviction_among_thousands_of_keys_costs_little_cpu() -> None:
