@@ -30,7 +30,9 @@ from collections.abc import Sequence
 from .cache import owner_of
 
 DEFAULT = 4096  # a value's size, for a kind never seen whose caller made no guess
-KINDS_PER_OWNER = 32  # kinds remembered per API key at most (the least recently seen go)
+# Kinds remembered per API key at most (the least recently seen go): every endpoint's and the
+# charts' fit (about fifty).
+KINDS_PER_OWNER = 64
 OWNERS = 1024  # API keys whose sizes are remembered at most (the least recently seen go)
 RISE = 0.5  # how far a larger value moves the guess towards itself
 FALL = 0.05  # ... and a smaller one
@@ -38,12 +40,15 @@ TIMEOUTS_UNBATCHED = 3  # timeouts in a row after which a kind's values go one t
 
 
 def kind(key: str) -> str:
-    """What a cache key is an answer of: its endpoint (`cgw:v1:<key>:<endpoint>:...`), or its
-    chart and what was asked of it (`cgw:v1:<key>:chart:<ask>:...`); "" for other keys."""
-    parts = key.split(":", 5)
+    """What a cache key is an answer of: its endpoint (`cgw:v1:<key>:<endpoint>:...`), or a
+    chart's part (`cgw:v1:<key>:chart:...`); "" for other keys. Every chart is one kind,
+    whatever was asked of it: as kinds of their own, a dashboard's many asks pushed its
+    endpoints' sizes out (back to guesses of 4 KB: commands of hundreds of megabytes), and
+    the caller's guess of a part (its worst case, by what was asked) is a floor anyway."""
+    parts = key.split(":", 4)
     if len(parts) < 5 or parts[0] != "cgw":
         return ""
-    return f"chart:{parts[4]}" if parts[3] == "chart" else parts[3]
+    return parts[3]
 
 
 class _Size:

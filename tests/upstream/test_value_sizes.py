@@ -61,3 +61,15 @@ def test_a_timed_out_command_of_several_keys_raises_no_guess() -> None:
                         [key("other", i) for i in range(50)])
     assert sizes.guess(key("victim")) == 1_000
     assert sizes.guess(key("other")) == DEFAULT
+
+
+def test_a_keys_many_chart_asks_do_not_push_its_endpoints_sizes_out() -> None:
+    """A dashboard asks charts of many metric sets: they are one kind, so the key's
+    endpoints' sizes stay known (as kinds of their own, 32 asks made every endpoint's
+    guess 4 KB again)."""
+    sizes = ValueSizes(ONE_COMMAND)
+    sizes.saw(key("victim"), 1_900_000)
+    for i in range(100):
+        sizes.saw(f"cgw:v1:victim:chart:{i:032x}:e:ended 1", 50_000)
+    assert sizes.guess(key("victim")) == 1_900_000
+    assert sizes.guess("cgw:v1:victim:chart:new-ask:e:ended 1") >= 50_000
