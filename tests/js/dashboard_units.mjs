@@ -9,6 +9,12 @@ import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
 import { loadRows, pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
 import { oneAtATime } from "../../web/dashboard/src/dom.js";
+import { register } from "node:module";
+
+// anchoring.js and series.js import the page's .graphql documents: as text, as the bundle does.
+register("./graphql_text.mjs", import.meta.url);
+const { follow } = await import("../../web/dashboard/src/anchoring.js");
+const { loadSmoothed } = await import("../../web/dashboard/src/series.js");
 
 const failed = [];
 function check(name, ok) {
@@ -325,5 +331,62 @@ await loadRows(tablePage, "v", { workspace: "w", project: "p" },
 check("a page refused for size keeps its whole rows and goes on after them",
       same(tablePage.state.rows.map((r) => r.key), ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"])
       && same(asks[0], ["p", 4, "c0"]) && same(asks[1], ["p", 3, "c3"]));
+
+// The slider released while a live line's anchor is asked at the old weight: the anchor's
+// answer (the old weight's average) is not taken as the new weight's; it is asked again at
+// the new one, and the line is the gateway's average at the new weight, every step kept.
+{
+  const ALL = Array.from({ length: 30 }, (_, i) => Math.sin(i / 3) + i / 10);
+  const [w0, w1] = [0.5, 0.8];
+  const seriesOf = (n, vars) => {
+    const values = ALL.slice(0, n);
+    const averaged = vars.smoothing ? smooth(values, vars.smoothing) : null;
+    const at = [...values.keys()].filter((i) => vars.stepMin == null || i >= vars.stepMin);
+    return { metricName: "m", steps: at,
+             values: vars.values === false ? undefined : at.map((i) => values[i]),
+             smoothed: averaged ? at.map((i) => averaged[i]) : null };
+  };
+  const drawn = line(seriesOf(20, { smoothing: w0 }), w0);
+  drawn.ema = wholeState(drawn);
+  const state = { series: new Map([["m", new Map([["k", drawn]])]]), failed: new Map(),
+    chosen: ["k"], metrics: ["m"], points: 1000, interval: 1, smoothing: w0,
+    rows: [{ key: "k", running: true, metrics: { m: { stepCurrent: 19 } } }],
+    request: new AbortController(), liveUpdates: 0 };
+  let handlers;
+  state.live = { follow: (query, variables, on) => { handlers = on; }, unfollow() {} };
+  const held = [];
+  const anchorsAsked = [];
+  const racePage = { state, weight: () => (state.smoothing > 0 ? state.smoothing : null),
+    bounds: { runningCacheSeconds: 0, chartExperiments: 500, fullSeriesBytes: 1e9,
+              answerBytes: 1e9, seriesPoints: 1e9, answerValues: 1e9 },
+    lists: () => 3, plan: (keys) => [keys], draw() {}, note() {}, liveNote() {}, count() {},
+    problem() {},
+    ask: (where, vars) => {
+      const answer = { data: { project: { metricChart: [
+        { experimentKey: "k", metrics: [seriesOf(30, vars)] }] } }, errors: [] };
+      if (vars.stepMin == null) return Promise.resolve(answer); // the release's
+      anchorsAsked.push(vars.smoothing);
+      // The first anchor answers only once the slider is released.
+      return anchorsAsked.length > 1 ? Promise.resolve(answer)
+        : new Promise((resolve) => held.push(() => resolve(answer)));
+    } };
+  follow(racePage, { workspace: "w", project: "p" });
+  handlers.onUpdate({ metricName: "m", experimentKey: "k", steps: [28, 29],
+                      values: [ALL[28], ALL[29]] });
+  while (!held.length) await new Promise((resolve) => setTimeout(resolve, 20));
+  state.smoothing = w1; // released
+  await loadSmoothed(racePage, { workspace: "w", project: "p" }, new AbortController());
+  held.shift()();
+  for (let i = 0; i < 50 && anchorsAsked.length < 2; i++) await settle();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const target = state.series.get("m").get("k");
+  const truth = smooth(ALL, w1);
+  const worst = Math.max(...smoothedOf(target, w1).map((v, i) => Math.abs(v - truth[i])));
+  check("an anchor asked at the old weight is asked again at the new one",
+        same(anchorsAsked, [w0, w1]));
+  check("and the line is the new weight's average, every step kept",
+        target.weight === w1 && worst < 1e-9 && same(target.steps, [...ALL.keys()]));
+  state.stopAnchoring();
+}
 
 console.log(JSON.stringify({ failed, checks: "done" }));
