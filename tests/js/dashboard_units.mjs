@@ -389,4 +389,35 @@ check("a page refused for size keeps its whole rows and goes on after them",
   state.stopAnchoring();
 }
 
+// The slider released while a running experiment's series has grown since it was read (its
+// live points after the gateway's): the release's answer (values too) replaces the line's
+// points the gateway sent, aligned step by step, the live points after its last kept.
+{
+  const ALL = Array.from({ length: 40 }, (_, i) => Math.cos(i / 4) + i / 20);
+  const answerOf = (n, weight) => {
+    const averaged = smooth(ALL.slice(0, n), weight);
+    return { metricName: "m", steps: [...Array(n).keys()], values: ALL.slice(0, n),
+             smoothed: averaged };
+  };
+  const [w0, w1] = [0.3, 0.7];
+  const running = line(answerOf(20, w0), w0); // read at 20 points, then 5 live ones
+  running.ema = wholeState(running);
+  running.steps.push(20, 21, 22, 23, 24);
+  running.values.push(...ALL.slice(20, 25));
+  const state = { series: new Map([["m", new Map([["k", running]])]]), failed: new Map(),
+    chosen: ["k"], metrics: ["m"], points: 1000, smoothing: w1,
+    rows: [{ key: "k", running: true }] };
+  const releasePage = { state, weight: () => state.smoothing, plan: (keys) => [keys],
+    draw() {}, note() {},
+    // 30 logged by the time the release is answered (more than the live line holds).
+    ask: async (where, vars) => ({ errors: [], data: { project: { metricChart: [
+      { experimentKey: "k", metrics: [answerOf(30, vars.smoothing)] }] } } }) };
+  await loadSmoothed(releasePage, { workspace: "w", project: "p" }, new AbortController());
+  const released = state.series.get("m").get("k");
+  const direct = answerOf(30, w1);
+  check("a release over a grown running series takes its points, step by step",
+        same(released.steps, direct.steps) && same(released.values, direct.values)
+        && same(smoothedOf(released, w1), direct.smoothed) && released.weight === w1);
+}
+
 console.log(JSON.stringify({ failed, checks: "done" }));
