@@ -7,7 +7,7 @@ import { groups, lengthOf, pointsPerSeries, ranges, refusal, requestsOf } from "
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
 import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
-import { loadRows, pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
+import { loadRows, pageSize, rateLimited, retrying, wholeRows } from "../../web/dashboard/src/rows.js";
 import { oneAtATime } from "../../web/dashboard/src/dom.js";
 import { register } from "node:module";
 
@@ -418,6 +418,58 @@ check("a page refused for size keeps its whole rows and goes on after them",
   check("a release over a grown running series takes its points, step by step",
         same(released.steps, direct.steps) && same(released.values, direct.values)
         && same(smoothedOf(released, w1), direct.smoothed) && released.weight === w1);
+}
+
+// A websocket that flaps while the live lines' anchor is asked: two reconnects meanwhile make
+// one request in flight at a time (follow's oneAtATime), and one more after it.
+{
+  const state = { series: new Map([["m", new Map([["k", line({ steps: [0, 1], values: [1, 2] })]])]]),
+    failed: new Map(), chosen: ["k"], metrics: ["m"], points: 1000, interval: 0, smoothing: 0,
+    rows: [{ key: "k", running: true, metrics: { m: { stepCurrent: 1 } } }],
+    request: new AbortController(), liveUpdates: 0 };
+  let handlers;
+  state.live = { follow: (query, variables, on) => { handlers = on; }, unfollow() {} };
+  let inFlight = 0;
+  let most = 0;
+  let asks = 0;
+  const held = [];
+  const flapPage = { state, weight: () => null, lists: () => 2, draw() {}, note() {},
+    liveNote() {}, count() {}, problem() {},
+    bounds: { runningCacheSeconds: 0, chartExperiments: 500, fullSeriesBytes: 1e9,
+              answerBytes: 1e9, seriesPoints: 1e9, answerValues: 1e9 },
+    ask: async () => {
+      asks += 1;
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => held.push(resolve));
+      inFlight -= 1;
+      return { errors: [], data: { project: { metricChart: [] } } };
+    } };
+  follow(flapPage, { workspace: "w", project: "p" });
+  state.stopAnchoring(); // the first anchor's timer: only the reconnects' here
+  handlers.onReconnect();
+  handlers.onReconnect();
+  while (!held.length) await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 1300)); // both reconnects' waits past
+  const whileHeld = [asks, most];
+  held.shift()();
+  while (asks < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+  held.shift()();
+  await settle();
+  check("reconnects while an anchor is asked keep one request in flight",
+        same(whileHeld, [1, 1]) && most === 1 && asks === 2);
+}
+
+// A page refused for size: its whole rows end before the first row with a list left null,
+// an earlier one than the error's (the gateway nulls what it completes after the bound).
+{
+  const read = { edges: [0, 1, 2, 3, 4].map((i) => ({ cursor: `c${i}`, node: {
+    key: `r${i}`, parameters: [], metricsSummary: i === 1 ? null : [] } })) };
+  const cutAt = (path) => ({ errors: [{ message: "too many objects", path,
+                                        extensions: { code: "QUERY_TOO_COMPLEX" } }] });
+  check("rows are whole up to the first null list before the error's",
+        wholeRows(cutAt(["project", "experiments", "edges", 3, "node", "parameters"]), read) === 1
+        && wholeRows(cutAt(["project", "experiments", "edges", 0, "node", "parameters"]), read) === 0);
 }
 
 console.log(JSON.stringify({ failed, checks: "done" }));
