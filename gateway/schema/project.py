@@ -12,6 +12,7 @@ import strawberry
 from ..context import Info
 from ..loaders import ChartRequest, ExperimentListing, ProjectQuery, ProjectRef
 from ..upstream import models
+from ..upstream.errors import UpstreamError
 from ..upstream.models import ExperimentMetadata
 from ._doc import d
 from .experiment import Experiment, MetricChartEntry
@@ -190,6 +191,7 @@ class Project:
             check_chart(metrics, params or (), len(keys))
         else:
             keys = [str(k) for k in experiment_keys]
+            await self._learn_states(info)
         chart = await info.context.loaders.chart.load(ChartRequest(
             tuple(keys), tuple(metrics), tuple(params or ()), fetch_full(full, view),
             independent))
@@ -199,6 +201,22 @@ class Project:
         return MetricChart(empty=chart.empty, experiments=[
             MetricChartEntry.of(key, found[key], viewed(info, found[key].metrics, view), view)
             for key in keys if key in found])
+
+    async def _learn_states(self, info: Info) -> None:
+        """The project's experiment list read first (through its loader: one upstream call
+        per `cache_ttl_state` seconds at most), for what it says of the experiments' states:
+        a chart asked by keys alone (a dashboard's series-only request, a tick, a slider's
+        release) would otherwise find them unknown once the last list read is older than
+        that, count ended experiments as running, and read their series again every
+        `cache_ttl_running` seconds. Without a cache the states serve nothing: not read."""
+        settings = info.context.settings
+        if not settings.cache or settings.cache_ttl_state <= 0:
+            return
+        everything = plan_listing(self._ref(), None, None, False, True, None, None)
+        try:
+            await self._listing(info, everything.key)
+        except UpstreamError:
+            pass  # states unknown (running, the safe side): the chart's own call says more
 
     @strawberry.field(description="A multi-metric chart of its experiments (all of them, or "
                                   "`experimentKeys`): one series per metric and experiment. "

@@ -467,7 +467,7 @@ def test_metric_values_that_are_not_finite_numbers_chart_as_nulls(
     assert e["project"]["metricChart"] == [{"metrics": [{"values": numbers,
                                                          "valuesText": texts}]}]
     assert demo.counts() == {
-        "GET experiment/metadata": 1, "GET project": 1,
+        "GET experiment/metadata": 1, "GET project": 1, "GET experiments": 1,  # the chart's
         "GET experiment/metrics/summary": 1, "GET experiment/metrics/get-metric": 1,
         "GET experiment/metrics/get-all": 1, "POST experiments/multi-metric-chart": 2}
     assert log.errors() == []

@@ -1,6 +1,6 @@
 """The dashboard's pure parts under node (tests/js/dashboard_units.mjs): its multipart/mixed
-reader at every cut of the stream, the merge of deferred parts, TensorBoard's smoothing, and
-the table's filter and sort."""
+reader at every cut of the stream, the merge of deferred parts, TensorBoard's smoothing, the
+table's filter and sort, and races of the live lines' anchor against the slider."""
 
 from __future__ import annotations
 

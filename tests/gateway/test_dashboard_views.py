@@ -256,6 +256,9 @@ def test_a_view_past_what_one_request_may_read_is_drawn_whole(demo: DemoServer) 
     series = [r for r in seen["requests"] if r["name"] == "DashboardProject" and r["charts"]]
     assert len(series) > 1 and seen["status"] == ""
     assert sorted(k for r in series for k in r["experimentKeys"]) == sorted(chosen)
+    # The table's first page comes with the view's request only: not again with each group.
+    assert series[0]["table"] is True
+    assert all(r["table"] is False for r in series[1:])
 
 
 def test_a_series_the_gateway_refuses_is_said_in_its_chart(demo: DemoServer) -> None:

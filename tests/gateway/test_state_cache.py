@@ -225,25 +225,52 @@ def test_an_experiment_read_by_key_follows_its_metadata(
 
 def test_an_experiment_of_unknown_state_counts_as_running(
         cached: GatewayServer, demo: DemoServer, clock: Clock) -> None:
+    # An experiment of another project, named in this one's chart: the listing the chart reads
+    # first does not hold it, and no metadata of it is read: its state is unknown.
+    other = WORLD.project_by_name("vision-lab", "object-detection")
+    assert other is not None
+    foreign = WORLD.headers(other)[10]
+    assert foreign.end is not None and not foreign.archived
     chart = f"""{{ project(workspace: "vision-lab", name: "image-classifier") {{
-      metricChart(metrics: ["loss"], experimentKeys: ["{ENDED}"]) {{ experimentKey }} }} }}"""
-    cached.data(chart)  # no listing nor metadata read: its state is unknown
-    assert loads(demo) == {"GET project": 1, "POST experiments/multi-metric-chart": 1}
+      metricChart(metrics: ["loss"], experimentKeys: ["{foreign.key}"]) {{ experimentKey }} }} }}"""
+    cached.data(chart)
+    assert loads(demo) == {"GET project": 1, "GET experiments": 1,
+                           "POST experiments/multi-metric-chart": 1}
     clock.advance(DEFAULTS.cache_ttl_running + 1)
     cached.data(chart)
     assert loads(demo) == {"POST experiments/multi-metric-chart": 1}
 
-    dashboard(cached, 20)  # the listing says it ended: from now on its part is kept long
-    loads(demo)
+    cached.data("""{ project(workspace: "vision-lab", name: "object-detection") {
+      experiments(first: 20) { edges { node { key } } } } }""")
+    loads(demo)  # its own project's listing says it ended: from now on its part is kept long
     cached.data(chart)
     assert loads(demo) == {"POST experiments/multi-metric-chart": 1}  # under its end time
     clock.advance(DEFAULTS.cache_ttl_running + 1)
     cached.data(chart)
-    assert loads(demo) == {}
+    assert loads(demo) == {"GET experiments": 1}  # this project's listing, expired: no chart
     # Unread for longer than the state is trusted: unknown again, so running.
     clock.advance(DEFAULTS.cache_ttl_state)
     cached.data(chart)
-    assert loads(demo) == {"POST experiments/multi-metric-chart": 1}
+    assert loads(demo) == {"GET experiments": 1, "POST experiments/multi-metric-chart": 1}
+
+
+def test_a_chart_by_keys_learns_its_experiments_states_from_the_listing(
+        cached: GatewayServer, demo: DemoServer, clock: Clock) -> None:
+    # The dashboard's series-only request (a tick, a slider's release): ended experiments'
+    # parts come from the cache once the view's listing is older than a state is trusted;
+    # what it costs then is the project's listing, once per `cache_ttl_state`.
+    chart = f"""{{ project(workspace: "vision-lab", name: "image-classifier") {{
+      metricChart(metrics: ["loss"], experimentKeys: {json.dumps(FIRST_100[10:14])}) {{
+        experimentKey metrics {{ steps }} }} }} }}"""
+    first = cached.data(chart)
+    assert loads(demo) == {"GET project": 1, "GET experiments": 1,
+                           "POST experiments/multi-metric-chart": 1}
+    clock.advance(DEFAULTS.cache_ttl_state + 1)
+    assert cached.data(chart) == first
+    assert loads(demo) == {"GET experiments": 1}
+    clock.advance(DEFAULTS.cache_ttl_running + 1)  # the listing still cached: no call at all
+    assert cached.data(chart) == first
+    assert loads(demo) == {}
 
 
 def test_a_key_never_gets_another_keys_chart_parts(cached: GatewayServer,
@@ -260,7 +287,8 @@ def test_a_key_never_gets_another_keys_chart_parts(cached: GatewayServer,
     # Bob names alice's experiments in a chart of his own project: Comet gives him nothing.
     theirs = cached.data(chart("nlp-research", "sentiment-bert"), key=demo.keys["bob"])
     assert theirs == {"project": {"metricChart": []}}
-    assert loads(demo) == {"GET project": 1, "POST experiments/multi-metric-chart": 1}
+    assert loads(demo) == {"GET project": 1, "GET experiments": 1,
+                           "POST experiments/multi-metric-chart": 1}
 
 
 def test_a_chart_part_read_back_follows_the_rules_of_a_whole_answer(
@@ -278,7 +306,8 @@ def test_a_chart_part_read_back_follows_the_rules_of_a_whole_answer(
     assert first["project"]["metricChart"] == [{"experimentKey": ENDED, "metrics": [
         {"metricName": "7", "steps": [1, 2], "values": [0.5, None],
          "valuesText": ["0.5", "NaN"]}]}]
-    assert loads(demo) == {"GET project": 1, "POST experiments/multi-metric-chart": 1}
+    assert loads(demo) == {"GET project": 1, "GET experiments": 1,
+                           "POST experiments/multi-metric-chart": 1}
     assert cached.data(chart) == first
     assert loads(demo) == {}
 

@@ -7,8 +7,14 @@ import { groups, lengthOf, pointsPerSeries, ranges, refusal, requestsOf } from "
 import { goOn, smooth, stateAfter, stateFrom } from "../../web/dashboard/src/smooth.js";
 import { anchor, anchorStep, extend, line, smoothedOf, wholeState } from "../../web/dashboard/src/charts.js";
 import { columns, parseFilter, row, sortRows } from "../../web/dashboard/src/table.js";
-import { loadRows, pageSize, rateLimited, retrying } from "../../web/dashboard/src/rows.js";
+import { loadRows, pageSize, rateLimited, retrying, wholeRows } from "../../web/dashboard/src/rows.js";
 import { oneAtATime } from "../../web/dashboard/src/dom.js";
+import { register } from "node:module";
+
+// anchoring.js and series.js import the page's .graphql documents: as text, as the bundle does.
+register("./graphql_text.mjs", import.meta.url);
+const { follow } = await import("../../web/dashboard/src/anchoring.js");
+const { loadSmoothed } = await import("../../web/dashboard/src/series.js");
 
 const failed = [];
 function check(name, ok) {
@@ -325,5 +331,145 @@ await loadRows(tablePage, "v", { workspace: "w", project: "p" },
 check("a page refused for size keeps its whole rows and goes on after them",
       same(tablePage.state.rows.map((r) => r.key), ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"])
       && same(asks[0], ["p", 4, "c0"]) && same(asks[1], ["p", 3, "c3"]));
+
+// The slider released while a live line's anchor is asked at the old weight: the anchor's
+// answer (the old weight's average) is not taken as the new weight's; it is asked again at
+// the new one, and the line is the gateway's average at the new weight, every step kept.
+{
+  const ALL = Array.from({ length: 30 }, (_, i) => Math.sin(i / 3) + i / 10);
+  const [w0, w1] = [0.5, 0.8];
+  const seriesOf = (n, vars) => {
+    const values = ALL.slice(0, n);
+    const averaged = vars.smoothing ? smooth(values, vars.smoothing) : null;
+    const at = [...values.keys()].filter((i) => vars.stepMin == null || i >= vars.stepMin);
+    return { metricName: "m", steps: at,
+             values: vars.values === false ? undefined : at.map((i) => values[i]),
+             smoothed: averaged ? at.map((i) => averaged[i]) : null };
+  };
+  const drawn = line(seriesOf(20, { smoothing: w0 }), w0);
+  drawn.ema = wholeState(drawn);
+  const state = { series: new Map([["m", new Map([["k", drawn]])]]), failed: new Map(),
+    chosen: ["k"], metrics: ["m"], points: 1000, interval: 1, smoothing: w0,
+    rows: [{ key: "k", running: true, metrics: { m: { stepCurrent: 19 } } }],
+    request: new AbortController(), liveUpdates: 0 };
+  let handlers;
+  state.live = { follow: (query, variables, on) => { handlers = on; }, unfollow() {} };
+  const held = [];
+  const anchorsAsked = [];
+  const racePage = { state, weight: () => (state.smoothing > 0 ? state.smoothing : null),
+    bounds: { runningCacheSeconds: 0, chartExperiments: 500, fullSeriesBytes: 1e9,
+              answerBytes: 1e9, seriesPoints: 1e9, answerValues: 1e9 },
+    lists: () => 3, plan: (keys) => [keys], draw() {}, note() {}, liveNote() {}, count() {},
+    problem() {},
+    ask: (where, vars) => {
+      const answer = { data: { project: { metricChart: [
+        { experimentKey: "k", metrics: [seriesOf(30, vars)] }] } }, errors: [] };
+      if (vars.stepMin == null) return Promise.resolve(answer); // the release's
+      anchorsAsked.push(vars.smoothing);
+      // The first anchor answers only once the slider is released.
+      return anchorsAsked.length > 1 ? Promise.resolve(answer)
+        : new Promise((resolve) => held.push(() => resolve(answer)));
+    } };
+  follow(racePage, { workspace: "w", project: "p" });
+  handlers.onUpdate({ metricName: "m", experimentKey: "k", steps: [28, 29],
+                      values: [ALL[28], ALL[29]] });
+  while (!held.length) await new Promise((resolve) => setTimeout(resolve, 20));
+  state.smoothing = w1; // released
+  await loadSmoothed(racePage, { workspace: "w", project: "p" }, new AbortController());
+  held.shift()();
+  for (let i = 0; i < 50 && anchorsAsked.length < 2; i++) await settle();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const target = state.series.get("m").get("k");
+  const truth = smooth(ALL, w1);
+  const worst = Math.max(...smoothedOf(target, w1).map((v, i) => Math.abs(v - truth[i])));
+  check("an anchor asked at the old weight is asked again at the new one",
+        same(anchorsAsked, [w0, w1]));
+  check("and the line is the new weight's average, every step kept",
+        target.weight === w1 && worst < 1e-9 && same(target.steps, [...ALL.keys()]));
+  state.stopAnchoring();
+}
+
+// The slider released while a running experiment's series has grown since it was read (its
+// live points after the gateway's): the release's answer (values too) replaces the line's
+// points the gateway sent, aligned step by step, the live points after its last kept.
+{
+  const ALL = Array.from({ length: 40 }, (_, i) => Math.cos(i / 4) + i / 20);
+  const answerOf = (n, weight) => {
+    const averaged = smooth(ALL.slice(0, n), weight);
+    return { metricName: "m", steps: [...Array(n).keys()], values: ALL.slice(0, n),
+             smoothed: averaged };
+  };
+  const [w0, w1] = [0.3, 0.7];
+  const running = line(answerOf(20, w0), w0); // read at 20 points, then 5 live ones
+  running.ema = wholeState(running);
+  running.steps.push(20, 21, 22, 23, 24);
+  running.values.push(...ALL.slice(20, 25));
+  const state = { series: new Map([["m", new Map([["k", running]])]]), failed: new Map(),
+    chosen: ["k"], metrics: ["m"], points: 1000, smoothing: w1,
+    rows: [{ key: "k", running: true }] };
+  const releasePage = { state, weight: () => state.smoothing, plan: (keys) => [keys],
+    draw() {}, note() {},
+    // 30 logged by the time the release is answered (more than the live line holds).
+    ask: async (where, vars) => ({ errors: [], data: { project: { metricChart: [
+      { experimentKey: "k", metrics: [answerOf(30, vars.smoothing)] }] } } }) };
+  await loadSmoothed(releasePage, { workspace: "w", project: "p" }, new AbortController());
+  const released = state.series.get("m").get("k");
+  const direct = answerOf(30, w1);
+  check("a release over a grown running series takes its points, step by step",
+        same(released.steps, direct.steps) && same(released.values, direct.values)
+        && same(smoothedOf(released, w1), direct.smoothed) && released.weight === w1);
+}
+
+// A websocket that flaps while the live lines' anchor is asked: two reconnects meanwhile make
+// one request in flight at a time (follow's oneAtATime), and one more after it.
+{
+  const state = { series: new Map([["m", new Map([["k", line({ steps: [0, 1], values: [1, 2] })]])]]),
+    failed: new Map(), chosen: ["k"], metrics: ["m"], points: 1000, interval: 0, smoothing: 0,
+    rows: [{ key: "k", running: true, metrics: { m: { stepCurrent: 1 } } }],
+    request: new AbortController(), liveUpdates: 0 };
+  let handlers;
+  state.live = { follow: (query, variables, on) => { handlers = on; }, unfollow() {} };
+  let inFlight = 0;
+  let most = 0;
+  let asks = 0;
+  const held = [];
+  const flapPage = { state, weight: () => null, lists: () => 2, draw() {}, note() {},
+    liveNote() {}, count() {}, problem() {},
+    bounds: { runningCacheSeconds: 0, chartExperiments: 500, fullSeriesBytes: 1e9,
+              answerBytes: 1e9, seriesPoints: 1e9, answerValues: 1e9 },
+    ask: async () => {
+      asks += 1;
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((resolve) => held.push(resolve));
+      inFlight -= 1;
+      return { errors: [], data: { project: { metricChart: [] } } };
+    } };
+  follow(flapPage, { workspace: "w", project: "p" });
+  state.stopAnchoring(); // the first anchor's timer: only the reconnects' here
+  handlers.onReconnect();
+  handlers.onReconnect();
+  while (!held.length) await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, 1300)); // both reconnects' waits past
+  const whileHeld = [asks, most];
+  held.shift()();
+  while (asks < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+  held.shift()();
+  await settle();
+  check("reconnects while an anchor is asked keep one request in flight",
+        same(whileHeld, [1, 1]) && most === 1 && asks === 2);
+}
+
+// A page refused for size: its whole rows end before the first row with a list left null,
+// an earlier one than the error's (the gateway nulls what it completes after the bound).
+{
+  const read = { edges: [0, 1, 2, 3, 4].map((i) => ({ cursor: `c${i}`, node: {
+    key: `r${i}`, parameters: [], metricsSummary: i === 1 ? null : [] } })) };
+  const cutAt = (path) => ({ errors: [{ message: "too many objects", path,
+                                        extensions: { code: "QUERY_TOO_COMPLEX" } }] });
+  check("rows are whole up to the first null list before the error's",
+        wholeRows(cutAt(["project", "experiments", "edges", 3, "node", "parameters"]), read) === 1
+        && wholeRows(cutAt(["project", "experiments", "edges", 0, "node", "parameters"]), read) === 0);
+}
 
 console.log(JSON.stringify({ failed, checks: "done" }));

@@ -95,10 +95,11 @@ async function anchorLines(page, where, keys, since) {
     const queue = requestsOf(range, points, page.lists(), length, bounds);
     while (queue.length) {
       const group = queue.shift();
+      const weight = page.weight(); // the one asked: the slider may be released meanwhile
       let result;
       try {
         result = await page.ask(where, { metrics: range.metrics, experimentKeys: group,
-                                  points, smoothing: page.weight(),
+                                  points, smoothing: weight,
                                   stepMin: range.from }, request, "series");
       } catch (error) {
         if (error.name !== "AbortError") page.liveNote(`live: ${error.message || error}`, "error");
@@ -110,7 +111,13 @@ async function anchorLines(page, where, keys, since) {
         if (!refused.cut) page.liveNote(`live: ${refused.message}`, "error");
         continue;
       }
-      takeAnchor(page, result.data.project.metricChart, range.from, points);
+      if (weight !== page.weight()) {
+        // Its average is the old weight's, and its points (the gap) cannot be dropped: asked
+        // again at the new weight (once per release of the slider, at most).
+        queue.unshift(group);
+        continue;
+      }
+      takeAnchor(page, result.data.project.metricChart, range.from, points, weight);
     }
   }
   state.anchors = (state.anchors || 0) + 1;
@@ -120,11 +127,12 @@ async function anchorLines(page, where, keys, since) {
 
 // `points`: asked a line; as many came: maybe downsampled, so no two consecutive points to
 // derive the smoothing's state from.
-function takeAnchor(page, chart, from, points) {
+// `weight`: the smoothing the answer was asked with.
+function takeAnchor(page, chart, from, points, weight) {
   for (const entry of chart) {
     for (const series of entry.metrics) {
       const lines = linesOf(page.state, series.metricName);
-      const fresh = line(series, page.weight());
+      const fresh = line(series, weight);
       const target = lines.get(entry.experimentKey);
       const exact = fresh.steps.length < points; // every point of the range
       lines.set(entry.experimentKey, target

@@ -37,12 +37,14 @@ export function takeGroup(page, keys, result, queue) {
 }
 
 // The groups of `queue` one request after another (the view's own request had the first).
+// `variables`: the view's; a group asks for its series only (never the table's first page
+// again: with the view's `table: true` each group would read those rows once more).
 export async function loadGroups(page, request, queue, variables) {
   for (let asked = 1; queue.length; asked += 1) {
     const keys = queue.shift();
     page.note("series", `Loading the series… (request ${asked + 1})`);
-    const result = await page.ask(variables, { ...variables, experimentKeys: keys }, request,
-                                  "series");
+    const result = await page.ask(variables, { ...variables, first: 1, table: false,
+                                               experimentKeys: keys }, request, "series");
     if (request.signal.aborted) return;
     takeGroup(page, keys, result, queue);
     page.draw();
