@@ -472,4 +472,38 @@ check("a page refused for size keeps its whole rows and goes on after them",
         && wholeRows(cutAt(["project", "experiments", "edges", 0, "node", "parameters"]), read) === 0);
 }
 
+// An experiment started between two pages: offset cursors give the first page's last row
+// again at the top of the next; it is held once.
+{
+  const shifted = { state: { rows: [0, 1, 2].map((i) => row(edge(i).node)), total: 5,
+                             tableOf: "v", tableRequest: null },
+                    bounds: { tableRows: 1000, answerObjects: 1e6, answerFields: 1e6 },
+                    askRows: async () => pageOf(2, 3, 5), note: () => {},
+                    problem: (which, text) => { throw new Error(text); }, rowsRead: () => {},
+                    rowsDone: () => {} };
+  await loadRows(shifted, "v", { workspace: "w", project: "p" },
+                 { pageInfo: { hasNextPage: true, endCursor: "c2" } }, false);
+  check("a row read again on the next page is held once",
+        same(shifted.state.rows.map((r) => r.key), ["r0", "r1", "r2", "r3", "r4"]));
+}
+
+// Keys pressed on the slider while a view loads ask the view again through the page's
+// debounced reload, not a view load each (five presses made six view requests).
+{
+  globalThis.document = { body: { dataset: { view: "loading" } } };
+  const { smoothingChosen } = await import("../../web/dashboard/src/slider.js");
+  let reloads = 0;
+  const sliding = { state: { smoothing: 0 }, showSmoothing: () => {}, remember: () => {},
+                    draw: () => {}, reload: () => { reloads += 1; },
+                    ask: () => { throw new Error("a view asked at once"); },
+                    run: () => { throw new Error("a view asked at once"); } };
+  let direct = false;
+  for (const value of [0.1, 0.2, 0.3, 0.4, 0.5]) {
+    try { smoothingChosen(sliding, value); } catch { direct = true; }
+  }
+  delete globalThis.document;
+  check("the slider pressed while a view loads asks it again through reload",
+        reloads === 5 && !direct && sliding.state.smoothing === 0.5);
+}
+
 console.log(JSON.stringify({ failed, checks: "done" }));

@@ -332,6 +332,7 @@ const page = {
   },
   count: (name, n) => { ui.charts.dataset[name] = String(n); },
   showSmoothing: (value) => { ui.smoothingValue.textContent = value.toFixed(2); },
+  reload: () => reloadView(),
   // the table's (rows.js)
   askRows: (where, variables, request) => askRows(page, where, variables, request),
   rowsRead: () => takeMetricNames(),

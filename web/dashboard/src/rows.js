@@ -105,7 +105,10 @@ export async function loadRows(page, view, where, connection, again) {
       }
       if (result.errors.length && !refused) page.problem("table", messagesOf(result.errors));
       const edges = refused ? read.edges.slice(0, whole) : read.edges;
-      const rows = edges.map(({ node }) => row(node));
+      // Cursors are offsets: an experiment started between two pages pushes the last row of
+      // one to the top of the next; it is held once.
+      const held = new Set(replacing ? [] : state.rows.map((r) => r.key));
+      const rows = edges.map(({ node }) => row(node)).filter((r) => !held.has(r.key));
       state.rows = replacing ? rows : [...state.rows, ...rows];
       replacing = false;
       state.total = read.totalCount;

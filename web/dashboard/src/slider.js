@@ -1,9 +1,9 @@
 // The smoothing slider: while it moves, the page's preview at once (over the points it has,
 // smooth.js); once released, the gateway's average over the whole series, asked once.
-// `page`: as for view.js, and `showSmoothing(value)` (the slider's figure).
+// `page`: as for view.js, `showSmoothing(value)` (the slider's figure) and `reload()` (the
+// view asked again, debounced).
 import { Unauthenticated } from "./graphql.js";
 import { loadSmoothed } from "./series.js";
-import { loadView } from "./view.js";
 
 // The slider moved: the page's preview at the new weight.
 export function setSmoothing(page, value) {
@@ -22,7 +22,7 @@ export function smoothingChosen(page, value) {
   setSmoothing(page, value);
   if (!(value > 0)) return;
   if (document.body.dataset.view !== "ready") {
-    loadView(page);
+    page.reload(); // debounced: keys pressed while a view loads ask it again once
     return;
   }
   if (state.smoothingRequest) state.smoothingRequest.abort();
