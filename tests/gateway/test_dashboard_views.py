@@ -240,16 +240,22 @@ def bounded(demo: DemoServer, **bounds: float) -> GatewayServer:
                  default_key=demo.keys["alice"])
 
 
+def charted(demo: DemoServer, chosen: list[str], **bounds: float) -> dict[str, Any]:
+    """What the page shows of a link charting loss and accuracy of `chosen`, on a gateway
+    with these bounds."""
+    server = bounded(demo, **bounds)
+    try:
+        return open_view(server, {"hash": link(metrics="loss,accuracy",
+                                               experiments=",".join(chosen))})
+    finally:
+        server.stop()
+
+
 def test_a_view_past_what_one_request_may_read_is_drawn_whole(demo: DemoServer) -> None:
     # 40 experiments × 2 metrics of some 300 points: some 1.5 MB of Comet's full series, past
     # the 100 kB one operation may read here (their chart calls go 4 experiments at a time).
     chosen = [h.key for h in LISTED[1:41]]
-    server = bounded(demo, max_full_series_bytes=100_000, chart_batch_size=4)
-    try:
-        seen = open_view(server, {"hash": link(metrics="loss,accuracy",
-                                               experiments=",".join(chosen))})
-    finally:
-        server.stop()
+    seen = charted(demo, chosen, max_full_series_bytes=100_000, chart_batch_size=4)
     for chart in seen["charts"]:
         assert chart["lines"] == 40 and chart["keys"] == chosen and chart["note"] == ""
         assert len(set(chart["colours"])) == 40  # a colour each
@@ -264,12 +270,7 @@ def test_a_view_past_what_one_request_may_read_is_drawn_whole(demo: DemoServer) 
 def test_a_series_the_gateway_refuses_is_said_in_its_chart(demo: DemoServer) -> None:
     # Each experiment's two series are more points than an operation may read here.
     chosen = [h.key for h in LISTED[1:4]]
-    server = bounded(demo, max_series_points=200)
-    try:
-        seen = open_view(server, {"hash": link(metrics="loss,accuracy",
-                                               experiments=",".join(chosen))})
-    finally:
-        server.stop()
+    seen = charted(demo, chosen, max_series_points=200)
     for chart in seen["charts"]:
         assert chart["lines"] == 0
         assert chart["note"].startswith("3 of 3 experiments not drawn: ")

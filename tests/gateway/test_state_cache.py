@@ -319,6 +319,14 @@ def redis(url: str, command: bytes) -> bytes:
         return sock.recv(64)
 
 
+def written(redis_url: str, keys: int) -> None:
+    """Waits (10 s at most) until Redis holds `keys` keys: the writes behind the answers."""
+    deadline = time.monotonic() + 10
+    while redis(redis_url, b"DBSIZE") != f":{keys}\r\n".encode():
+        assert time.monotonic() < deadline, redis(redis_url, b"DBSIZE")
+        time.sleep(0.02)
+
+
 def test_the_cache_in_redis_is_shared_by_processes(demo: DemoServer, redis_url: str) -> None:
     assert redis(redis_url, b"FLUSHDB").startswith(b"+OK")
     settings = Settings(upstream_url=demo.url, redis_url=redis_url, rate_limit_per_second=0,
@@ -329,10 +337,7 @@ def test_the_cache_in_redis_is_shared_by_processes(demo: DemoServer, redis_url: 
         assert sum(loads(demo).values()) == 2 + 3 * 100 + 1
         # Written behind the answers, in pipelines: wait for all 402 (the chart in 100 parts;
         # one write at a time, most of them would be dropped).
-        deadline = time.monotonic() + 10
-        while redis(redis_url, b"DBSIZE") != b":402\r\n":
-            assert time.monotonic() < deadline, redis(redis_url, b"DBSIZE")
-            time.sleep(0.02)
+        written(redis_url, 402)
         # A process serves a key from the cache once Comet accepted that key there lately.
         two.data("{ viewer { userName } }")
         loads(demo)
@@ -386,10 +391,7 @@ def test_a_warm_dashboard_costs_no_call_with_redis_either(demo: DemoServer,
     try:
         first = dashboard(server)
         assert sum(loads(demo).values()) == 2 + 3 * 100 + 1
-        deadline = time.monotonic() + 10
-        while redis(redis_url, b"DBSIZE") != b":402\r\n":
-            assert time.monotonic() < deadline, redis(redis_url, b"DBSIZE")
-            time.sleep(0.02)
+        written(redis_url, 402)
         assert dashboard(server) == first
         assert loads(demo) == {}
     finally:
