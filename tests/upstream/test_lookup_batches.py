@@ -122,6 +122,28 @@ async def test_a_slow_command_of_several_keys_sends_them_again_alone() -> None:
         await batches.close()
 
 
+async def test_a_slow_command_of_several_owners_goes_again_per_owner() -> None:
+    """A command holding two keys' lookups timed out: whose values were large is not known,
+    so each owner's keys go again as one command of their own (the small-valued owner's all
+    in one, hitting), not a command per key."""
+    commands: list[list[str]] = []
+
+    async def fetch(keys: list[str]) -> Answer:
+        commands.append(keys)
+        return SLOW if len({owner(k) for k in keys}) > 1 else [k.encode() for k in keys]
+
+    batches = LookupBatches(fetch, in_flight=4, wait=PATIENT, owner_of=owner)
+    try:
+        alice = [f"alice:{i}" for i in range(5)]
+        bob = [f"bob:{i}" for i in range(5)]
+        found = await asyncio.gather(batches.get_many(alice), batches.get_many(bob))
+        assert found == [[k.encode() for k in alice], [k.encode() for k in bob]]
+        assert len({owner(k) for k in commands[0]}) == 2
+        assert sorted(map(sorted, commands[1:])) == [sorted(alice), sorted(bob)]
+    finally:
+        await batches.close()
+
+
 async def test_ten_thousand_keys_single_lookups_share_commands() -> None:
     """10,000 API keys asking one lookup each, at once: commands of `MGET_KEYS` keys taken
     from the owners in turn (about 79), not one command per key."""
