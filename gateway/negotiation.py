@@ -34,6 +34,9 @@ class Choice:
     graphql_response: bool
 
 
+WHOLE_JSON = Choice(None, False)  # no Accept header: a whole answer as application/json
+
+
 @dataclass(frozen=True, slots=True)
 class _Range:
     media: str  # type/subtype, lowercased

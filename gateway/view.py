@@ -31,7 +31,7 @@ from .incremental import PartsResponse, Payloads
 from .limits import send_errors
 from .live import LiveHub
 from .loaders import Loaders
-from .negotiation import negotiate
+from .negotiation import WHOLE_JSON, Choice, negotiate
 from .observability import Metrics
 from .persisted import PersistedQueries, PersistedQueryMismatch, PersistedQueryNotFound
 from .rate_limits import RateLimits, client_address, retry_after
@@ -43,8 +43,9 @@ from .upstream import ApiKey, Budget, CometClient, Transport
 from .websocket import GuardedWebSocketAdapter, WebSocketKeys, admit
 
 GRAPHQL_RESPONSE = "application/graphql-response+json; charset=utf-8"
-_WANTS_GRAPHQL_RESPONSE: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "wants_graphql_response", default=False)
+# What the request's Accept header asks for, read once per request (see `negotiation`).
+_ACCEPTED: contextvars.ContextVar[Choice] = contextvars.ContextVar("accepted",
+                                                                   default=WHOLE_JSON)
 # The client's address, for what reading a request's query texts costs it (see rate_limits).
 _ADDRESS: contextvars.ContextVar[str] = contextvars.ContextVar("client_address", default="?")
 # The loaders an HTTP request opened, dropped once it is answered (see `Loaders.close`).
@@ -185,8 +186,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        token = _WANTS_GRAPHQL_RESPONSE.set(
-            negotiate(request.headers.get("accept")).graphql_response)
+        token = _ACCEPTED.set(negotiate(request.headers.get("accept")))
         address = _ADDRESS.set(client_address(scope))
         opened = _OPENED.set([])
         try:
@@ -198,7 +198,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             for loaders in _OPENED.get() or ():
                 loaders.close()
             _OPENED.reset(opened)
-            _WANTS_GRAPHQL_RESPONSE.reset(token)
+            _ACCEPTED.reset(token)
             _ADDRESS.reset(address)
         if response is not None:  # a whole answer: its loaders went first (see Loaders.close)
             await response(scope, receive, send)
@@ -228,7 +228,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         Then an operation that reached execution is a 2xx with `data` (null, maybe), whatever
         its errors; one refused before (parse, validation, variable coercion) is a request
         error: a 400 without `data` (a 500 if the gateway itself failed)."""
-        if not _WANTS_GRAPHQL_RESPONSE.get():
+        if not _ACCEPTED.get().graphql_response:
             return super().create_response(response_data, sub_response)
         status = 200
         if isinstance(response_data, dict) and not execution_started():
@@ -260,7 +260,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # request (a batch's answer is one JSON array); a text without `defer` (`@ defer` is
         # valid GraphQL too) defers nothing.
         if (not isinstance(request_data, list) and "defer" in (request_data.query or "")
-                and negotiate(request.headers.get("accept")).parts is not None):
+                and _ACCEPTED.get().parts is not None):
             context.parts = PartsChannel()
         return await super().execute_operation(request, request_adapter, request_data,
                                                context, root_value, sub_response)
@@ -283,7 +283,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             raise
         if parts is None:
             return operation.result()
-        answer_format = negotiate(request.headers.get("accept")).parts
+        answer_format = _ACCEPTED.get().parts
         assert answer_format is not None  # a channel is opened for such a client only
         raise InParts(Payloads(parts, answer_format), operation, sub_response.raw_headers)
 
